@@ -1,0 +1,126 @@
+"""Post-processing entry points: a whole stream in, one ``ChatCompletion`` out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from ._decode import DONE, event_to_chunk
+from ._exceptions import DeltafoldError, LimitExceededError
+from ._fold import Accumulator
+from ._limits import Limits
+from ._models import ChatCompletion
+from ._sse import SSEDecoder
+
+__all__ = ["assemble", "assemble_sse", "iter_sse_chunks"]
+
+_BOM = "\ufeff"
+
+
+def assemble(
+    chunks: Iterable[Any] | bytes | str, *, strict: bool = False, limits: Limits | None = None
+) -> ChatCompletion:
+    """Fold a whole stream of chunks into one completion.
+
+    ``chunks`` is an iterable of dicts, JSON text or bytes, typed
+    ``ChatCompletionChunk`` objects or pydantic chunks (mixed is fine); or a
+    whole recorded body as ``bytes``/``str``: SSE, JSON lines, or a JSON array
+    of chunks (detected). A ``"[DONE]"`` item ends the stream.
+
+    With ``strict=True`` a choice left without a finish_reason raises
+    :class:`IncompleteStreamError`; by default it comes back with a null one.
+    """
+    if isinstance(chunks, (bytes, bytearray, memoryview, str)):
+        return _assemble_body(chunks, strict=strict, limits=limits)
+    acc = Accumulator(limits=limits)
+    feed = acc._feed
+    for chunk in chunks:
+        if chunk.__class__ is not dict and _is_done(chunk):
+            break
+        feed(chunk, None)
+    return acc.result(strict=strict)
+
+
+def assemble_sse(
+    body: bytes | str | Iterable[bytes | str],
+    *,
+    strict: bool = False,
+    limits: Limits | None = None,
+) -> ChatCompletion:
+    """Fold a recorded SSE response body: bytes, text, or pieces cut anywhere."""
+    acc = Accumulator(limits=limits)
+    feed = acc._feed
+    for chunk in iter_sse_chunks(body, limits=limits, accumulator=acc):
+        feed(chunk, None)
+    return acc.result(strict=strict)
+
+
+def iter_sse_chunks(
+    body: bytes | str | Iterable[bytes | str],
+    *,
+    limits: Limits | None = None,
+    accumulator: Accumulator | None = None,
+) -> Any:
+    """Chunk dicts from an SSE body, up to ``[DONE]``; errors carry the accumulator's partial."""
+    limits = limits or Limits()
+    decoder = SSEDecoder(max_event_bytes=limits.max_event_bytes)
+    pieces: Iterable[bytes | str] = (
+        (body,) if isinstance(body, (bytes, bytearray, memoryview, str)) else body
+    )
+    max_total = limits.max_total_bytes
+    total = 0
+    position = 0
+    try:
+        for piece in pieces:
+            if max_total is not None:
+                total += len(piece)
+                if total > max_total:
+                    limits.exceeded("max_total_bytes", total)
+            for event in decoder.feed(piece):
+                chunk = event_to_chunk(event.event, event.data, position)
+                if chunk is None:
+                    continue
+                if chunk is DONE:
+                    return
+                position += 1
+                yield chunk
+        for event in decoder.close():
+            chunk = event_to_chunk(event.event, event.data, position)
+            if chunk is None:
+                continue
+            if chunk is DONE:
+                return
+            position += 1
+            yield chunk
+    except (DeltafoldError, LimitExceededError) as exc:
+        if exc.partial is None and accumulator is not None and accumulator.chunks_folded:
+            exc.partial = accumulator.snapshot()
+        raise
+
+
+def _is_done(chunk: Any) -> bool:
+    if isinstance(chunk, str):
+        return chunk.strip() == "[DONE]"
+    if isinstance(chunk, (bytes, bytearray)):
+        return bytes(chunk).strip() == b"[DONE]"
+    return False
+
+
+def _assemble_body(
+    body: bytes | bytearray | memoryview | str, *, strict: bool, limits: Limits | None
+) -> ChatCompletion:
+    """A whole recorded body: SSE, JSON lines or a JSON array, told apart by its first byte."""
+    text = bytes(body) if isinstance(body, (bytearray, memoryview)) else body
+    head = text[:64].decode("utf-8", "replace") if isinstance(text, bytes) else text[:64]
+    head = head.lstrip(_BOM + " \t\r\n")
+    if head.startswith("["):
+        items = orjson.loads(text)
+        if isinstance(items, list):
+            return assemble(items, strict=strict, limits=limits)
+    if head.startswith("{"):
+        raw = text if isinstance(text, bytes) else text.encode()
+        lines = [line for line in raw.splitlines() if line.strip()]
+        return assemble(lines, strict=strict, limits=limits)
+    return assemble_sse(text, strict=strict, limits=limits)

@@ -1,0 +1,159 @@
+"""Every exception deltafold raises, in one place.
+
+All derive from :class:`DeltafoldError`. An error raised once folding has
+started carries ``.partial``: the completion assembled so far, including the
+data of the chunk that failed, so no token that was paid for is lost.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._models import ChatCompletion
+
+__all__ = [
+    "APIStatusError",
+    "ChunkDecodeError",
+    "ConnectError",
+    "DeltafoldError",
+    "IdleTimeoutError",
+    "IncompleteStreamError",
+    "LimitExceededError",
+    "NotEventStreamError",
+    "StreamError",
+    "TransportError",
+]
+
+
+class DeltafoldError(Exception):
+    """Base of every error deltafold raises; ``.partial`` is the completion so far, or None."""
+
+    partial: ChatCompletion | None
+
+    def __init__(self, message: str, *, partial: ChatCompletion | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.partial = partial
+
+
+class ChunkDecodeError(DeltafoldError):
+    """A chunk could not be decoded or has a field of the wrong type.
+
+    ``.raw`` is the offending input (bytes or text), ``.position`` the
+    0-based number of the event (chunk) in the stream, ``.path`` the field
+    path inside the chunk when one field is at fault (for example
+    ``choices[0].delta.content``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        raw: bytes | str = "",
+        position: int | None = None,
+        path: str | None = None,
+        partial: ChatCompletion | None = None,
+    ) -> None:
+        super().__init__(message, partial=partial)
+        self.raw = raw
+        self.position = position
+        self.path = path
+
+
+class StreamError(DeltafoldError):
+    """The stream itself reported an error (a top-level ``error`` or ``event: error``).
+
+    ``.code`` is the provider's code (int or str, None when absent),
+    ``.metadata`` its metadata object, ``.error`` the whole error object.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | str | None = None,
+        metadata: Any = None,
+        error: Any = None,
+        position: int | None = None,
+        partial: ChatCompletion | None = None,
+    ) -> None:
+        super().__init__(message, partial=partial)
+        self.code = code
+        self.metadata = metadata
+        self.error = error
+        self.position = position
+
+
+class IncompleteStreamError(DeltafoldError):
+    """The stream ended before every choice got a finish_reason (or before any chunk)."""
+
+
+class LimitExceededError(DeltafoldError):
+    """A configured limit was exceeded; ``.limit`` names it, ``.value`` is what was seen."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: str,
+        value: int,
+        maximum: int | None = None,
+        partial: ChatCompletion | None = None,
+    ) -> None:
+        super().__init__(message, partial=partial)
+        self.limit = limit
+        self.value = value
+        self.maximum = maximum
+
+
+class TransportError(DeltafoldError):
+    """The connection failed mid-request or mid-stream (reset, closed, protocol error)."""
+
+
+class ConnectError(TransportError):
+    """The connection could not be opened or the response headers never arrived."""
+
+
+class IdleTimeoutError(TransportError):
+    """No event arrived within ``idle_timeout`` seconds; keep-alive comments do not count."""
+
+
+class APIStatusError(DeltafoldError):
+    """The endpoint answered with a non-2xx status.
+
+    ``.status_code``, ``.body`` (parsed JSON when it is JSON, else text) and
+    ``.headers`` (with credentials removed) describe the answer.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: Any,
+        headers: dict[str, str],
+        partial: ChatCompletion | None = None,
+    ) -> None:
+        super().__init__(message, partial=partial)
+        self.status_code = status_code
+        self.body = body
+        self.headers = headers
+
+
+class NotEventStreamError(DeltafoldError):
+    """A 2xx answer that is not ``text/event-stream``; ``.body_start`` is its first bytes."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        content_type: str,
+        body_start: str,
+        partial: ChatCompletion | None = None,
+    ) -> None:
+        super().__init__(message, partial=partial)
+        self.status_code = status_code
+        self.content_type = content_type
+        self.body_start = body_start

@@ -1,0 +1,53 @@
+"""Limits that keep a broken or hostile upstream from eating the app's memory.
+
+Every limit has a safe default and can be set per call; ``None`` turns one off.
+Exceeding one raises :class:`LimitExceededError` before memory grows past it.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from attrs import frozen
+
+from ._exceptions import LimitExceededError
+
+__all__ = ["Limits"]
+
+_MiB = 1024 * 1024
+
+
+@frozen
+class Limits:
+    """Upper bounds for one stream.
+
+    The defaults admit every real stream we know of (a base64 image in one
+    event is a few MB) while stopping runaway input long before it hurts.
+    """
+
+    max_event_bytes: int | None = 32 * _MiB
+    """Bytes of one SSE event (its data lines together)."""
+    max_total_bytes: int | None = 1024 * _MiB
+    """Bytes of the whole response body."""
+    max_choices: int | None = 128
+    """Distinct choice indexes."""
+    max_tool_calls: int | None = 1024
+    """Tool calls in one choice."""
+    max_field_chars: int | None = 256 * _MiB
+    """Characters of one accumulated field (content, reasoning, tool arguments...)."""
+
+    @classmethod
+    def unlimited(cls) -> Limits:
+        """No limit at all: for trusted input only."""
+        return cls(None, None, None, None, None)
+
+    def exceeded(self, limit: str, value: int, where: str | None = None) -> NoReturn:
+        """Raise the error for ``limit``; the fold attaches ``.partial``."""
+        maximum = getattr(self, limit)
+        place = f" at {where}" if where else ""
+        raise LimitExceededError(
+            f"{limit} exceeded{place}: {value} > {maximum}",
+            limit=limit,
+            value=value,
+            maximum=maximum,
+        )

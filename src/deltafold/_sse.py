@@ -1,0 +1,263 @@
+"""Sans-IO Server-Sent Events framing.
+
+Kept free of I/O so one framer serves sync and async transports, tests and
+replayed captures alike. It sits on the hot path of every streamed response,
+so the common shape (LF line ends, one ``data: {...}`` line per event) is
+framed with whole-buffer ``bytes`` operations rather than line by line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import attrs
+
+from ._exceptions import LimitExceededError
+
+__all__ = ["SSEDecoder", "ServerSentEvent", "iter_sse"]
+
+_BOM = b"\xef\xbb\xbf"
+_CR = 0x0D
+_LF = 0x0A
+_COLON = 0x3A
+
+
+@attrs.frozen
+class ServerSentEvent:
+    """One dispatched SSE event."""
+
+    event: str = "message"
+    data: str = ""
+    id: str | None = None
+    retry: int | None = None
+
+
+class SSEDecoder:
+    """Incremental SSE framer: feed it pieces cut anywhere, get complete events back.
+
+    Follows WHATWG parsing except that :meth:`close` also dispatches a last event
+    that lacks its terminating blank line, so a truncated stream loses no data.
+    Events without any ``data`` line are never dispatched.
+
+    Bytes are split into lines before decoding, so multi-byte characters may be
+    cut across feeds. Pending bytes live in one ``bytearray`` whose already
+    scanned prefix is never rescanned, which keeps the cost linear even for a
+    huge event arriving one byte at a time.
+
+    Once :class:`LimitExceededError` has been raised the decoder is unusable and
+    raises it again on every call.
+    """
+
+    __slots__ = (
+        "_at_start",
+        "_buf",
+        "_bytes_seen",
+        "_closed",
+        "_data",
+        "_error",
+        "_event",
+        "_event_bytes",
+        "_last_id",
+        "_max",
+        "_retry",
+        "_skip_lf",
+    )
+
+    def __init__(self, *, max_event_bytes: int | None = None) -> None:
+        if max_event_bytes is not None and max_event_bytes < 0:
+            raise ValueError("max_event_bytes must be >= 0 or None")
+        self._max = max_event_bytes
+        self._buf = bytearray()
+        self._at_start = True
+        self._skip_lf = False
+        self._closed = False
+        self._error: LimitExceededError | None = None
+        self._bytes_seen = 0
+        self._data: list[bytes] = []
+        self._event = b""
+        self._retry: int | None = None
+        self._last_id: str | None = None
+        self._event_bytes = 0
+
+    @property
+    def bytes_seen(self) -> int:
+        """Total bytes fed so far (``str`` pieces count as their UTF-8 encoding)."""
+        return self._bytes_seen
+
+    def feed(self, data: bytes | str) -> list[ServerSentEvent]:
+        """Take the next piece of the stream and return the events it completes.
+
+        When the limit is exceeded after some events of this piece were already
+        framed, those events are returned and the error is raised by the next call,
+        so no complete event is lost to a later oversized one.
+        """
+        if self._error is not None:
+            raise self._error
+        if self._closed:
+            raise RuntimeError("SSEDecoder.feed() called after close()")
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogatepass")
+        elif type(data) is not bytes:
+            data = bytes(data)
+        if not data:
+            return []
+        self._bytes_seen += len(data)
+        if self._skip_lf:
+            self._skip_lf = False
+            if data[0] == _LF:
+                data = data[1:]
+                if not data:
+                    return []
+        if self._at_start:
+            buf = self._buf
+            buf += data
+            if len(buf) < 3 and _BOM.startswith(buf):
+                return []
+            self._at_start = False
+            data = bytes(buf[3:] if buf.startswith(_BOM) else buf)
+            buf.clear()
+        events: list[ServerSentEvent] = []
+        try:
+            self._consume(data, events)
+        except LimitExceededError as exc:
+            self._error = exc
+            if not events:
+                raise
+        return events
+
+    def close(self) -> list[ServerSentEvent]:
+        """Signal end of input; returns the last event if it was left unterminated."""
+        if self._error is not None:
+            raise self._error
+        if self._closed:
+            return []
+        self._closed = True
+        events: list[ServerSentEvent] = []
+        buf = self._buf
+        if buf:
+            line = bytes(buf)
+            buf.clear()
+            self._line(line, events)
+        self._dispatch(events)
+        return events
+
+    def _consume(self, data: bytes, events: list[ServerSentEvent]) -> None:
+        buf = self._buf
+        if buf:
+            scan = len(buf)
+            buf += data
+            end = max(buf.rfind(b"\n", scan), buf.rfind(b"\r", scan)) + 1
+            if not end:
+                self._check_tail()
+                return
+            region = bytes(buf[:end])
+            del buf[:end]
+        else:
+            end = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+            if not end:
+                buf += data
+                self._check_tail()
+                return
+            if end < len(data):
+                region = data[:end]
+                buf += data[end:]
+            else:
+                region = data
+        if region[-1] == _CR:
+            self._skip_lf = not buf
+        if b"\r" in region:
+            region = region.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+        parts = region.split(b"\n\n")
+        tail = parts.pop()
+        line = self._line
+        if parts and self._event_bytes:
+            for piece in parts[0].split(b"\n"):
+                line(piece, events)
+            self._dispatch(events)
+            del parts[0]
+        emit = events.append
+        limit = self._max
+        for part in parts:
+            if part.startswith(b"data: ") and part.find(b"\n", 6) < 0:
+                if limit is not None and len(part) > limit:
+                    raise self._limit_error(len(part))
+                emit(ServerSentEvent("message", part[6:].decode("utf-8", "replace"), self._last_id))
+            else:
+                for piece in part.split(b"\n"):
+                    line(piece, events)
+                self._dispatch(events)
+        if tail:
+            for piece in tail[:-1].split(b"\n"):
+                line(piece, events)
+        self._check_tail()
+
+    def _line(self, line: bytes, events: list[ServerSentEvent]) -> None:
+        if not line:
+            self._dispatch(events)
+            return
+        self._event_bytes += len(line)
+        if self._max is not None and self._event_bytes > self._max:
+            raise self._limit_error(self._event_bytes)
+        if line[0] == _COLON:
+            return
+        colon = line.find(b":")
+        if colon < 0:
+            name, value = line, b""
+        else:
+            name = line[:colon]
+            value = line[colon + 2 :] if line[colon + 1 : colon + 2] == b" " else line[colon + 1 :]
+        if name == b"data":
+            self._data.append(value)
+        elif name == b"event":
+            self._event = value
+        elif name == b"id":
+            if b"\0" not in value:
+                self._last_id = value.decode("utf-8", "replace")
+        elif name == b"retry" and value.isdigit():
+            try:
+                self._retry = int(value)
+            except ValueError:
+                pass
+
+    def _dispatch(self, events: list[ServerSentEvent]) -> None:
+        self._event_bytes = 0
+        if self._data:
+            events.append(
+                ServerSentEvent(
+                    self._event.decode("utf-8", "replace") or "message",
+                    b"\n".join(self._data).decode("utf-8", "replace"),
+                    self._last_id,
+                    self._retry,
+                )
+            )
+            self._data = []
+        self._event = b""
+        self._retry = None
+
+    def _check_tail(self) -> None:
+        if self._max is not None:
+            pending = self._event_bytes + len(self._buf)
+            if pending > self._max:
+                raise self._limit_error(pending)
+
+    def _limit_error(self, value: int) -> LimitExceededError:
+        return LimitExceededError(
+            f"SSE event of at least {value} bytes exceeds max_event_bytes={self._max}",
+            limit="max_event_bytes",
+            value=value,
+            maximum=self._max,
+        )
+
+
+def iter_sse(
+    body: bytes | str | Iterable[bytes | str], *, max_event_bytes: int | None = None
+) -> Iterator[ServerSentEvent]:
+    """Frame a whole body or an iterable of pieces, yielding each event as soon as it is complete."""
+    decoder = SSEDecoder(max_event_bytes=max_event_bytes)
+    pieces: Iterable[bytes | str] = (
+        (body,) if isinstance(body, (bytes, bytearray, memoryview, str)) else body
+    )
+    for piece in pieces:
+        yield from decoder.feed(piece)
+    yield from decoder.close()
