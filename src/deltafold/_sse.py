@@ -3,11 +3,12 @@
 Kept free of I/O so one framer serves sync and async transports, tests and
 replayed captures alike. It sits on the hot path of every streamed response,
 so the common shape (LF line ends, one ``data: {...}`` line per event) is
-framed with whole-buffer ``bytes`` operations rather than line by line.
+framed with whole-buffer string operations rather than line by line.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 
 import attrs
@@ -32,6 +33,30 @@ class ServerSentEvent:
     retry: int | None = None
 
 
+_new = object.__new__
+_SLOTS = ServerSentEvent.__dict__
+_set_event = _SLOTS["event"].__set__
+_set_data = _SLOTS["data"].__set__
+_set_id = _SLOTS["id"].__set__
+_set_retry = _SLOTS["retry"].__set__
+
+
+def _message(data: str, id: str | None) -> ServerSentEvent:
+    """Build a plain message event without the attrs ``__init__``.
+
+    Setting the slots directly is about twice as fast, and this runs once per
+    event on the fast path. It must stay equivalent to
+    ``ServerSentEvent("message", data, id)``: the class has no validators or
+    converters, and the tests compare both.
+    """
+    event: ServerSentEvent = _new(ServerSentEvent)
+    _set_event(event, "message")
+    _set_data(event, data)
+    _set_id(event, id)
+    _set_retry(event, None)
+    return event
+
+
 class SSEDecoder:
     """Incremental SSE framer: feed it pieces cut anywhere, get complete events back.
 
@@ -44,8 +69,10 @@ class SSEDecoder:
     scanned prefix is never rescanned, which keeps the cost linear even for a
     huge event arriving one byte at a time.
 
-    Once :class:`LimitExceededError` has been raised the decoder is unusable and
-    raises it again on every call.
+    ``max_event_bytes`` bounds memory held for one event: it counts the bytes of
+    every line since the last blank line (comments included, line ends not) plus
+    the unfinished line. Once :class:`LimitExceededError` has been raised the
+    decoder is unusable and raises it again on every call.
     """
 
     __slots__ = (
@@ -110,12 +137,15 @@ class SSEDecoder:
                     return []
         if self._at_start:
             buf = self._buf
-            buf += data
-            if len(buf) < 3 and _BOM.startswith(buf):
+            if buf:
+                data = bytes(buf) + data
+                buf.clear()
+            if len(data) < 3 and _BOM.startswith(data):
+                buf += data
                 return []
             self._at_start = False
-            data = bytes(buf[3:] if buf.startswith(_BOM) else buf)
-            buf.clear()
+            if data.startswith(_BOM):
+                data = data[3:]
         events: list[ServerSentEvent] = []
         try:
             self._consume(data, events)
@@ -168,6 +198,20 @@ class SSEDecoder:
         if b"\r" in region:
             region = region.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
 
+        limit = self._max
+        if (
+            not self._event_bytes
+            and region.startswith(b"data: ")
+            and region.endswith(b"\n\n")
+            and (limit is None or len(region) <= limit)
+        ):
+            datas = region.decode("utf-8", "replace")[6:-2].split("\n\ndata: ")
+            if not any("\n" in d for d in datas):
+                last_id = self._last_id
+                events.extend([_message(d, last_id) for d in datas])
+                self._check_tail()
+                return
+
         parts = region.split(b"\n\n")
         tail = parts.pop()
         line = self._line
@@ -177,12 +221,11 @@ class SSEDecoder:
             self._dispatch(events)
             del parts[0]
         emit = events.append
-        limit = self._max
         for part in parts:
             if part.startswith(b"data: ") and part.find(b"\n", 6) < 0:
                 if limit is not None and len(part) > limit:
                     raise self._limit_error(len(part))
-                emit(ServerSentEvent("message", part[6:].decode("utf-8", "replace"), self._last_id))
+                emit(_message(part[6:].decode("utf-8", "replace"), self._last_id))
             else:
                 for piece in part.split(b"\n"):
                     line(piece, events)
@@ -215,10 +258,9 @@ class SSEDecoder:
             if b"\0" not in value:
                 self._last_id = value.decode("utf-8", "replace")
         elif name == b"retry" and value.isdigit():
-            try:
+            # int() refuses very long digit strings; such a retry is ignored.
+            with contextlib.suppress(ValueError):
                 self._retry = int(value)
-            except ValueError:
-                pass
 
     def _dispatch(self, events: list[ServerSentEvent]) -> None:
         self._event_bytes = 0
@@ -253,11 +295,15 @@ class SSEDecoder:
 def iter_sse(
     body: bytes | str | Iterable[bytes | str], *, max_event_bytes: int | None = None
 ) -> Iterator[ServerSentEvent]:
-    """Frame a whole body or an iterable of pieces, yielding each event as soon as it is complete."""
+    """Frame a whole body or an iterable of pieces, yielding each event once it is complete."""
     decoder = SSEDecoder(max_event_bytes=max_event_bytes)
-    pieces: Iterable[bytes | str] = (
-        (body,) if isinstance(body, (bytes, bytearray, memoryview, str)) else body
-    )
+    pieces: Iterable[bytes | str]
+    if isinstance(body, (bytes, str)):
+        pieces = (body,)
+    elif isinstance(body, (bytearray, memoryview)):
+        pieces = (bytes(body),)
+    else:
+        pieces = body
     for piece in pieces:
         yield from decoder.feed(piece)
     yield from decoder.close()

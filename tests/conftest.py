@@ -1,0 +1,36 @@
+"""Shared test fixtures: the recorded corpus and the async backends."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus"
+
+
+def corpus_entries() -> list[dict[str, Any]]:
+    """MANIFEST.json entries of ../shared/corpus, or [] when it is absent."""
+    manifest = CORPUS / "MANIFEST.json"
+    if not manifest.is_file():
+        return []
+    entries: list[dict[str, Any]] = json.loads(manifest.read_text())
+    return entries
+
+
+def corpus_params() -> list[Any]:
+    """One pytest param per recording, or one skipped param when ../shared is absent."""
+    entries = corpus_entries()
+    if not entries:
+        return [pytest.param(None, marks=pytest.mark.skip(reason=f"corpus not found at {CORPUS}"))]
+    return [pytest.param(entry, id=entry["path"]) for entry in entries]
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Every async test runs on asyncio and on trio."""
+    backend: str = request.param
+    return backend
