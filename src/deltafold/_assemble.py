@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from ._decode import DONE, event_to_chunk
-from ._exceptions import DeltafoldError, LimitExceededError
+from ._exceptions import ChunkDecodeError, DeltafoldError, LimitExceededError
 from ._fold import Accumulator
 from ._limits import Limits
 from ._models import ChatCompletion
@@ -17,6 +17,7 @@ from ._sse import SSEDecoder
 __all__ = ["assemble", "assemble_sse", "iter_sse_chunks"]
 
 _BOM = "\ufeff"
+_BOM_BYTES = b"\xef\xbb\xbf"
 
 
 def assemble(
@@ -66,7 +67,7 @@ def iter_sse_chunks(
     """Chunk dicts from an SSE body, up to ``[DONE]``; errors carry the accumulator's partial."""
     limits = limits or Limits()
     decoder = SSEDecoder(max_event_bytes=limits.max_event_bytes)
-    pieces: Iterable[bytes | str] = (
+    pieces: Iterable[Any] = (
         (body,) if isinstance(body, (bytes, bytearray, memoryview, str)) else body
     )
     max_total = limits.max_total_bytes
@@ -103,7 +104,7 @@ def iter_sse_chunks(
 def _is_done(chunk: Any) -> bool:
     if isinstance(chunk, str):
         return chunk.strip() == "[DONE]"
-    if isinstance(chunk, (bytes, bytearray)):
+    if isinstance(chunk, (bytes, bytearray, memoryview)):
         return bytes(chunk).strip() == b"[DONE]"
     return False
 
@@ -111,15 +112,32 @@ def _is_done(chunk: Any) -> bool:
 def _assemble_body(
     body: bytes | bytearray | memoryview | str, *, strict: bool, limits: Limits | None
 ) -> ChatCompletion:
-    """A whole recorded body: SSE, JSON lines or a JSON array, told apart by its first byte."""
+    """A whole recorded body: SSE, JSON lines, a JSON array or one JSON object, told apart by
+    its first significant character (a leading BOM is dropped: orjson rejects it)."""
     text = bytes(body) if isinstance(body, (bytearray, memoryview)) else body
-    head = text[:64].decode("utf-8", "replace") if isinstance(text, bytes) else text[:64]
-    head = head.lstrip(_BOM + " \t\r\n")
+    if isinstance(text, bytes):
+        text = text.removeprefix(_BOM_BYTES)
+        head = text[:64].decode("utf-8", "replace")
+    else:
+        text = text.removeprefix(_BOM)
+        head = text[:64]
+    head = head.lstrip(" \t\r\n")
     if head.startswith("["):
-        items = orjson.loads(text)
+        try:
+            items = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raw = text[:2000]
+            raise ChunkDecodeError(f"invalid JSON array body ({exc})", raw=raw) from None
         if isinstance(items, list):
             return assemble(items, strict=strict, limits=limits)
     if head.startswith("{"):
+        # One (possibly pretty-printed) object; for JSON lines this fails after the first line.
+        try:
+            whole = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            whole = None
+        if isinstance(whole, dict):
+            return assemble([whole], strict=strict, limits=limits)
         raw = text if isinstance(text, bytes) else text.encode()
         lines = [line for line in raw.splitlines() if line.strip()]
         return assemble(lines, strict=strict, limits=limits)

@@ -42,6 +42,11 @@ _ALWAYS: dict[type, frozenset[str]] = {
 }
 
 
+def _default_value(default: Any) -> Any:
+    factory = getattr(default, "factory", None)
+    return factory() if callable(factory) else default
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter()
 
@@ -49,7 +54,7 @@ def _make_converter() -> cattrs.Converter:
         return value
 
     # Mistral sends content as a list of typed parts; keep whichever form arrived.
-    conv.register_structure_hook(str | list[Any] | None, passthrough)  # type: ignore[arg-type]
+    conv.register_structure_hook(str | list[Any] | None, passthrough)
     conv.register_structure_hook(Any, passthrough)
 
     def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
@@ -69,7 +74,12 @@ def _make_converter() -> cattrs.Converter:
 
     def unstructure_factory(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
         always = _ALWAYS.get(cls, frozenset())
-        overrides = {name: override(omit_if_default=False) for name in always}
+        defaults = {
+            a.name: _default_value(a.default)
+            for a in attrs.fields(cls)
+            if a.name != "extra" and a.default is not attrs.NOTHING
+        }
+        overrides: dict[str, Any] = {name: override(omit_if_default=False) for name in always}
         base = make_dict_unstructure_fn(
             cls, conv, _cattrs_omit_if_default=True, extra=override(omit=True), **overrides
         )
@@ -78,7 +88,10 @@ def _make_converter() -> cattrs.Converter:
             out: dict[str, Any] = base(obj)
             if obj.extra:
                 for key, value in obj.extra.items():
-                    out.setdefault(key, value)
+                    # A known key in extra holds a value of the wrong type (kept by the fold);
+                    # it replaces the default the field fell back to.
+                    if key not in out or (key in defaults and getattr(obj, key) == defaults[key]):
+                        out[key] = value
             return out
 
         return unstructure

@@ -43,7 +43,7 @@ def _loads(raw: bytes | str, position: int) -> dict[str, Any]:
             raw=raw,
             position=position,
         )
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def _preview(raw: bytes | str) -> str:
@@ -54,7 +54,7 @@ def _preview(raw: bytes | str) -> str:
 def decode_chunk(chunk: Any, position: int) -> dict[str, Any]:
     """One chunk as a dict; a ChunkDecodeError names the event for anything unreadable."""
     if chunk.__class__ is dict:
-        return chunk  # type: ignore[no-any-return]
+        return chunk
     if isinstance(chunk, (bytes, bytearray, memoryview, str)):
         raw = bytes(chunk) if isinstance(chunk, (bytearray, memoryview)) else chunk
         return _loads(raw, position)

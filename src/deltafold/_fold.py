@@ -80,7 +80,7 @@ def _kind(value: Any) -> str:
 def _as_index(value: Any, path: str) -> int:
     """An index as an int; ``"0"`` is coerced, anything else without a clear meaning is an error."""
     if value.__class__ is int:
-        return value  # type: ignore[no-any-return]
+        return value
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
     if isinstance(value, float) and value.is_integer():
@@ -90,14 +90,14 @@ def _as_index(value: Any, path: str) -> int:
 
 def _as_text(value: Any, path: str) -> str:
     if value.__class__ is str:
-        return value  # type: ignore[no-any-return]
+        return value
     raise _FieldError(path, f"expected a string, got {_kind(value)} {value!r:.40}")
 
 
 def _as_list(value: Any, path: str) -> list[Any]:
     """A list; a lone object where a list belongs is taken as a list of one."""
     if value.__class__ is list:
-        return value  # type: ignore[no-any-return]
+        return value
     if value.__class__ is dict:
         return [value] if value else []
     raise _FieldError(path, f"expected a list, got {_kind(value)} {value!r:.40}")
@@ -105,7 +105,7 @@ def _as_list(value: Any, path: str) -> list[Any]:
 
 def _as_object(value: Any, path: str) -> dict[str, Any]:
     if value.__class__ is dict:
-        return value  # type: ignore[no-any-return]
+        return value
     raise _FieldError(path, f"expected an object, got {_kind(value)} {value!r:.40}")
 
 
@@ -117,11 +117,40 @@ def _dedup_key(value: Any) -> bytes | str:
 
 
 def _lenient(cls: type[Any], data: Any) -> Any:
-    """Structure ``data`` as ``cls``; a value of the wrong shape is kept in ``extra`` instead."""
+    """Structure ``data`` as ``cls``; a field of the wrong shape is kept in ``extra`` instead."""
     try:
         return converter.structure(data, cls)
     except Exception:
-        return cls(extra=data if isinstance(data, dict) else {"value": data})
+        if not isinstance(data, dict):
+            return cls(extra={"value": data})
+    # Slow path, only for odd input: keep every field that fits, the rest verbatim in extra.
+    good: dict[str, Any] = {}
+    bad: dict[str, Any] = {}
+    for key, value in data.items():
+        try:
+            converter.structure({key: value}, cls)
+        except Exception:
+            bad[key] = value
+        else:
+            good[key] = value
+    result = converter.structure(good, cls)
+    result.extra = {**result.extra, **bad}
+    return result
+
+
+def _thinking_texts(part: dict[str, Any]) -> list[str] | None:
+    """The texts of a Mistral thinking part, or None when it has another shape (kept as is)."""
+    thinking = part.get("thinking")
+    pieces = thinking if thinking.__class__ is list else [thinking]
+    texts = []
+    for piece in pieces:
+        if isinstance(piece, str):
+            texts.append(piece)
+        elif isinstance(piece, dict) and isinstance(piece.get("text"), str):
+            texts.append(piece["text"])
+        else:
+            return None
+    return texts
 
 
 class _Call:
@@ -436,12 +465,12 @@ class Accumulator:
                 try:
                     value = int(float(value))
                 except (TypeError, ValueError):
-                    raise _FieldError("created", f"expected a timestamp, got {value!r:.40}") from None
+                    message = f"expected a timestamp, got {value!r:.40}"
+                    raise _FieldError("created", message) from None
             if not value:
                 return
-        elif value.__class__ is not str:
-            if name in ("id", "model"):
-                raise _FieldError(name, f"expected a string, got {_kind(value)} {value!r:.40}")
+        elif value.__class__ is not str and name in ("id", "model"):
+            raise _FieldError(name, f"expected a string, got {_kind(value)} {value!r:.40}")
         self._top[name] = value
         self._pending_top = [n for n in self._pending_top if n != name]
 
@@ -535,14 +564,14 @@ class Accumulator:
                 self._fold_function_call(state, value, n, events)
             elif key == "annotations":
                 for item in _as_list(value, f"choices[{n}].delta.annotations"):
-                    if self._add_unique(state.annotations, state.annotation_keys, item):
-                        if events is not None:
-                            events.append(AnnotationAdded(state.index, item))
+                    added = self._add_unique(state.annotations, state.annotation_keys, item)
+                    if added and events is not None:
+                        events.append(AnnotationAdded(state.index, item))
             elif key == "images":
                 for item in _as_list(value, f"choices[{n}].delta.images"):
-                    if self._add_unique(state.images, state.image_keys, item):
-                        if events is not None:
-                            events.append(ImageAdded(state.index, item))
+                    added = self._add_unique(state.images, state.image_keys, item)
+                    if added and events is not None:
+                        events.append(ImageAdded(state.index, item))
             elif key == "audio":
                 self._fold_audio(state, _as_object(value, f"choices[{n}].delta.audio"), n)
             else:
@@ -563,10 +592,11 @@ class Accumulator:
         path = f"choices[{n}].delta.content"
         if value.__class__ is not list:
             raise _FieldError(path, f"expected a string or a list of parts, got {_kind(value)}")
-        for i, part in enumerate(value):
+        for part in value:
             if part.__class__ is str:
                 part = {"type": "text", "text": part}
             kind = part.get("type") if part.__class__ is dict else None
+            thoughts = _thinking_texts(part) if kind == "thinking" else None
             if kind == "text" and isinstance(part.get("text"), str):
                 text = part["text"]
                 if state.content is None:
@@ -575,16 +605,8 @@ class Accumulator:
                     state.content.append(text)
                 if events is not None and text:
                     events.append(ContentDelta(state.index, text))
-            elif kind == "thinking":
-                thinking = part.get("thinking")
-                pieces = thinking if thinking.__class__ is list else [thinking]
-                for piece in pieces:
-                    if isinstance(piece, str):
-                        text = piece
-                    elif isinstance(piece, dict) and isinstance(piece.get("text"), str):
-                        text = piece["text"]
-                    else:
-                        raise _FieldError(f"{path}[{i}].thinking", "expected text parts")
+            elif thoughts is not None:
+                for text in thoughts:
                     self._add_reasoning(state, text, events)
             else:
                 merge_unknown(state.message_extra, "content_parts", [part])
@@ -622,13 +644,19 @@ class Accumulator:
         calls = state.calls
         if index is not None:
             position = state.calls_by_index.get(index)
-            if position is None:
-                return None
-            call = calls[position]
-            # Ollama sends every call at index 0: a new id at a known index is a new call.
-            if call_id and call.id and call_id != call.id:
-                return None
-            return call
+            if position is not None:
+                call = calls[position]
+                if not call_id or not call.id or call_id == call.id:
+                    return call
+            # Ollama sends every call at index 0: a new id at a known index is a new call,
+            # while an id seen before (at any index, or none) still means its own call.
+            if call_id:
+                position = state.calls_by_id.get(call_id)
+                if position is not None:
+                    call = calls[position]
+                    state.calls_by_index.setdefault(index, position)
+                    return call
+            return None
         if call_id:
             position = state.calls_by_id.get(call_id)
             if position is not None:
@@ -684,6 +712,7 @@ class Accumulator:
             for key, value in item.items():
                 if key not in known:
                     merge_unknown(call.extra, key, value)
+        return added
 
     def _fold_function_call(
         self, state: _Choice, value: Any, n: int, events: list[Event] | None
@@ -719,7 +748,9 @@ class Accumulator:
             if events is not None:
                 events.append(ReasoningDetailDelta(state.index, position, item))
 
-    def _fold_logprobs(self, state: _Choice, value: Any, n: int, events: list[Event] | None) -> None:
+    def _fold_logprobs(
+        self, state: _Choice, value: Any, n: int, events: list[Event] | None
+    ) -> None:
         path = f"choices[{n}].logprobs"
         logprobs = _as_object(value, path)
         content = logprobs.get("content")
@@ -782,10 +813,12 @@ class Accumulator:
                 events.append(
                     ToolCallDone(state.index, position, call.id, call.name, call.arguments())
                 )
-        call = state.function_call
-        if call is not None and not call.done:
-            call.done = True
-            events.append(ToolCallDone(state.index, -1, call.id, call.name, call.arguments()))
+        legacy = state.function_call
+        if legacy is not None and not legacy.done:
+            legacy.done = True
+            events.append(
+                ToolCallDone(state.index, -1, legacy.id, legacy.name, legacy.arguments())
+            )
 
     # --- building the typed result --------------------------------------------------
 

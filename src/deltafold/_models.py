@@ -16,8 +16,8 @@ __all__ = [
     "Audio",
     "ChatCompletion",
     "ChatCompletionChunk",
-    "ChunkChoice",
     "Choice",
+    "ChunkChoice",
     "CompletionTokensDetails",
     "CostDetails",
     "Delta",
@@ -38,10 +38,6 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
-
-
-def _extra() -> Any:
-    return field(factory=dict, kw_only=True)
 
 
 class _WireModel:
@@ -72,7 +68,7 @@ class FunctionCall(_WireModel):
 
     name: str = ""
     arguments: str = ""
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
 
 
 @define
@@ -82,7 +78,7 @@ class ToolCall(_WireModel):
     id: str = ""
     type: str = "function"
     function: FunctionCall = field(factory=FunctionCall)
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
 
 
 @define
@@ -92,7 +88,7 @@ class TopLogprob(_WireModel):
     token: str = ""
     logprob: float = 0.0
     bytes: list[int] | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
 
 
 @define
@@ -103,7 +99,7 @@ class TokenLogprob(_WireModel):
     logprob: float = 0.0
     bytes: list[int] | None = None
     top_logprobs: list[TopLogprob] = field(factory=list)
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
 
 
 @define
@@ -112,7 +108,7 @@ class Logprobs(_WireModel):
 
     content: list[TokenLogprob] | None = None
     refusal: list[TokenLogprob] | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
 
 
 @define
@@ -127,7 +123,7 @@ class ReasoningDetail(_WireModel):
     id: str | None = None
     format: str | None = None
     index: int | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
 
 
 @define
@@ -139,7 +135,7 @@ class UrlCitation(_WireModel):
     content: str | None = None
     start_index: int | None = None
     end_index: int | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
 
 
 @define
@@ -148,7 +144,7 @@ class Annotation(_WireModel):
 
     type: str = ""
     url_citation: UrlCitation | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
 
 
 @define
@@ -157,7 +153,7 @@ class ImageUrl(_WireModel):
 
     url: str = ""
     detail: str | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
 
 
 @define
@@ -167,7 +163,7 @@ class Image(_WireModel):
     type: str = "image_url"
     image_url: ImageUrl | None = None
     index: int | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
 
 
 @define
@@ -178,7 +174,7 @@ class Audio(_WireModel):
     data: str | None = None
     transcript: str | None = None
     expires_at: int | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
 
 
 @define
@@ -195,7 +191,7 @@ class Message(_WireModel):
     annotations: list[Annotation] = field(factory=list)
     images: list[Image] = field(factory=list)
     audio: Audio | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
 
 
 @define
@@ -207,7 +203,7 @@ class Choice(_WireModel):
     finish_reason: str | None = None
     native_finish_reason: str | None = None
     logprobs: Logprobs | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
 
 
 @define
@@ -217,7 +213,7 @@ class PromptTokensDetails(_WireModel):
     cached_tokens: int | None = None
     cache_write_tokens: int | None = None
     audio_tokens: int | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
 
 
 @define
@@ -229,7 +225,7 @@ class CompletionTokensDetails(_WireModel):
     audio_tokens: int | None = None
     accepted_prediction_tokens: int | None = None
     rejected_prediction_tokens: int | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
 
 
 @define
@@ -239,7 +235,7 @@ class CostDetails(_WireModel):
     upstream_inference_cost: float | None = None
     upstream_inference_prompt_cost: float | None = None
     upstream_inference_completions_cost: float | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
 
 
 @define
@@ -254,7 +250,7 @@ class Usage(_WireModel):
     prompt_tokens_details: PromptTokensDetails | None = None
     completion_tokens_details: CompletionTokensDetails | None = None
     cost_details: CostDetails | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
 
 
 @define
@@ -270,7 +266,7 @@ class ChatCompletion(_WireModel):
     service_tier: str | None = None
     provider: str | None = None
     usage: Usage | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
 
 
 # --- chunk ------------------------------------------------------------------
@@ -282,7 +278,7 @@ class FunctionCallDelta(_WireModel):
 
     name: str | None = None
     arguments: str | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
 
 
 @define
@@ -293,7 +289,7 @@ class ToolCallDelta(_WireModel):
     id: str | None = None
     type: str | None = None
     function: FunctionCallDelta | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
 
 
 @define
@@ -314,7 +310,7 @@ class Delta(_WireModel):
     annotations: list[Annotation] | None = None
     images: list[Image] | None = None
     audio: Audio | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
 
 
 @define
@@ -326,7 +322,7 @@ class ChunkChoice(_WireModel):
     finish_reason: str | None = None
     native_finish_reason: str | None = None
     logprobs: Logprobs | None = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
 
 
 @define
@@ -343,4 +339,4 @@ class ChatCompletionChunk(_WireModel):
     provider: str | None = None
     usage: Usage | None = None
     error: Any = None
-    extra: dict[str, Any] = _extra()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
