@@ -6,6 +6,7 @@ The public API is re-exported here; every other module is private.
 from __future__ import annotations
 
 from ._assemble import assemble, assemble_sse
+from ._client import Client, SyncClient
 from ._convert import from_dict, to_dict
 from ._events import (
     AnnotationAdded,
@@ -32,6 +33,7 @@ from ._exceptions import (
     LimitExceededError,
     NotEventStreamError,
     StreamError,
+    StreamUsageError,
     TransportError,
 )
 from ._fold import Accumulator
@@ -41,8 +43,8 @@ from ._models import (
     Audio,
     ChatCompletion,
     ChatCompletionChunk,
-    ChunkChoice,
     Choice,
+    ChunkChoice,
     CompletionTokensDetails,
     CostDetails,
     Delta,
@@ -62,6 +64,16 @@ from ._models import (
     Usage,
 )
 from ._sse import ServerSentEvent, SSEDecoder, iter_sse
+from ._stream import (
+    AsyncChatStream,
+    AsyncFold,
+    ChatStream,
+    Fold,
+    aconnect_chat,
+    afold,
+    connect_chat,
+    fold,
+)
 
 __version__ = "0.1.0"
 
@@ -70,20 +82,25 @@ __all__ = [
     "Accumulator",
     "Annotation",
     "AnnotationAdded",
+    "AsyncChatStream",
+    "AsyncFold",
     "Audio",
     "ChatCompletion",
     "ChatCompletionChunk",
+    "ChatStream",
+    "Choice",
     "ChoiceFinished",
     "ChunkChoice",
     "ChunkDecodeError",
-    "Choice",
+    "Client",
     "CompletionTokensDetails",
     "ConnectError",
     "ContentDelta",
     "CostDetails",
-    "DeltafoldError",
     "Delta",
+    "DeltafoldError",
     "Event",
+    "Fold",
     "FunctionCall",
     "FunctionCallDelta",
     "IdleTimeoutError",
@@ -105,6 +122,8 @@ __all__ = [
     "SSEDecoder",
     "ServerSentEvent",
     "StreamError",
+    "StreamUsageError",
+    "SyncClient",
     "TokenLogprob",
     "ToolCall",
     "ToolCallArgumentsDelta",
@@ -117,8 +136,12 @@ __all__ = [
     "Usage",
     "UsageUpdated",
     "__version__",
+    "aconnect_chat",
+    "afold",
     "assemble",
     "assemble_sse",
+    "connect_chat",
+    "fold",
     "from_dict",
     "iter_sse",
     "to_dict",

@@ -8,7 +8,7 @@ consuming events keeps the fold linear in the stream size.
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any, TypeAlias
 
 from attrs import frozen
 
@@ -49,7 +49,7 @@ class RefusalDelta:
 
 @frozen
 class ReasoningDelta:
-    """New text of a choice's ``message.reasoning`` (from ``reasoning`` or ``reasoning_content``)."""
+    """New text of ``message.reasoning`` (from ``reasoning`` or ``reasoning_content``)."""
 
     index: int
     text: str
@@ -139,17 +139,18 @@ class ChoiceFinished:
     finish_reason: str
 
 
-Event = Union[
-    ContentDelta,
-    RefusalDelta,
-    ReasoningDelta,
-    ReasoningDetailDelta,
-    ToolCallStarted,
-    ToolCallArgumentsDelta,
-    ToolCallDone,
-    LogprobsDelta,
-    AnnotationAdded,
-    ImageAdded,
-    UsageUpdated,
-    ChoiceFinished,
-]
+Event: TypeAlias = (
+    ContentDelta
+    | RefusalDelta
+    | ReasoningDelta
+    | ReasoningDetailDelta
+    | ToolCallStarted
+    | ToolCallArgumentsDelta
+    | ToolCallDone
+    | LogprobsDelta
+    | AnnotationAdded
+    | ImageAdded
+    | UsageUpdated
+    | ChoiceFinished
+)
+"""Any event ``Accumulator.feed`` returns."""

@@ -22,6 +22,7 @@ __all__ = [
     "LimitExceededError",
     "NotEventStreamError",
     "StreamError",
+    "StreamUsageError",
     "TransportError",
 ]
 
@@ -157,3 +158,14 @@ class NotEventStreamError(DeltafoldError):
         self.status_code = status_code
         self.content_type = content_type
         self.body_start = body_start
+
+
+class StreamUsageError(DeltafoldError, RuntimeError):
+    """A stream was used in a way its state does not allow.
+
+    Raised when a stream already iterated as chunks is asked for ``events()``
+    (or the other way round), when ``completion`` is read before the stream
+    ended, and when a closed stream is iterated. It is a ``RuntimeError`` as
+    well, because it signals a bug in the calling code rather than a bad
+    upstream.
+    """

@@ -1,0 +1,158 @@
+"""Overhead of ``aconnect_chat`` over bare httpx-sse on one local server and one body.
+
+The baseline is what a hand-written client does at minimum: ``aconnect_sse``
++ ``aiter_sse`` + ``json.loads`` per event, stopping at ``[DONE]``. Against
+it: deltafold's ``async for chunk`` (typed chunks), ``events()`` and
+``until_done()``, all over the same connection pool, interleaved round by
+round so drift hits every variant alike. The server runs in a child process
+(the tests' ``ReplayServer``, one event per write) so it does not compete
+for the GIL with the client being measured.
+
+    python benchmarks/stream_overhead.py [--rounds 15] [--backend asyncio|trio]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import anyio
+import httpx
+from httpx_sse import aconnect_sse
+
+import deltafold
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from servers import ReplayServer, corpus_body, sse_body  # noqa: E402
+
+REQUEST = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+
+
+def synthetic_body(n: int = 2000) -> bytes:
+    """A content stream shaped like OpenRouter's: role first, then text, finish and usage."""
+    base = {"id": "gen-1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+    chunks = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}]
+    chunks += [
+        {**base, "choices": [{"index": 0, "delta": {"content": f"token{i} "}}]} for i in range(n)
+    ]
+    chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    chunks.append({**base, "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": n}})
+    return sse_body(chunks)
+
+
+def bodies() -> dict[str, bytes]:
+    out = {"synthetic-2000": synthetic_body()}
+    manifest = ROOT.parent / "shared" / "corpus" / "MANIFEST.json"
+    if manifest.is_file():
+        for entry in json.loads(manifest.read_text()):
+            if entry["path"] == "vercel-ai/groq-reasoning.chunks.jsonl":
+                out["groq-reasoning (corpus)"] = corpus_body(entry)
+    return out
+
+
+def serve() -> None:
+    """Child process: register the bodies, print their URLs, run until stdin closes."""
+    with ReplayServer() as server:
+        urls = {name: server.add(body, pace=0.0, every=1) for name, body in bodies().items()}
+        print(json.dumps(urls), flush=True)
+        sys.stdin.read()
+
+
+async def bare(http: httpx.AsyncClient, url: str) -> int:
+    n = 0
+    async with aconnect_sse(http, "POST", url, json=REQUEST) as source:
+        async for sse in source.aiter_sse():
+            if sse.data == "[DONE]":
+                break
+            json.loads(sse.data)
+            n += 1
+    return n
+
+
+async def chunks(http: httpx.AsyncClient, url: str) -> int:
+    n = 0
+    async with deltafold.aconnect_chat(http, url, json=REQUEST) as stream:
+        async for _ in stream:
+            n += 1
+    return n
+
+
+async def events(http: httpx.AsyncClient, url: str) -> int:
+    n = 0
+    async with deltafold.aconnect_chat(http, url, json=REQUEST) as stream:
+        async for _ in stream.events():
+            n += 1
+    return n
+
+
+async def until_done(http: httpx.AsyncClient, url: str) -> int:
+    async with deltafold.aconnect_chat(http, url, json=REQUEST) as stream:
+        completion = await stream.until_done()
+    return len(completion.choices)
+
+
+VARIANTS: dict[str, Callable[[httpx.AsyncClient, str], Awaitable[int]]] = {
+    "bare httpx-sse + json.loads": bare,
+    "aconnect_chat: async for chunk": chunks,
+    "aconnect_chat: events()": events,
+    "aconnect_chat: until_done()": until_done,
+}
+
+
+async def measure(urls: dict[str, str], rounds: int) -> dict[str, dict[str, float]]:
+    results: dict[str, dict[str, float]] = {}
+    async with httpx.AsyncClient(timeout=60) as http:
+        for name, url in urls.items():
+            for variant in VARIANTS.values():  # warm up
+                await variant(http, url)
+            times: dict[str, list[float]] = {v: [] for v in VARIANTS}
+            for _ in range(rounds):
+                for label, variant in VARIANTS.items():
+                    started = time.perf_counter()
+                    await variant(http, url)
+                    times[label].append(time.perf_counter() - started)
+            results[name] = {label: statistics.median(ts) for label, ts in times.items()}
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve()
+        return
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--serve"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        urls = json.loads(child.stdout.readline())
+        results = anyio.run(measure, urls, args.rounds, backend=args.backend)
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(10)
+    base_label = next(iter(VARIANTS))
+    for name, medians in results.items():
+        base = medians[base_label]
+        print(f"\n{name} ({args.backend}, median of {args.rounds} rounds)")
+        for label, seconds in medians.items():
+            print(f"  {label:32} {seconds * 1000:8.2f} ms   x{seconds / base:.2f}")
+
+
+if __name__ == "__main__":
+    main()

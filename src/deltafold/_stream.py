@@ -1,0 +1,812 @@
+"""Streaming a chat completion over HTTP, and folding any iterable of chunks as it passes.
+
+``aconnect_chat``/``connect_chat`` open the request with httpx-sse's
+``aconnect_sse``/``connect_sse`` (which set the SSE request headers), check
+the status and content type themselves, then read ``response.aiter_bytes()``
+into deltafold's own :class:`~deltafold.SSEDecoder` instead of httpx-sse's
+``aiter_sse``. That bypass is deliberate: httpx-sse's line parser has no size
+cap (one endless line would grow without bound), keeps a leading BOM in the
+first field name, dispatches empty events after an ``id:`` line, raises its
+own ``SSEError`` for a wrong content type, and decodes text before framing,
+whereas ours frames bytes under ``Limits`` and counts bytes for
+``max_total_bytes``.
+
+The I/O loops are thin: everything stateful lives in the sans-IO
+:class:`~deltafold._core.StreamCore`, which both drivers step the same way.
+
+Rules (documented on the classes, tested in tests/test_stream_*.py):
+
+* One iteration style per stream: chunks (``async for``/``for``) or
+  ``events()``. Asking for the other one raises :class:`StreamUsageError`;
+  the same style may be resumed after a ``break``. ``until_done()`` and
+  ``snapshot()`` work with either.
+* ``completion`` raises :class:`StreamUsageError` until the stream ended, and
+  re-raises the stream's own error if it failed.
+* The response is closed when the ``async with`` block is left (normally, by
+  an exception, a ``break`` that leaves it, or cancellation; the close is
+  shielded and bounded), at ``[DONE]`` (nothing after it is read, so that
+  connection is not reused), at the end of the body, and on any error. A
+  ``break`` out of ``async for`` alone keeps it open so iteration can
+  resume. The iterators are plain objects, not generators, so nothing is
+  left for the garbage collector to finalize (and nothing for trio to warn
+  about).
+* Async ``idle_timeout`` is exact: ``anyio.fail_after`` around each read, with
+  a deadline that only an SSE event moves (comments do not). The sync
+  version cannot cancel a blocking read, so it sets httpx's read timeout to
+  ``idle_timeout`` and checks the deadline after each read: a silent socket
+  fails after ``idle_timeout``, a socket that only sends keep-alive comments
+  fails at the first read past the deadline (at most about twice
+  ``idle_timeout`` after the last event, when comments come often).
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections import deque
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+import anyio
+import httpx
+from httpx_sse import aconnect_sse, connect_sse
+
+from ._core import CHUNKS, END, EVENTS, NEED_INPUT, FoldState, StreamCore
+from ._events import Event
+from ._exceptions import DeltafoldError, StreamUsageError
+from ._http import (
+    ERROR_BODY_BYTES,
+    Request,
+    body_error,
+    connect_error,
+    idle_error,
+    is_event_stream,
+    stream_error,
+)
+from ._limits import Limits
+from ._models import ChatCompletion, ChatCompletionChunk
+
+__all__ = [
+    "AsyncChatStream",
+    "AsyncFold",
+    "ChatStream",
+    "Fold",
+    "aconnect_chat",
+    "afold",
+    "connect_chat",
+    "fold",
+]
+
+_T = TypeVar("_T")
+_CLOSE_TIMEOUT = 5.0
+"""Upper bound on closing a response, which runs shielded from cancellation."""
+_ERROR_BODY_TIMEOUT = 30.0
+"""Upper bound on reading an error body when no idle_timeout is set."""
+_UNWIND_STEPS = 1000
+
+
+def _check_idle(idle_timeout: float | None) -> float | None:
+    if idle_timeout is not None and not idle_timeout > 0:
+        raise ValueError(f"idle_timeout must be > 0 or None, got {idle_timeout!r}")
+    return idle_timeout
+
+
+def _is_done_marker(item: Any) -> bool:
+    if isinstance(item, str):
+        return item.strip() == "[DONE]"
+    if isinstance(item, (bytes, bytearray)):
+        return bytes(item).strip() == b"[DONE]"
+    return False
+
+
+class _Base:
+    """What both HTTP streams expose besides I/O."""
+
+    _core: StreamCore
+
+    def snapshot(self) -> ChatCompletion:
+        """The completion folded so far; the final one once the stream ended."""
+        return self._core.snapshot()
+
+    @property
+    def completion(self) -> ChatCompletion:
+        """The folded completion once the stream ended normally.
+
+        Before the end it raises :class:`StreamUsageError` (use ``snapshot()``
+        for the partial one); after a failure it raises that failure again.
+        """
+        return self._core.completion
+
+    @property
+    def chunks_received(self) -> int:
+        """Chunks folded so far."""
+        return self._core.acc.chunks_folded
+
+    def __repr__(self) -> str:
+        core = self._core
+        if core.error is not None:
+            state = f"failed: {type(core.error).__name__}"
+        elif core.ended:
+            state = "ended" if not core._closed else "closed"
+        else:
+            state = "open"
+        return f"<{type(self).__name__} {state}, {core.acc.chunks_folded} chunks>"
+
+
+# --- async -----------------------------------------------------------------------
+
+
+async def _unwind(body: AsyncIterator[bytes]) -> None:
+    """Run httpx's body generators to their end after the response was closed.
+
+    Closing only the outer generator would leave httpx's inner ones suspended,
+    and trio warns when those are garbage collected (encode/httpx#3686). With
+    the connection closed, resuming raises at once and unwinds every frame.
+    """
+    for _ in range(_UNWIND_STEPS):
+        try:
+            await body.__anext__()
+        except Exception:
+            return
+    aclose = getattr(body, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+class AsyncChatStream(_Base):
+    """One streamed chat completion over an ``httpx.AsyncClient``.
+
+    Use it as ``async with``; the response is closed when the block is left
+    (early, on ``break`` out of it, on error or on cancellation), as soon as
+    ``[DONE]`` or the end of the body is reached, and when the stream fails.
+    Iterating gives typed :class:`ChatCompletionChunk` objects; ``events()``
+    gives the fold's events instead (one style per stream).
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        request: Request,
+        *,
+        idle_timeout: float | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        self._http = http
+        self._request = request
+        self._idle = _check_idle(idle_timeout)
+        self._core = StreamCore(limits)
+        self._cm: Any = None
+        self._response: httpx.Response | None = None
+        self._body: AsyncIterator[bytes] | None = None
+        self._entered = False
+        self._deadline: float | None = None
+        self._mark = -1
+        self._events: _AsyncEvents | None = None
+
+    # --- lifecycle -------------------------------------------------------------
+
+    async def __aenter__(self) -> AsyncChatStream:
+        if self._entered:
+            raise StreamUsageError("a stream can be entered only once")
+        self._entered = True
+        request = self._request
+        core = self._core
+        extra: dict[str, Any] = {}
+        if self._idle is not None:
+            # idle_timeout replaces the read timeout: fail_after is the bound.
+            t = self._http.timeout
+            extra["timeout"] = httpx.Timeout(
+                connect=t.connect, read=None, write=t.write, pool=t.pool
+            )
+        cm = aconnect_sse(
+            self._http,
+            request.method,
+            str(request.url),
+            json=request.json,
+            headers=dict(request.headers),
+            **extra,
+        )
+        error: DeltafoldError | None = None
+        try:
+            with anyio.fail_after(self._idle):
+                source = await cm.__aenter__()
+        except TimeoutError:
+            error = idle_error(self._idle or 0.0, events=None)
+        except httpx.HTTPError as exc:
+            error = connect_error(request, exc)
+        if error is not None:
+            core.fail(error)
+            core.mark_closed()
+            raise error
+        self._cm = cm
+        response = self._response = source.response
+        if not (200 <= response.status_code < 300 and is_event_stream(response)):
+            head = await self._read_head(response)
+            error = core.fail(body_error(request, response, head))
+            await self.aclose()
+            raise error
+        self._body = response.aiter_bytes()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the response now; idempotent. Iterating afterwards is refused."""
+        self._core.mark_closed()
+        cm, self._cm = self._cm, None
+        with anyio.move_on_after(_CLOSE_TIMEOUT, shield=True):
+            await self._release()
+            if cm is not None:
+                await cm.__aexit__(None, None, None)
+
+    async def _release(self) -> None:
+        """Close the response (shielded): at the end of the stream or when it fails."""
+        body, self._body = self._body, None
+        response = self._response
+        if response is None or (body is None and response.is_closed):
+            return
+        with anyio.move_on_after(_CLOSE_TIMEOUT, shield=True):
+            await response.aclose()
+            if body is not None:
+                await _unwind(body)
+
+    async def _read_head(self, response: httpx.Response) -> bytes:
+        """The start of a body that is not an event stream, for its error."""
+        buf = bytearray()
+        body = response.aiter_bytes()
+        try:
+            with anyio.move_on_after(self._idle or _ERROR_BODY_TIMEOUT):
+                while len(buf) < ERROR_BODY_BYTES:
+                    try:
+                        buf += await body.__anext__()
+                    except StopAsyncIteration:
+                        break
+        except httpx.HTTPError:
+            pass
+        finally:
+            self._body = body
+            await self._release()
+        return bytes(buf[:ERROR_BODY_BYTES])
+
+    # --- reading ---------------------------------------------------------------
+
+    async def _fill(self) -> None:
+        """Read one piece of the body into the core, under the idle deadline."""
+        body = self._body
+        core = self._core
+        if body is None:
+            raise StreamUsageError("enter the stream with `async with` before iterating it")
+        idle = self._idle
+        error: DeltafoldError
+        try:
+            if idle is None:
+                data = await body.__anext__()
+            else:
+                if self._deadline is None or core.received != self._mark:
+                    self._deadline = anyio.current_time() + idle
+                    self._mark = core.received
+                with anyio.fail_after(max(self._deadline - anyio.current_time(), 0.0)):
+                    data = await body.__anext__()
+        except StopAsyncIteration:
+            core.feed_eof()
+            return
+        except TimeoutError:
+            error = idle_error(idle or 0.0, events=core.received)
+        except httpx.HTTPError as exc:
+            error = stream_error(self._request, exc, events=core.received, idle_timeout=None)
+        else:
+            core.feed(data)
+            return
+        raise core.fail(error)
+
+    async def _pull(self, step: Callable[[], _T]) -> _T:
+        """Step the core until it yields something; read whenever it needs input."""
+        core = self._core
+        core.check_open()
+        self._deadline = None
+        try:
+            while True:
+                item = step()
+                if item is NEED_INPUT:
+                    await self._fill()
+                    continue
+                if item is END:
+                    await self._release()
+                return item
+        except DeltafoldError:
+            await self._release()
+            raise
+
+    def __aiter__(self) -> AsyncChatStream:
+        self._core.claim(CHUNKS)
+        return self
+
+    async def __anext__(self) -> ChatCompletionChunk:
+        core = self._core
+        if core._mode is not CHUNKS:
+            core.claim(CHUNKS)
+        item = await self._pull(core.next_chunk)
+        if item is END:
+            raise StopAsyncIteration
+        return item  # type: ignore[return-value]
+
+    def events(self) -> AsyncIterator[Event]:
+        """Iterate the fold's events instead of chunks (no typed chunk is built)."""
+        self._core.claim(EVENTS)
+        if self._events is None:
+            self._events = _AsyncEvents(self)
+        return self._events
+
+    async def until_done(self) -> ChatCompletion:
+        """Read to the end (after any iteration so far) and return the completion."""
+        core = self._core
+        if not core.ended:
+            await self._pull(core.drain)
+        return core.completion
+
+
+class _AsyncEvents:
+    """The ``events()`` iterator; events of one chunk wait here until handed out."""
+
+    __slots__ = ("_buffer", "_stream")
+
+    def __init__(self, stream: AsyncChatStream) -> None:
+        self._stream = stream
+        self._buffer: deque[Event] = deque()
+
+    def __aiter__(self) -> _AsyncEvents:
+        return self
+
+    async def __anext__(self) -> Event:
+        buffer = self._buffer
+        if buffer:
+            return buffer.popleft()
+        stream = self._stream
+        step = stream._core.next_events
+        while True:
+            events = await stream._pull(step)
+            if events is END:
+                raise StopAsyncIteration
+            if events:
+                buffer.extend(events)  # type: ignore[arg-type]
+                return buffer.popleft()
+
+
+def aconnect_chat(
+    http: httpx.AsyncClient,
+    url: str | httpx.URL,
+    *,
+    json: Mapping[str, Any],
+    headers: Mapping[str, str] | None = None,
+    idle_timeout: float | None = None,
+    limits: Limits | None = None,
+    method: str = "POST",
+) -> AsyncChatStream:
+    """Stream a chat completion with the caller's ``httpx.AsyncClient``.
+
+    ``json`` is copied and gets ``"stream": true``; ``headers`` are sent with
+    this request only (the client is never modified). Use the result with
+    ``async with``. ``idle_timeout`` bounds the wait for the response headers
+    and for each SSE event; while it is set it replaces the client's read
+    timeout for this request.
+    """
+    return AsyncChatStream(
+        http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits
+    )
+
+
+# --- sync ------------------------------------------------------------------------
+
+
+class ChatStream(_Base):
+    """One streamed chat completion over an ``httpx.Client``: the sync twin of AsyncChatStream.
+
+    ``idle_timeout`` here is httpx's read timeout plus a deadline check after
+    each read (see the module docs): a silent connection fails after
+    ``idle_timeout``, one that sends only keep-alive comments within about
+    twice that.
+    """
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        request: Request,
+        *,
+        idle_timeout: float | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        self._http = http
+        self._request = request
+        self._idle = _check_idle(idle_timeout)
+        self._core = StreamCore(limits)
+        self._cm: Any = None
+        self._response: httpx.Response | None = None
+        self._body: Iterator[bytes] | None = None
+        self._entered = False
+        self._deadline: float | None = None
+        self._mark = -1
+        self._events: _SyncEvents | None = None
+
+    def __enter__(self) -> ChatStream:
+        if self._entered:
+            raise StreamUsageError("a stream can be entered only once")
+        self._entered = True
+        request = self._request
+        core = self._core
+        extra: dict[str, Any] = {}
+        if self._idle is not None:
+            t = self._http.timeout
+            extra["timeout"] = httpx.Timeout(
+                connect=t.connect, read=self._idle, write=t.write, pool=t.pool
+            )
+        cm = connect_sse(
+            self._http,
+            request.method,
+            str(request.url),
+            json=request.json,
+            headers=dict(request.headers),
+            **extra,
+        )
+        error: DeltafoldError | None = None
+        try:
+            source = cm.__enter__()
+        except httpx.HTTPError as exc:
+            error = connect_error(request, exc, idle_timeout=self._idle)
+        if error is not None:
+            core.fail(error)
+            core.mark_closed()
+            raise error
+        self._cm = cm
+        response = self._response = source.response
+        if not (200 <= response.status_code < 300 and is_event_stream(response)):
+            head = self._read_head(response)
+            error = core.fail(body_error(request, response, head))
+            self.close()
+            raise error
+        self._body = response.iter_bytes()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the response now; idempotent. Iterating afterwards is refused."""
+        self._core.mark_closed()
+        cm, self._cm = self._cm, None
+        self._release()
+        if cm is not None:
+            cm.__exit__(None, None, None)
+
+    def _release(self) -> None:
+        body, self._body = self._body, None
+        response = self._response
+        if response is not None:
+            response.close()
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+
+    def _read_head(self, response: httpx.Response) -> bytes:
+        buf = bytearray()
+        body = response.iter_bytes()
+        deadline = time.monotonic() + (self._idle or _ERROR_BODY_TIMEOUT)
+        try:
+            while len(buf) < ERROR_BODY_BYTES and time.monotonic() < deadline:
+                try:
+                    buf += next(body)
+                except StopIteration:
+                    break
+        except httpx.HTTPError:
+            pass
+        finally:
+            self._body = body
+            self._release()
+        return bytes(buf[:ERROR_BODY_BYTES])
+
+    def _fill(self) -> None:
+        body = self._body
+        core = self._core
+        if body is None:
+            raise StreamUsageError("enter the stream with `with` before iterating it")
+        idle = self._idle
+        if idle is not None and (self._deadline is None or core.received != self._mark):
+            self._deadline = time.monotonic() + idle
+            self._mark = core.received
+        error: DeltafoldError
+        try:
+            data = next(body)
+        except StopIteration:
+            core.feed_eof()
+            return
+        except httpx.HTTPError as exc:
+            error = stream_error(self._request, exc, events=core.received, idle_timeout=idle)
+        else:
+            core.feed(data)
+            if (
+                idle is None
+                or core.received != self._mark
+                or time.monotonic() <= self._deadline  # type: ignore[operator]
+            ):
+                return
+            error = idle_error(idle, events=core.received)
+        raise core.fail(error)
+
+    def _pull(self, step: Callable[[], _T]) -> _T:
+        core = self._core
+        core.check_open()
+        self._deadline = None
+        try:
+            while True:
+                item = step()
+                if item is NEED_INPUT:
+                    self._fill()
+                    continue
+                if item is END:
+                    self._release()
+                return item
+        except DeltafoldError:
+            self._release()
+            raise
+
+    def __iter__(self) -> ChatStream:
+        self._core.claim(CHUNKS)
+        return self
+
+    def __next__(self) -> ChatCompletionChunk:
+        core = self._core
+        if core._mode is not CHUNKS:
+            core.claim(CHUNKS)
+        item = self._pull(core.next_chunk)
+        if item is END:
+            raise StopIteration
+        return item  # type: ignore[return-value]
+
+    def events(self) -> Iterator[Event]:
+        """Iterate the fold's events instead of chunks (no typed chunk is built)."""
+        self._core.claim(EVENTS)
+        if self._events is None:
+            self._events = _SyncEvents(self)
+        return self._events
+
+    def until_done(self) -> ChatCompletion:
+        """Read to the end (after any iteration so far) and return the completion."""
+        core = self._core
+        if not core.ended:
+            self._pull(core.drain)
+        return core.completion
+
+
+class _SyncEvents:
+    __slots__ = ("_buffer", "_stream")
+
+    def __init__(self, stream: ChatStream) -> None:
+        self._stream = stream
+        self._buffer: deque[Event] = deque()
+
+    def __iter__(self) -> _SyncEvents:
+        return self
+
+    def __next__(self) -> Event:
+        buffer = self._buffer
+        if buffer:
+            return buffer.popleft()
+        stream = self._stream
+        step = stream._core.next_events
+        while True:
+            events = stream._pull(step)
+            if events is END:
+                raise StopIteration
+            if events:
+                buffer.extend(events)  # type: ignore[arg-type]
+                return buffer.popleft()
+
+
+def connect_chat(
+    http: httpx.Client,
+    url: str | httpx.URL,
+    *,
+    json: Mapping[str, Any],
+    headers: Mapping[str, str] | None = None,
+    idle_timeout: float | None = None,
+    limits: Limits | None = None,
+    method: str = "POST",
+) -> ChatStream:
+    """Stream a chat completion with the caller's ``httpx.Client``; use it with ``with``.
+
+    Same contract as :func:`aconnect_chat`, except that ``idle_timeout`` is
+    enforced through httpx's read timeout (see :class:`ChatStream`).
+    """
+    return ChatStream(
+        http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits
+    )
+
+
+# --- folding any iterable ----------------------------------------------------------
+
+
+class _FoldBase:
+    _state: FoldState
+
+    def snapshot(self) -> ChatCompletion:
+        """The completion folded so far; the final one once the source ended."""
+        return self._state.snapshot()
+
+    @property
+    def completion(self) -> ChatCompletion:
+        """The folded completion once the source is exhausted (see ``AsyncChatStream``)."""
+        return self._state.completion
+
+    def _fold(self, item: Any) -> None:
+        if item.__class__ is not dict and _is_done_marker(item):
+            return
+        try:
+            self._state.acc.feed_many((item,))
+        except DeltafoldError as exc:
+            raise self._state.fail(exc) from None
+
+
+class AsyncFold(_FoldBase, Generic[_T]):
+    """Passes every item of an async iterable through unchanged while folding it.
+
+    Items may be anything ``Accumulator.feed`` takes (dicts, JSON text,
+    typed or OpenAI SDK chunks); a ``"[DONE]"`` item passes through unfolded.
+    Errors of the source propagate as they are; a chunk carrying an error
+    raises :class:`StreamError` after it was folded. With ``strict=True`` the
+    end of the source is checked like the end of an HTTP stream without
+    ``[DONE]``. ``aclose()`` (or leaving ``async with``) closes the source.
+    """
+
+    def __init__(
+        self, source: AsyncIterable[_T], *, strict: bool = False, limits: Limits | None = None
+    ) -> None:
+        self._source = source
+        self._iterator: AsyncIterator[_T] | None = None
+        self._state = FoldState(limits)
+        self._strict = strict
+
+    def __aiter__(self) -> AsyncFold[_T]:
+        return self
+
+    async def __anext__(self) -> _T:
+        state = self._state
+        state.check_open()
+        iterator = self._iterator
+        if iterator is None:
+            iterator = self._iterator = self._source.__aiter__()
+        try:
+            item = await iterator.__anext__()
+        except StopAsyncIteration:
+            if not state.ended:
+                state.finish(strict=self._strict, empty_ok=not self._strict)
+            raise
+        self._fold(item)
+        return item
+
+    async def until_done(self) -> ChatCompletion:
+        """Consume the rest of the source and return the completion."""
+        while not self._state.ended:
+            try:
+                await self.__anext__()
+            except StopAsyncIteration:
+                break
+        return self._state.completion
+
+    async def aclose(self) -> None:
+        """Close the source (its ``aclose()`` or async ``close()``) unless it was exhausted."""
+        state = self._state
+        ended = state.ended
+        state.mark_closed()
+        if ended:
+            return
+        seen: list[object] = []
+        for target in (self._source, self._iterator):
+            if target is None or any(target is s for s in seen):
+                continue
+            seen.append(target)
+            close = getattr(target, "aclose", None) or getattr(target, "close", None)
+            if close is not None:
+                result = close()
+                if inspect.isawaitable(result):
+                    await result
+
+    async def __aenter__(self) -> AsyncFold[_T]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class Fold(_FoldBase, Generic[_T]):
+    """The sync twin of :class:`AsyncFold`; ``close()`` calls the source's ``close()``."""
+
+    def __init__(
+        self, source: Iterable[_T], *, strict: bool = False, limits: Limits | None = None
+    ) -> None:
+        self._source = source
+        self._iterator: Iterator[_T] | None = None
+        self._state = FoldState(limits)
+        self._strict = strict
+
+    def __iter__(self) -> Fold[_T]:
+        return self
+
+    def __next__(self) -> _T:
+        state = self._state
+        state.check_open()
+        iterator = self._iterator
+        if iterator is None:
+            iterator = self._iterator = iter(self._source)
+        try:
+            item = next(iterator)
+        except StopIteration:
+            if not state.ended:
+                state.finish(strict=self._strict, empty_ok=not self._strict)
+            raise
+        self._fold(item)
+        return item
+
+    def until_done(self) -> ChatCompletion:
+        """Consume the rest of the source and return the completion."""
+        for _ in self:
+            pass
+        return self._state.completion
+
+    def close(self) -> None:
+        """Close the source (its ``close()``) unless it was exhausted."""
+        state = self._state
+        ended = state.ended
+        state.mark_closed()
+        if ended:
+            return
+        seen: list[object] = []
+        for target in (self._source, self._iterator):
+            if target is None or any(target is s for s in seen):
+                continue
+            seen.append(target)
+            close = getattr(target, "close", None)
+            if close is not None:
+                close()
+
+    def __enter__(self) -> Fold[_T]:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def afold(
+    source: AsyncIterable[_T], *, strict: bool = False, limits: Limits | None = None
+) -> AsyncFold[_T]:
+    """Wrap an async iterable of chunks (the OpenAI SDK's ``AsyncStream``, dicts, ...).
+
+    ``async for`` yields its items unchanged; ``.completion`` is the folded
+    result once it is exhausted.
+    """
+    return AsyncFold(source, strict=strict, limits=limits)
+
+
+def fold(source: Iterable[_T], *, strict: bool = False, limits: Limits | None = None) -> Fold[_T]:
+    """Wrap an iterable of chunks; the sync twin of :func:`afold`."""
+    return Fold(source, strict=strict, limits=limits)
