@@ -63,6 +63,8 @@ from ._models import (
     UrlCitation,
     Usage,
 )
+from ._server import replay_app, replay_server
+from ._split import split, to_sse
 from ._sse import ServerSentEvent, SSEDecoder, iter_sse
 from ._stream import (
     AsyncChatStream,
@@ -144,5 +146,9 @@ __all__ = [
     "fold",
     "from_dict",
     "iter_sse",
+    "replay_app",
+    "replay_server",
+    "split",
     "to_dict",
+    "to_sse",
 ]

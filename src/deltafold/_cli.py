@@ -1,0 +1,660 @@
+"""The ``deltafold`` command: demo, assemble, stream and serve.
+
+Each command parses into a small frozen dataclass so the code behind it is
+typed; output goes to stdout, one-line errors to stderr (exit code 1), and an
+API key never reaches either.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, TextIO
+
+import attrs
+import orjson
+
+from ._assemble import iter_sse_chunks
+from ._convert import to_dict
+from ._events import (
+    ContentDelta,
+    Event,
+    ReasoningDelta,
+    RefusalDelta,
+    UsageUpdated,
+)
+from ._exceptions import DeltafoldError
+from ._fold import Accumulator
+from ._models import ChatCompletion
+from ._server import ServeExtraMissing
+from ._split import Style
+
+__all__ = ["main"]
+
+_PROG = "deltafold"
+_DEMO_FILE = "demo_stream.sse"
+_DEMO_SECONDS = 1.5
+_OPENROUTER_URL = "https://openrouter.ai/api/v1"
+_OPENAI_URL = "https://api.openai.com/v1"
+_DIM = "\x1b[2m"
+_BOLD = "\x1b[1m"
+_RESET = "\x1b[0m"
+
+
+class CommandError(Exception):
+    """A failure the user can fix; printed as one line on stderr, exit code 1."""
+
+
+# --- typed arguments ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoArgs:
+    json: bool
+
+
+@dataclass(frozen=True)
+class AssembleArgs:
+    file: str
+    events: bool
+    partial: bool
+    strict: bool
+
+
+@dataclass(frozen=True)
+class StreamArgs:
+    model: str
+    prompt: str
+    system: str | None
+    base_url: str | None
+    api_key: str | None
+    max_tokens: int | None
+    temperature: float | None
+    reasoning_effort: str | None
+    idle_timeout: float
+    json: bool
+
+
+@dataclass(frozen=True)
+class ServeArgs:
+    file: str
+    host: str
+    port: int
+    delay_ms: float
+    chunk_chars: int
+    seed: int | None
+    style: str
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number (0 for any free one), got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; ``--help`` works on every command."""
+    parser = argparse.ArgumentParser(
+        prog=_PROG,
+        description="Fold streamed chat-completion chunks into one complete ChatCompletion.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = commands.add_parser(
+        "demo",
+        help="stream a bundled recording from a local replay server (no key, no network)",
+        description=(
+            "Start a replay server on 127.0.0.1 with a bundled OpenRouter-style recording, "
+            "stream it through deltafold.aconnect_chat and print the reasoning and the answer "
+            "as they arrive, then the tool call and the usage. Needs the serve extra."
+        ),
+    )
+    demo.add_argument(
+        "--json", action="store_true", help="print the final completion as JSON instead"
+    )
+
+    assemble = commands.add_parser(
+        "assemble",
+        help="fold a recorded stream (SSE body or chunks JSONL) into a completion",
+        description=(
+            "Read a recorded stream, an SSE body or chunks as JSON lines (detected), and print "
+            "the completion as JSON. On an error print one line naming the event to stderr and "
+            "exit with 1."
+        ),
+    )
+    assemble.add_argument("file", metavar="FILE", help="the recording, or - for stdin")
+    assemble.add_argument(
+        "--events",
+        action="store_true",
+        help='print the fold\'s events as JSON lines (each with a "type") instead',
+    )
+    assemble.add_argument(
+        "--partial",
+        action="store_true",
+        help="on an error, still print the completion folded so far to stdout",
+    )
+    assemble.add_argument(
+        "--strict", action="store_true", help="fail when a choice has no finish_reason"
+    )
+
+    stream = commands.add_parser(
+        "stream",
+        help="stream a prompt from a real endpoint and print it live",
+        description=(
+            "Send one prompt to an OpenAI-compatible endpoint and print the reasoning and the "
+            "answer as they arrive, then tool calls and usage. The key comes from --api-key, "
+            "OPENROUTER_API_KEY or OPENAI_API_KEY; the base URL from --base-url, "
+            f"OPENROUTER_BASE_URL (default {_OPENROUTER_URL}), or, when only OPENAI_API_KEY "
+            f"is set, OPENAI_BASE_URL (default {_OPENAI_URL}). The key is never printed."
+        ),
+    )
+    stream.add_argument("prompt", metavar="PROMPT", help="the user message, or - for stdin")
+    stream.add_argument("--model", "-m", required=True, help="the model, e.g. openai/gpt-4o-mini")
+    stream.add_argument("--system", help="a system message")
+    stream.add_argument("--base-url", help="the endpoint's base URL (ending in /v1)")
+    stream.add_argument("--api-key", help="the API key (prefer the environment variables)")
+    stream.add_argument("--max-tokens", type=_positive_int, help="max_tokens of the request")
+    stream.add_argument("--temperature", type=float, help="temperature of the request")
+    stream.add_argument(
+        "--reasoning-effort",
+        choices=["minimal", "low", "medium", "high"],
+        help="ask for reasoning (OpenRouter's reasoning.effort, OpenAI's reasoning_effort)",
+    )
+    stream.add_argument(
+        "--idle-timeout",
+        type=_positive_float,
+        default=120.0,
+        help="seconds to wait for the next event before giving up (default 120)",
+    )
+    stream.add_argument(
+        "--json", action="store_true", help="print the final completion as JSON instead"
+    )
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve a recording as an OpenAI-compatible endpoint on 127.0.0.1",
+        description=(
+            "Serve FILE (an SSE recording, chunks as JSON lines, or a completion JSON that is "
+            "split into chunks) at POST /v1/chat/completions: SSE when the request has "
+            '"stream": true, the assembled completion otherwise; GET /v1/models lists its '
+            "model. Prints the base URL, then serves until interrupted. Needs the serve extra."
+        ),
+    )
+    serve.add_argument("file", metavar="FILE", help="the recording to replay")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=_port, default=0, help="port to bind (default 0: any free port)"
+    )
+    serve.add_argument(
+        "--delay-ms",
+        type=_non_negative_float,
+        default=20.0,
+        help="pause before each streamed event, in milliseconds (default 20)",
+    )
+    serve.add_argument(
+        "--chunk-chars",
+        type=_positive_int,
+        default=4,
+        help="for a completion JSON: characters per streamed piece (default 4)",
+    )
+    serve.add_argument(
+        "--seed", type=int, help="for a completion JSON: random piece sizes from this seed"
+    )
+    serve.add_argument(
+        "--style",
+        choices=["openrouter", "openai"],
+        default="openrouter",
+        help="for a completion JSON: the shape of the chunks (default openrouter)",
+    )
+    return parser
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+# --- live output ------------------------------------------------------------------
+
+
+class LivePrinter:
+    """Prints a stream as it arrives: reasoning (dimmed on a terminal), then the answer."""
+
+    def __init__(self, out: TextIO, *, color: bool) -> None:
+        self.out = out
+        self.color = color
+        self.section: str | None = None
+
+    def _write(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
+
+    def _style(self, text: str, code: str) -> str:
+        return f"{code}{text}{_RESET}" if self.color else text
+
+    def _enter(self, section: str) -> None:
+        if self.section == section:
+            return
+        if self.section is not None:
+            self._write("\n\n")
+        self.section = section
+        if section == "reasoning":
+            self._write(self._style("thinking: ", _DIM))
+        elif section == "refusal":
+            self._write("refusal: ")
+
+    def event(self, event: Event) -> None:
+        """Print what one event adds; only the first choice is shown live."""
+        if isinstance(event, UsageUpdated) or getattr(event, "index", 0) != 0:
+            return
+        if isinstance(event, ReasoningDelta):
+            self._enter("reasoning")
+            self._write(self._style(event.text, _DIM))
+        elif isinstance(event, ContentDelta):
+            self._enter("content")
+            self._write(event.text)
+        elif isinstance(event, RefusalDelta):
+            self._enter("refusal")
+            self._write(event.text)
+
+    def summary(self, completion: ChatCompletion) -> None:
+        """After the stream: every tool call (name and arguments), then one line of usage."""
+        if self.section is not None:
+            self._write("\n\n")
+        many = len(completion.choices) > 1
+        for choice in completion.choices:
+            label = f"[choice {choice.index}] " if many else ""
+            for call in choice.message.tool_calls:
+                name = self._style(call.function.name, _BOLD)
+                self._write(f"{label}tool call: {name} {call.function.arguments}\n")
+            function_call = choice.message.function_call
+            if function_call is not None:
+                name = self._style(function_call.name, _BOLD)
+                self._write(f"{label}function call: {name} {function_call.arguments}\n")
+        self._write(usage_line(completion) + "\n")
+
+
+def usage_line(completion: ChatCompletion) -> str:
+    """One line of usage: tokens in, out and total, reasoning tokens, and OpenRouter's cost."""
+    usage = completion.usage
+    if usage is None:
+        return "usage: not reported"
+    parts = []
+    if usage.prompt_tokens is not None:
+        parts.append(f"{usage.prompt_tokens} prompt")
+    if usage.completion_tokens is not None:
+        parts.append(f"{usage.completion_tokens} completion")
+    text = " + ".join(parts)
+    if usage.total_tokens is not None:
+        text = f"{text} = {usage.total_tokens} tokens" if text else f"{usage.total_tokens} tokens"
+    elif text:
+        text += " tokens"
+    details = usage.completion_tokens_details
+    if details is not None and details.reasoning_tokens:
+        text += f" ({details.reasoning_tokens} reasoning)"
+    if usage.cost is not None:
+        text += f", cost ${usage.cost:.6f}".rstrip("0").rstrip(".")
+    return f"usage: {text or 'reported without token counts'}"
+
+
+def _use_color(out: TextIO) -> bool:
+    isatty = getattr(out, "isatty", None)
+    return bool(isatty is not None and isatty()) and not os.environ.get("NO_COLOR")
+
+
+def _dump(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+
+
+def _print_completion(completion: ChatCompletion) -> None:
+    sys.stdout.write(_dump(to_dict(completion)) + "\n")
+    sys.stdout.flush()
+
+
+# --- demo ---------------------------------------------------------------------------
+
+
+def demo_recording() -> bytes:
+    """The bundled OpenRouter-style recording the demo replays."""
+    return resources.files("deltafold").joinpath(_DEMO_FILE).read_bytes()
+
+
+def _run_demo(args: DemoArgs) -> int:
+    from ._server import load_recording, replay_server, require_serve
+
+    require_serve()
+    import anyio
+
+    recording = load_recording(demo_recording())
+    delay_ms = 0.0 if args.json else _DEMO_SECONDS * 1000 / max(1, len(recording.events))
+    printer = None if args.json else LivePrinter(sys.stdout, color=_use_color(sys.stdout))
+    request = {
+        "model": recording.model,
+        "messages": [
+            {"role": "user", "content": "What's the weather in Lisbon? Do I need an umbrella?"}
+        ],
+        "tools": [_WEATHER_TOOL],
+        "reasoning": {"effort": "low"},
+    }
+    with replay_server(recording, delay_ms=delay_ms) as base:
+        completion = anyio.run(_stream_chat, f"{base}/chat/completions", request, {}, 30.0, printer)
+    if printer is None:
+        _print_completion(completion)
+    else:
+        printer.summary(completion)
+    return 0
+
+
+_WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather and forecast for a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string"},
+                "country": {"type": "string"},
+                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+                "include": {"type": "array", "items": {"type": "string"}},
+            },
+            "required": ["city"],
+        },
+    },
+}
+
+
+async def _stream_chat(
+    url: str,
+    request: dict[str, Any],
+    headers: dict[str, str],
+    idle_timeout: float,
+    printer: LivePrinter | None,
+) -> ChatCompletion:
+    """Stream one request through ``aconnect_chat``, printing events as they arrive."""
+    import httpx
+
+    from ._stream import aconnect_chat
+
+    timeout = httpx.Timeout(30.0, read=idle_timeout)
+    async with httpx.AsyncClient(timeout=timeout) as http:
+        async with aconnect_chat(
+            http, url, json=request, headers=headers, idle_timeout=idle_timeout
+        ) as stream:
+            if printer is None:
+                return await stream.until_done()
+            async for event in stream.events():
+                printer.event(event)
+        return stream.completion
+
+
+# --- assemble -------------------------------------------------------------------------
+
+
+def _read_input(name: str) -> bytes:
+    if name == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(name).read_bytes()
+    except OSError as exc:
+        raise CommandError(f"cannot read {name}: {exc.strerror or exc}") from None
+
+
+def _chunks_of(body: bytes, acc: Accumulator) -> Iterator[Any]:
+    """Chunks of a recorded body: SSE, JSON lines or a JSON array, told apart by the first byte."""
+    head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if head == b"[":
+        try:
+            items = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            items = None
+        if isinstance(items, list):
+            return iter(items)
+    if head in (b"{", b"["):
+        return _json_lines(body)
+    chunks: Iterator[Any] = iter_sse_chunks(body, accumulator=acc)
+    return chunks
+
+
+def _json_lines(body: bytes) -> Iterator[bytes]:
+    for line in body.splitlines():
+        line = line.strip()
+        if line == b"[DONE]" or line == b"data: [DONE]":
+            return
+        if line:
+            yield line
+
+
+def event_record(event: Event) -> dict[str, Any]:
+    """One event as a JSON object; ``type`` names it (``content_delta``, ``usage_updated``...)."""
+    name = re.sub(r"(?<!^)(?=[A-Z])", "_", type(event).__name__).lower()
+    record: dict[str, Any] = {"type": name}
+    for key, value in attrs.asdict(event, recurse=False).items():
+        record[key] = to_dict(value) if attrs.has(type(value)) else value
+    return record
+
+
+def _write_events(events: Iterable[Event]) -> None:
+    write = sys.stdout.write
+    for event in events:
+        write(orjson.dumps(event_record(event)).decode() + "\n")
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def _run_assemble(args: AssembleArgs) -> int:
+    body = _read_input(args.file)
+    acc = Accumulator()
+    try:
+        for chunk in _chunks_of(body, acc):
+            events = acc.feed(chunk)
+            if args.events:
+                _write_events(events)
+        if args.events:
+            _write_events(acc.close())
+        completion = acc.result(strict=args.strict)
+    except DeltafoldError as exc:
+        sys.stdout.flush()
+        message = _one_line(exc.message)
+        if not re.search(r"\bevents? \d+", message):
+            message = f"event {acc.chunks_folded}: {message}"
+        name = "-" if args.file == "-" else args.file
+        print(f"{_PROG} assemble: {name}: {message}", file=sys.stderr)
+        if args.partial:
+            _print_completion(exc.partial or acc.snapshot())
+        return 1
+    except orjson.JSONDecodeError as exc:
+        raise CommandError(f"{args.file} is not a JSON array of chunks: {exc}") from None
+    if not args.events:
+        _print_completion(completion)
+    return 0
+
+
+# --- stream ---------------------------------------------------------------------------
+
+
+def _resolve_endpoint(args: StreamArgs) -> tuple[str, str]:
+    """The base URL and the key: flags first, then OpenRouter's variables, then OpenAI's."""
+    env = os.environ
+    key = args.api_key or env.get("OPENROUTER_API_KEY") or env.get("OPENAI_API_KEY")
+    if not key:
+        raise CommandError(
+            "no API key: pass --api-key or set OPENROUTER_API_KEY (or OPENAI_API_KEY)"
+        )
+    base = args.base_url or env.get("OPENROUTER_BASE_URL")
+    if not base:
+        only_openai = not args.api_key and not env.get("OPENROUTER_API_KEY")
+        base = (env.get("OPENAI_BASE_URL") or _OPENAI_URL) if only_openai else _OPENROUTER_URL
+    return base.rstrip("/"), key
+
+
+class _Redactor:
+    """Removes the key from any text that is about to be printed."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+
+    def __call__(self, text: str) -> str:
+        return text.replace(self.secret, "***") if len(self.secret) >= 4 else text
+
+
+def _run_stream(args: StreamArgs) -> int:
+    import anyio
+
+    base, key = _resolve_endpoint(args)
+    redact = _Redactor(key)
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    messages = [{"role": "user", "content": prompt}]
+    if args.system:
+        messages.insert(0, {"role": "system", "content": args.system})
+    request: dict[str, Any] = {
+        "model": args.model,
+        "messages": messages,
+        "stream_options": {"include_usage": True},
+    }
+    if args.max_tokens is not None:
+        request["max_tokens"] = args.max_tokens
+    if args.temperature is not None:
+        request["temperature"] = args.temperature
+    openrouter = "openrouter" in base
+    if args.reasoning_effort:
+        if openrouter:
+            request["reasoning"] = {"effort": args.reasoning_effort}
+        else:
+            request["reasoning_effort"] = args.reasoning_effort
+    headers = {"Authorization": f"Bearer {key}"}
+    if openrouter:
+        headers["X-Title"] = _PROG
+    printer = None if args.json else LivePrinter(sys.stdout, color=_use_color(sys.stdout))
+    try:
+        completion = anyio.run(
+            _stream_chat, f"{base}/chat/completions", request, headers, args.idle_timeout, printer
+        )
+    except DeltafoldError as exc:
+        sys.stdout.write("\n" if printer is not None and printer.section else "")
+        sys.stdout.flush()
+        print(f"{_PROG} stream: {redact(_one_line(exc.message))}", file=sys.stderr)
+        return 1
+    if printer is None:
+        _print_completion(completion)
+    else:
+        printer.summary(completion)
+    return 0
+
+
+# --- serve ------------------------------------------------------------------------------
+
+
+def _run_serve(args: ServeArgs) -> int:
+    from ._server import base_url, bind, load_recording, make_server, replay_app, require_serve
+
+    require_serve()
+    style: Style = "openai" if args.style == "openai" else "openrouter"
+    try:
+        recording = load_recording(
+            args.file, chunk_chars=args.chunk_chars, seed=args.seed, style=style
+        )
+    except OSError as exc:
+        raise CommandError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    except (DeltafoldError, orjson.JSONDecodeError) as exc:
+        raise CommandError(f"{args.file}: {_one_line(str(exc))}") from None
+    app = replay_app(recording, delay_ms=args.delay_ms)
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    url = base_url(sock)
+    print(f"Replaying {args.file} ({recording.model}, {len(recording.events)} events)")
+    print(f"Listening on {url}  (POST {url}/chat/completions, GET {url}/models)", flush=True)
+    try:
+        make_server(app).run(sockets=[sock])
+    finally:
+        sock.close()
+    return 0
+
+
+# --- entry point ---------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    ns = build_parser().parse_args(argv)
+    try:
+        if ns.command == "demo":
+            return _run_demo(DemoArgs(json=ns.json))
+        if ns.command == "assemble":
+            return _run_assemble(AssembleArgs(ns.file, ns.events, ns.partial, ns.strict))
+        if ns.command == "stream":
+            return _run_stream(
+                StreamArgs(
+                    model=ns.model,
+                    prompt=ns.prompt,
+                    system=ns.system,
+                    base_url=ns.base_url,
+                    api_key=ns.api_key,
+                    max_tokens=ns.max_tokens,
+                    temperature=ns.temperature,
+                    reasoning_effort=ns.reasoning_effort,
+                    idle_timeout=ns.idle_timeout,
+                    json=ns.json,
+                )
+            )
+        return _run_serve(
+            ServeArgs(
+                file=ns.file,
+                host=ns.host,
+                port=ns.port,
+                delay_ms=ns.delay_ms,
+                chunk_chars=ns.chunk_chars,
+                seed=ns.seed,
+                style=ns.style,
+            )
+        )
+    except CommandError as exc:
+        print(f"{_PROG} {ns.command}: {exc}", file=sys.stderr)
+        return 1
+    except ServeExtraMissing as exc:
+        print(f"{_PROG} {ns.command}: {exc}", file=sys.stderr)
+        return 1
+    except DeltafoldError as exc:
+        print(f"{_PROG} {ns.command}: {_one_line(exc.message)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `deltafold assemble ... | head`: the reader left; nothing more to say.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1

@@ -1,0 +1,317 @@
+"""A replay server: an OpenAI-compatible endpoint that plays back one recording.
+
+It lets the official clients, the demo and the tests talk to a real HTTP
+server without a key or the network: ``POST /v1/chat/completions`` streams
+the recording (or answers with its assembled completion when ``stream`` is
+false) and ``GET /v1/models`` lists the recording's model.
+
+starlette and uvicorn are the optional ``serve`` extra, imported only here
+and only when a server is built, so ``import deltafold`` never needs them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import orjson
+
+from ._assemble import assemble_sse
+from ._convert import to_dict
+from ._exceptions import ChunkDecodeError, DeltafoldError, StreamError
+from ._models import ChatCompletion
+from ._split import Style, split, to_sse
+
+if TYPE_CHECKING:
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+__all__ = [
+    "Recording",
+    "ServeExtraMissing",
+    "load_recording",
+    "replay_app",
+    "replay_server",
+    "require_serve",
+]
+
+_INSTALL_HINT = 'the replay server needs starlette and uvicorn: pip install "deltafold[serve]"'
+_START_TIMEOUT = 10.0
+_STOP_TIMEOUT = 5.0
+_BOM = b"\xef\xbb\xbf"
+
+
+class ServeExtraMissing(ImportError):
+    """starlette or uvicorn is not installed; the message names the install command."""
+
+
+def require_serve() -> None:
+    """Fail early, with the install command, when the ``serve`` extra is missing."""
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise ServeExtraMissing(f"{_INSTALL_HINT} ({exc})") from exc
+
+
+class Recording:
+    """One stream to replay: its SSE events as bytes, and the completion they fold to.
+
+    A recording whose stream reports an error keeps the partial completion
+    and the error, so ``stream: false`` can answer with that error.
+    """
+
+    def __init__(self, events: Sequence[bytes]) -> None:
+        self.events = list(events)
+        self.error: StreamError | None = None
+        try:
+            self.completion = assemble_sse(b"".join(self.events))
+        except StreamError as exc:
+            self.error = exc
+            self.completion = exc.partial or ChatCompletion()
+
+    @property
+    def model(self) -> str:
+        """The model the recording claims; a placeholder when it names none."""
+        return self.completion.model or "deltafold-replay"
+
+
+Source = str | os.PathLike[str] | bytes | ChatCompletion | dict[str, Any] | list[Any]
+"""What can be replayed: a file, a body, a completion (typed or wire dict), a list of chunks."""
+
+
+def load_recording(
+    source: Source,
+    *,
+    chunk_chars: int = 4,
+    seed: int | None = None,
+    style: Style = "openrouter",
+) -> Recording:
+    """A recording from a file path, a body or a completion (detected).
+
+    Bodies may be an SSE recording (played back as recorded, comments
+    included), chunks as JSON lines or a JSON array, or a completion JSON,
+    which is split into chunks with ``chunk_chars``, ``seed`` and ``style``.
+    A list is taken as chunks, a dict as a completion in wire form.
+    Raises :class:`DeltafoldError` (or ``OSError``) for input that is none of these.
+    """
+    if isinstance(source, dict):
+        source = ChatCompletion.from_dict(source)
+    if isinstance(source, ChatCompletion):
+        return _from_completion(source, chunk_chars, seed, style)
+    if isinstance(source, list):
+        return Recording(list(to_sse(source)))
+    body = source if isinstance(source, bytes) else Path(source).read_bytes()
+    if body.startswith(_BOM):
+        body = body[len(_BOM) :]
+    head = body.lstrip()[:1]
+    if head == b"[":
+        try:
+            chunks = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise ChunkDecodeError(f"invalid JSON array of chunks ({exc})") from None
+        return Recording(list(to_sse(chunks)))
+    if head == b"{":
+        try:
+            whole = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            whole = None  # several lines: chunks as JSON lines
+        if isinstance(whole, dict) and _is_completion(whole):
+            return _from_completion(ChatCompletion.from_dict(whole), chunk_chars, seed, style)
+        return Recording(list(to_sse(_json_lines(body))))
+    return Recording(_sse_events(body))
+
+
+def _json_lines(body: bytes) -> list[Any]:
+    chunks = []
+    for n, line in enumerate(body.splitlines()):
+        if not line.strip():
+            continue
+        try:
+            chunks.append(orjson.loads(line))
+        except orjson.JSONDecodeError as exc:
+            raise ChunkDecodeError(
+                f"line {n + 1}: invalid JSON ({exc})", raw=line[:2000], position=len(chunks)
+            ) from None
+    return chunks
+
+
+def _is_completion(data: dict[str, Any]) -> bool:
+    """A non-streamed completion rather than one chunk: messages, not deltas."""
+    if data.get("object") == "chat.completion":
+        return True
+    choices = data.get("choices")
+    return isinstance(choices, list) and any(
+        isinstance(c, dict) and "message" in c and "delta" not in c for c in choices
+    )
+
+
+def _from_completion(
+    completion: ChatCompletion, chunk_chars: int, seed: int | None, style: Style
+) -> Recording:
+    chunks = split(completion, chunk_chars=chunk_chars, seed=seed, style=style)
+    comments = 8 if style == "openrouter" else None
+    return Recording(list(to_sse(chunks, comments_every=comments)))
+
+
+def _sse_events(body: bytes) -> list[bytes]:
+    """An SSE body cut into its events (comments too), each with its blank line."""
+    text = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    events = [block + b"\n\n" for block in text.split(b"\n\n") if block.strip(b"\n")]
+    if not events:
+        raise DeltafoldError("the recording holds no SSE event")
+    return events
+
+
+def replay_app(
+    source: Source | Recording,
+    *,
+    delay_ms: float = 0.0,
+    chunk_chars: int = 4,
+    seed: int | None = None,
+    style: Style = "openrouter",
+) -> Starlette:
+    """A starlette app serving ``source`` (see :func:`load_recording`) as an OpenAI endpoint.
+
+    ``delay_ms`` paces the stream: the pause before each event after the first.
+    Needs the ``serve`` extra.
+    """
+    require_serve()
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse, StreamingResponse
+    from starlette.routing import Route
+
+    recording = (
+        source
+        if isinstance(source, Recording)
+        else load_recording(source, chunk_chars=chunk_chars, seed=seed, style=style)
+    )
+    delay = max(0.0, delay_ms) / 1000.0
+
+    async def play() -> AsyncIterator[bytes]:
+        for n, event in enumerate(recording.events):
+            if n and delay:
+                await anyio.sleep(delay)
+            yield event
+
+    def bad_request(message: str) -> Response:
+        error = {"message": message, "type": "invalid_request_error", "code": 400}
+        return JSONResponse({"error": error}, status_code=400)
+
+    async def chat_completions(request: Request) -> Response:
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return bad_request("the request body is not JSON")
+        if not isinstance(body, dict):
+            return bad_request("the request body must be a JSON object")
+        if body.get("stream") is True:
+            return StreamingResponse(
+                play(),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
+        if recording.error is not None:
+            error = recording.error
+            status = error.code if isinstance(error.code, int) and 400 <= error.code < 600 else 502
+            return JSONResponse({"error": error.error}, status_code=status)
+        answer = to_dict(recording.completion)
+        # OpenAI and OpenRouter always send it, null or not; OpenRouter's SDK requires the key.
+        answer.setdefault("system_fingerprint", None)
+        return JSONResponse(answer)
+
+    async def models(request: Request) -> Response:
+        completion = recording.completion
+        entry = {
+            "id": recording.model,
+            "object": "model",
+            "created": completion.created,
+            "owned_by": completion.provider or "deltafold",
+        }
+        return JSONResponse({"object": "list", "data": [entry]})
+
+    routes = []
+    for prefix in ("/v1", "/api/v1"):  # OpenAI's path and OpenRouter's
+        routes.append(Route(f"{prefix}/chat/completions", chat_completions, methods=["POST"]))
+        routes.append(Route(f"{prefix}/models", models, methods=["GET"]))
+    return Starlette(routes=routes)
+
+
+def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening socket, bound before the server starts so its port is known at once."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def base_url(sock: socket.socket) -> str:
+    """The ``/v1`` base URL of a bound socket, as the OpenAI clients want it."""
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/v1"
+
+
+def make_server(app: Any) -> uvicorn.Server:
+    """A quiet uvicorn server whose shutdown never waits long for open streams."""
+    require_serve()
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=2,
+        access_log=False,
+    )
+    return uvicorn.Server(config)
+
+
+@contextlib.contextmanager
+def replay_server(
+    source: Source | Recording,
+    *,
+    delay_ms: float = 0.0,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    chunk_chars: int = 4,
+    seed: int | None = None,
+    style: Style = "openrouter",
+) -> Iterator[str]:
+    """Run the replay server in a background thread; yields its base URL (``http://.../v1``).
+
+    The port is ephemeral by default; the server stops when the block ends.
+    """
+    app = replay_app(source, delay_ms=delay_ms, chunk_chars=chunk_chars, seed=seed, style=style)
+    server = make_server(app)
+    sock = bind(host, port)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="deltafold-replay", daemon=True
+    )
+    try:
+        thread.start()
+        deadline = time.monotonic() + _START_TIMEOUT
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the replay server did not start")
+            time.sleep(0.005)
+        yield base_url(sock)
+    finally:
+        server.should_exit = True
+        thread.join(_STOP_TIMEOUT + 3)
+        sock.close()

@@ -1,0 +1,382 @@
+"""The ``deltafold`` command line, run as ``python -m deltafold`` in a subprocess."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import CORPUS
+from deltafold import ContentDelta, ReasoningDelta, assemble, replay_server, to_dict
+from deltafold._cli import LivePrinter, _use_color, demo_recording, usage_line
+from deltafold._server import base_url, bind, make_server
+
+TIMEOUT = 60
+SECRET = "sk-or-v1-test-secret-0123456789abcdef"
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OPENROUTER_API_KEY", "OPENAI_API_KEY", "OPENROUTER_BASE_URL", "NO_COLOR")
+        and not k.startswith("OPENAI_")
+    }
+    env.update(extra)
+    return env
+
+
+def run(*args: str, stdin: bytes | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "deltafold", *args],
+        input=stdin.decode() if stdin is not None else None,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=_env(**env),
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+    )
+    return result
+
+
+def _corpus(path: str) -> Path:
+    file = CORPUS / path
+    if not file.is_file():
+        pytest.skip(f"corpus not found at {CORPUS}")
+    return file
+
+
+# --- demo ------------------------------------------------------------------------------------
+
+
+def test_demo_prints_reasoning_content_tool_call_and_usage() -> None:
+    result = run("demo")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("thinking: The user wants to know the weather in Lisbon")
+    assert "\nI'll check the current forecast for Lisbon so I can tell you" in out
+    assert (
+        '\ntool call: get_weather {"city": "Lisbon", "country": "PT", "unit": "celsius", '
+        '"include": ["precipitation"]}\n' in out
+    )
+    assert out.endswith(
+        "usage: 412 prompt + 118 completion = 530 tokens (64 reasoning), cost $0.003006\n"
+    )
+    assert "\x1b[" not in out  # not a terminal: plain text
+    assert result.stderr == ""
+
+
+def test_demo_json_is_the_assembled_recording() -> None:
+    result = run("demo", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == to_dict(assemble(demo_recording()))
+
+
+def test_live_printer_dims_reasoning_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert _use_color(Terminal()) and not _use_color(io.StringIO())
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not _use_color(Terminal())
+
+    out = io.StringIO()
+    printer = LivePrinter(out, color=True)
+    for event in (ReasoningDelta(0, "hmm"), ContentDelta(0, "Hi"), ContentDelta(1, "other")):
+        printer.event(event)
+    assert out.getvalue() == "\x1b[2mthinking: \x1b[0m\x1b[2mhmm\x1b[0m\n\nHi"
+
+
+def test_usage_line_without_usage_or_cost() -> None:
+    completion = assemble(demo_recording())
+    assert usage_line(completion).startswith("usage: 412 prompt")
+    completion.usage = None
+    assert usage_line(completion) == "usage: not reported"
+
+
+# --- assemble ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "openai-python/parallel_tool_calls.sse",
+        "pydantic-ai/openrouter_streaming_reasoning.sse",
+        "vercel-ai/deepseek-reasoning.chunks.jsonl",
+        "vercel-ai/mistral-reasoning.chunks.jsonl",
+    ],
+)
+def test_assemble_corpus_file(path: str) -> None:
+    file = _corpus(path)
+    result = run("assemble", str(file))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == to_dict(assemble(file.read_bytes()))
+
+
+def test_assemble_stdin() -> None:
+    body = _corpus("openai-python/n3_multiple_choices.sse").read_bytes()
+    result = run("assemble", "-", stdin=body)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == to_dict(assemble(body))
+
+
+def test_assemble_events_jsonl() -> None:
+    result = run("assemble", "--events", str(_corpus("openai-python/parallel_tool_calls.sse")))
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    types = [r["type"] for r in records]
+    assert types[0] == "tool_call_started"
+    assert types.count("tool_call_done") == 2
+    assert "choice_finished" in types and types[-1] == "usage_updated"
+    usage = next(r for r in records if r["type"] == "usage_updated")["usage"]
+    assert usage["total_tokens"] == 209
+    arguments = "".join(
+        r["text"]
+        for r in records
+        if r["type"] == "tool_call_arguments_delta" and r["tool_index"] == 1
+    )
+    assert arguments == '{"ticker": "AAPL", "exchange": "NASDAQ"}'
+
+
+BROKEN = (
+    b'data: {"id":"x","choices":[{"index":0,"delta":{"role":"assistant","content":"Hel"}}]}\n\n'
+    b'data: {"id":"x","choices":[{"index":0,"delta":{"content":"lo"}}]}\n\n'
+    b"data: {not json\n\n"
+    b"data: [DONE]\n\n"
+)
+
+
+def test_assemble_error_names_the_event() -> None:
+    result = run("assemble", "-", stdin=BROKEN)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("deltafold assemble: -: event 2: invalid JSON")
+
+
+def test_assemble_error_partial() -> None:
+    result = run("assemble", "--partial", "-", stdin=BROKEN)
+    assert result.returncode == 1
+    assert "event 2" in result.stderr
+    partial = json.loads(result.stdout)
+    assert partial["choices"][0]["message"]["content"] == "Hello"
+
+
+def test_assemble_in_band_error_with_events_and_partial() -> None:
+    file = _corpus("pydantic-ai/openrouter_stream_error.sse")
+    result = run("assemble", "--events", "--partial", str(file))
+    assert result.returncode == 1
+    assert re.search(r"error at event 3 \(400\): Token limit reached", result.stderr)
+    lines = result.stdout.splitlines()
+    start = lines.index("{")  # the events are one line each, the partial is indented JSON
+    events = [json.loads(line) for line in lines[:start]]
+    partial = json.loads("\n".join(lines[start:]))
+    assert "reasoning_delta" in {e["type"] for e in events}
+    assert partial["choices"][0]["message"]["reasoning"]
+
+
+def test_assemble_strict_and_missing_file(tmp_path: Path) -> None:
+    unfinished = b'data: {"choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\n'
+    assert run("assemble", "-", stdin=unfinished).returncode == 0
+    strict = run("assemble", "--strict", "-", stdin=unfinished)
+    assert strict.returncode == 1 and "no finish_reason" in strict.stderr
+    missing = run("assemble", str(tmp_path / "nope.sse"))
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("deltafold assemble: cannot read ")
+    assert len(missing.stderr.splitlines()) == 1
+
+
+# --- stream --------------------------------------------------------------------------------------
+
+
+def test_stream_against_a_local_server() -> None:
+    with replay_server(demo_recording()) as base:
+        result = run("stream", "--model", "m", "--base-url", base, "--api-key", SECRET, "Hi")
+        from_env = run(
+            "stream", "-m", "m", "--json", "Hi", OPENROUTER_API_KEY=SECRET, OPENROUTER_BASE_URL=base
+        )
+    assert result.returncode == 0, result.stderr
+    assert "I'll check the current forecast for Lisbon" in result.stdout
+    assert "tool call: get_weather {" in result.stdout
+    assert "cost $0.003006" in result.stdout
+    assert from_env.returncode == 0, from_env.stderr
+    assert json.loads(from_env.stdout) == to_dict(assemble(demo_recording()))
+    assert SECRET not in result.stdout + result.stderr + from_env.stdout + from_env.stderr
+
+
+@pytest.fixture
+def echo_401() -> Iterator[tuple[str, list[str]]]:
+    """A server that rejects every key and echoes the Authorization header in its error body."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    seen: list[str] = []
+
+    async def reject(request: Request) -> JSONResponse:
+        auth = request.headers.get("authorization", "")
+        seen.append(auth)
+        error = {"message": f"Invalid credentials: {auth}", "code": 401}
+        return JSONResponse({"error": error, "echo": auth}, status_code=401)
+
+    app = Starlette(routes=[Route("/v1/chat/completions", reject, methods=["POST"])])
+    server = make_server(app)
+    sock = bind()
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    for _ in range(2000):
+        if server.started or not thread.is_alive():
+            break
+        threading.Event().wait(0.005)
+    try:
+        yield base_url(sock), seen
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def test_stream_never_prints_the_key(echo_401: tuple[str, list[str]]) -> None:
+    base, seen = echo_401
+    flag = run("stream", "--model", "m", "--base-url", base, "--api-key", SECRET, "Hi")
+    env = run("stream", "--model", "m", "Hi", OPENAI_API_KEY=SECRET, OPENROUTER_BASE_URL=base)
+    assert seen == [f"Bearer {SECRET}"] * 2  # the key did reach the server, and came back
+    for result in (flag, env):
+        assert result.returncode == 1
+        assert "401" in result.stderr
+        assert len(result.stderr.splitlines()) == 1
+        assert SECRET not in result.stdout + result.stderr
+        assert SECRET[:20] not in result.stdout + result.stderr
+
+
+def test_stream_without_a_key() -> None:
+    result = run("stream", "--model", "m", "Hi")
+    assert result.returncode == 1
+    assert "no API key" in result.stderr and "OPENROUTER_API_KEY" in result.stderr
+
+
+def test_stream_unreachable_endpoint() -> None:
+    sock = bind()
+    url = base_url(sock)
+    sock.close()  # nothing listens there any more
+    result = run(
+        "stream",
+        "--model",
+        "m",
+        "--base-url",
+        url,
+        "--idle-timeout",
+        "5",
+        "Hi",
+        OPENROUTER_API_KEY=SECRET,
+    )
+    assert result.returncode == 1
+    assert "could not get a response" in result.stderr
+    assert SECRET not in result.stderr
+
+
+# --- serve ---------------------------------------------------------------------------------
+
+
+def test_serve_prints_its_url_and_replays(tmp_path: Path) -> None:
+    file = tmp_path / "completion.json"
+    file.write_text(json.dumps(to_dict(assemble(demo_recording()))))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deltafold", "serve", str(file), "--delay-ms", "0", "--seed", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    stdout = proc.stdout
+    assert stdout is not None
+
+    def read() -> None:
+        for line in stdout:
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        url = None
+        for _ in range(5):
+            line = lines.get(timeout=TIMEOUT)
+            found = re.search(r"Listening on (http://127\.0\.0\.1:\d+/v1) ", line)
+            if found:
+                url = found.group(1)
+                break
+        assert url is not None
+        models = httpx.get(f"{url}/models", timeout=TIMEOUT).json()
+        assert models["data"][0]["id"] == "anthropic/claude-sonnet-4.5"
+        streamed = httpx.post(
+            f"{url}/chat/completions", json={"model": "m", "stream": True}, timeout=TIMEOUT
+        )
+        assert streamed.headers["content-type"].startswith("text/event-stream")
+        assert assemble(streamed.content) == assemble(demo_recording())
+    finally:
+        proc.terminate()
+        proc.wait(timeout=TIMEOUT)
+
+
+def test_serve_bad_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.sse"
+    bad.write_bytes(b"data: {oops\n\n")
+    result = run("serve", str(bad))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"deltafold serve: {bad}: ")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_serve_without_the_extra_names_the_install_command(tmp_path: Path) -> None:
+    file = tmp_path / "demo.sse"
+    file.write_bytes(demo_recording())
+    code = (
+        "import sys; sys.modules['starlette'] = None\n"
+        "from deltafold._cli import main\n"
+        f"raise SystemExit(main(['serve', {str(file)!r}]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT, env=_env()
+    )
+    assert result.returncode == 1
+    assert 'pip install "deltafold[serve]"' in result.stderr
+
+
+# --- help ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ((), "demo"),
+        (("demo",), "--json"),
+        (("assemble",), "--partial"),
+        (("stream",), "--base-url"),
+        (("serve",), "--delay-ms"),
+    ],
+)
+def test_help(command: tuple[str, ...], expected: str) -> None:
+    result = run(*command, "--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: deltafold")
+    assert expected in result.stdout
+
+
+def test_no_command_is_a_usage_error() -> None:
+    result = run()
+    assert result.returncode == 2
+    assert "usage: deltafold" in result.stderr
