@@ -1,0 +1,227 @@
+"""Turn a pytest-benchmark JSON file into the tables and the plot of docs/benchmarks.md.
+
+    python benchmarks/report.py RUN.json [--plot docs/img/benchmarks-scale.png]
+                                         [--memory | --no-memory] [--output FILE]
+
+All ratios are of medians from the same run. Times are compared per chunk,
+which is the plain ratio of medians except where a peer ran on a reduced
+stream (marked). Peak memory is measured here, in a separate pass with
+tracemalloc (benchmarks/memory.py), never inside a timed run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+OURS = ["floor", "assemble_sse", "assemble_dicts", "feed_events", "typed"]
+PEERS = ["openai", "litellm", "langchain"]
+PEER_LABEL = {"openai": "OpenAI SDK", "litellm": "LiteLLM", "langchain": "LangChain"}
+#: The issue's targets: assemble_sse's throughput vs the floor, and speed-ups vs peers.
+TARGET_FLOOR = 0.6
+TARGET_PEER = {"openai": 60.0, "litellm": 30.0}
+FLAT = 0.20
+MB = 1024 * 1024
+DEFAULT_PLOT = Path(__file__).resolve().parents[1] / "docs" / "img" / "benchmarks-scale.png"
+
+Runs = dict[str, dict[str, dict[str, Any]]]
+
+
+def load(path: Path) -> tuple[dict[str, Any], Runs, Runs]:
+    """Machine info, scenario runs and scale runs: {group: {path: {...}}}."""
+    data = json.loads(path.read_text())
+    scenarios: Runs = {}
+    scale: Runs = {}
+    for bench in data["benchmarks"]:
+        info = bench["extra_info"]
+        entry = {
+            "median": bench["stats"]["median"],
+            "rounds": bench["stats"]["rounds"],
+            "n_chunks": info["n_chunks"],
+            "per_chunk": bench["stats"]["median"] / info["n_chunks"],
+            "reduced": info.get("reduced", False),
+        }
+        if info["scenario"] == "scale":
+            scale.setdefault(str(info["n_chunks"]), {})[info["path"]] = entry
+        else:
+            scenarios.setdefault(info["scenario"], {})[info["path"]] = entry
+    return data.get("machine_info", {}), scenarios, scale
+
+
+def _us(entry: dict[str, Any] | None) -> str:
+    if entry is None:
+        return "-"
+    mark = "*" if entry["reduced"] else ""
+    return f"{entry['per_chunk'] * 1e6:.2f}{mark}"
+
+
+def _mark(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def machine(info: dict[str, Any]) -> str:
+    cpu = info.get("cpu", {})
+    return (
+        f"{info.get('system', '?')} {info.get('release', '?')} {info.get('machine', '')}, "
+        f"{cpu.get('brand_raw', info.get('processor', '?'))}, {cpu.get('count', '?')} cores, "
+        f"{info.get('python_implementation', 'Python')} {info.get('python_version', '?')}"
+    )
+
+
+def table_times(groups: Runs, label: str) -> list[str]:
+    paths = [p for p in OURS + PEERS if any(p in runs for runs in groups.values())]
+    lines = [
+        f"| {label} | chunks | " + " | ".join(paths) + " |",
+        "|---|---:|" + "---:|" * len(paths),
+    ]
+    for name, runs in groups.items():
+        chunks = runs["assemble_sse"]["n_chunks"] if "assemble_sse" in runs else "?"
+        cells = " | ".join(_us(runs.get(p)) for p in paths)
+        lines.append(f"| {name} | {chunks:,} | {cells} |")
+    return lines
+
+
+def table_ratios(groups: Runs, label: str) -> list[str]:
+    peers = [p for p in PEERS if any(p in runs for runs in groups.values())]
+    head = [f"{label}", "assemble_sse / floor (time)", "throughput vs floor (>= 0.6)"]
+    head += [f"x {PEER_LABEL[p]}" + (f" (>= {TARGET_PEER[p]:g})" if p in TARGET_PEER else "")
+             for p in peers]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    for name, runs in groups.items():
+        sse = runs.get("assemble_sse")
+        floor = runs.get("floor")
+        if sse is None or floor is None:
+            continue
+        throughput = floor["per_chunk"] / sse["per_chunk"]
+        cells = [
+            name,
+            f"{sse['per_chunk'] / floor['per_chunk']:.2f}",
+            f"{throughput:.2f} {_mark(throughput >= TARGET_FLOOR)}",
+        ]
+        for peer in peers:
+            run = runs.get(peer)
+            if run is None:
+                cells.append("-")
+                continue
+            speedup = run["per_chunk"] / sse["per_chunk"]
+            mark = "*" if run["reduced"] else ""
+            target = TARGET_PEER.get(peer)
+            verdict = "" if target is None else " " + _mark(speedup >= target)
+            cells.append(f"{speedup:.1f}{mark}{verdict}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def table_flatness(scale: Runs) -> list[str]:
+    sizes = sorted(scale, key=int)
+    lines = [
+        "| path | " + " | ".join(f"{int(s):,}" for s in sizes) + " | spread vs median |",
+        "|---|" + "---:|" * (len(sizes) + 1),
+    ]
+    for path in OURS + PEERS:
+        values = [scale[s][path]["per_chunk"] for s in sizes if path in scale[s]]
+        if not values:
+            continue
+        mid = statistics.median(values)
+        worst = max(abs(v / mid - 1) for v in values)
+        cells = [
+            f"{scale[s][path]['per_chunk'] / mid:.2f}" if path in scale[s] else "-" for s in sizes
+        ]
+        verdict = f"±{worst * 100:.0f}%"
+        if path in ("assemble_sse", "assemble_dicts", "feed_events"):
+            verdict += " " + _mark(worst <= FLAT)
+        lines.append(f"| {path} | " + " | ".join(cells) + f" | {verdict} |")
+    return lines
+
+
+def table_memory(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| chunks | SSE body | final completion | bound (3x + 10 MB) | assemble_sse(bytes) "
+        "| assemble_sse(16 KiB pieces) | assemble(dicts) |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        bound = row["bound"]
+        cells = [
+            f"{row['n_chunks']:,}",
+            f"{row['sse_bytes'] / MB:.1f} MB",
+            f"{row['completion_bytes'] / MB:.2f} MB",
+            f"{bound / MB:.1f} MB",
+        ]
+        for name in ("assemble_sse", "assemble_sse_pieces", "assemble_dicts"):
+            cells.append(f"{row[name] / MB:.1f} MB {_mark(row[name] <= bound)}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def plot(scale: Runs, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    sizes = sorted(scale, key=int)
+    styles = {"floor": ":", "openai": "--", "litellm": "--", "langchain": "--"}
+    for path in OURS + PEERS:
+        points = [(int(s), scale[s][path]["per_chunk"] * 1e6) for s in sizes if path in scale[s]]
+        if not points:
+            continue
+        xs, ys = zip(*points, strict=True)
+        label = PEER_LABEL.get(path, "deltafold " + path if path != "floor" else "floor")
+        ax.plot(xs, ys, styles.get(path, "-"), marker="o", label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("chunks in the stream")
+    ax.set_ylabel("median time per chunk (µs, log)")
+    ax.set_title("Content stream: time per chunk vs stream length")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("json", type=Path, help="pytest-benchmark --benchmark-json output")
+    parser.add_argument("--plot", type=Path, default=DEFAULT_PLOT, help="PNG to write")
+    parser.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True,
+                        help="measure peak memory over the scale sizes (tracemalloc)")
+    parser.add_argument("--output", type=Path, help="also write the markdown here")
+    args = parser.parse_args(argv)
+
+    info, scenarios, scale = load(args.json)
+    out = [f"Machine: {machine(info)}", ""]
+    out += ["Median time per chunk (µs); * = peer run on a reduced stream of the same shape.", ""]
+    out += [*table_times(scenarios, "scenario"), ""]
+    out += ["Ratios of medians (per chunk) for `assemble_sse(bytes)`:", ""]
+    out += [*table_ratios(scenarios, "scenario"), ""]
+    if scale:
+        out += ["Scale series (content stream), µs per chunk:", ""]
+        by_size = {f"{int(k):,}": scale[k] for k in sorted(scale, key=int)}
+        out += [*table_times(by_size, "size"), ""]
+        out += table_ratios(by_size, "size")
+        out += ["", "Time per chunk relative to each path's median over sizes (flat = ±20%):", ""]
+        out += [*table_flatness(scale), ""]
+        if args.memory:
+            import memory
+
+            rows = [memory.measure(int(s)) for s in sorted(scale, key=int)]
+            out += ["Peak memory (tracemalloc, separate pass, input excluded):", ""]
+            out += [*table_memory(rows), ""]
+        plot(scale, args.plot)
+        out += [f"Plot written to {args.plot}"]
+    text = "\n".join(out)
+    print(text)
+    if args.output:
+        args.output.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,106 @@
+"""A Starlette proxy: pass a stream through to the browser, and log the assembled completion.
+
+Run it with ``--serve`` to listen on http://127.0.0.1:8000 (the upstream is the
+local replay server). Without arguments it checks itself: a client streams
+through the proxy, and what it receives must assemble to what the proxy logged.
+"""
+
+import contextlib
+import json
+import logging
+import sys
+from pathlib import Path
+
+import anyio
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+from starlette.routing import Route
+
+import deltafold
+
+# A recorded OpenRouter-style stream, replayed by a local server: no network, no key.
+RECORDING = Path(__file__).with_name("weather.sse")
+
+log = logging.getLogger("proxy")
+
+
+def sse(data: object, event: str | None = None) -> bytes:
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {json.dumps(data)}\n\n".encode()
+
+
+def make_app(upstream: str) -> Starlette:
+    http = httpx.AsyncClient(timeout=httpx.Timeout(60, connect=10))
+
+    async def chat(request: Request) -> StreamingResponse:
+        body = await request.json()
+
+        async def relay():  # type: ignore[no-untyped-def]
+            completion = None
+            try:
+                async with deltafold.aconnect_chat(
+                    http, f"{upstream}/chat/completions", json=body, idle_timeout=60
+                ) as stream:
+                    async for chunk in stream:  # to the browser as soon as it arrives
+                        yield sse(chunk.to_dict())
+                    completion = stream.completion
+                yield b"data: [DONE]\n\n"
+            except deltafold.DeltafoldError as exc:
+                completion = exc.partial  # what arrived before the failure, maybe None
+                log.warning("upstream stream failed: %s", exc)
+                yield sse({"error": {"message": str(exc)}}, event="error")
+            if completion is not None:
+                log.info("completion %s", json.dumps(completion.to_dict()))
+
+        return StreamingResponse(relay(), media_type="text/event-stream")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+        yield
+        await http.aclose()
+
+    return Starlette(
+        routes=[Route("/v1/chat/completions", chat, methods=["POST"])], lifespan=lifespan
+    )
+
+
+class Captured(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record.getMessage())
+
+
+async def self_check(app: Starlette) -> None:
+    captured = Captured()
+    log.addHandler(captured)
+    log.setLevel(logging.INFO)
+    request = {
+        "model": "example/model",
+        "messages": [{"role": "user", "content": "Weather in Paris?"}],
+    }
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://proxy") as browser:
+        response = await browser.post("/v1/chat/completions", json=request)
+    received = deltafold.assemble_sse(response.content)
+    logged = json.loads(captured.records[-1].removeprefix("completion "))
+    print("browser got:", received.choices[0].message.content)
+    print("proxy logged the same completion:", logged == received.to_dict())
+
+
+with deltafold.replay_server(RECORDING) as upstream:
+    app = make_app(upstream)
+    if "--serve" in sys.argv:
+        import uvicorn
+
+        logging.basicConfig(level=logging.INFO)
+        uvicorn.run(app, host="127.0.0.1", port=8000)
+    else:
+        anyio.run(self_check, app)
+
+# expect: browser got: Let me check the weather in Paris for you.
+# expect: proxy logged the same completion: True

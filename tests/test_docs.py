@@ -1,0 +1,362 @@
+"""The documentation is tested like code: every example runs, every table is checked.
+
+- Each ``docs/examples/*.py`` runs as a subprocess with a timeout. Its
+  ``# expect: <text>`` lines must all appear in its output, and a page must
+  include it.
+- Each ```` ```python ```` block in ``docs/*.md`` and ``README.md`` runs as a
+  subprocess. A block meant as a fragment is marked with ``<!-- docs: skip -->``
+  on the line before its fence, and the reason after the marker.
+- Each ```` ```sh ```` block on the site must be a command from the README,
+  which is what CI runs.
+- Each test a page names (``tests/x.py::test_y``) must exist. Each row of the
+  provider-quirks table must name one, and each recording it names must be in
+  the corpus manifest.
+- ``mkdocs build --strict`` must pass.
+
+Examples run with proxy variables that point at a closed local port, and
+``NO_PROXY`` only for localhost. An example that reached for the internet
+through httpx would fail instead of leaving the machine.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import deltafold
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO / "docs"
+EXAMPLES = DOCS / "examples"
+TESTS = REPO / "tests"
+MANIFEST = REPO.parent / "shared" / "corpus" / "MANIFEST.json"
+
+SKIP_MARK = "<!-- docs: skip"
+EXPECT = re.compile(r"^# expect: (.+)$", re.M)
+FENCE = re.compile(
+    r"^(?P<indent>[ \t]*)```(?P<lang>[\w+-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$",
+    re.M | re.S,
+)
+SNIPPET = re.compile(r'^\s*--8<--\s+"([^"]+)"\s*$')
+TEST_REF = re.compile(r"`(tests/[\w/]+\.py)::([\w:]+)`")
+RECORDING_REF = re.compile(r"`([\w.-]+/[\w.-]+\.(?:sse|jsonl))`")
+EXAMPLE_TIMEOUT = 90
+BLOCK_TIMEOUT = 60
+
+
+def _pages() -> list[Path]:
+    return [*sorted(DOCS.rglob("*.md")), REPO / "README.md"]
+
+
+def _offline_env() -> dict[str, str]:
+    env = dict(os.environ)
+    closed = "http://127.0.0.1:9"
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ):
+        env[name] = closed
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    for name in ("OPENAI_BASE_URL", "OPENROUTER_API_KEY"):
+        env.pop(name, None)
+    env["OPENAI_API_KEY"] = "sk-docs-test-not-a-real-key"
+    env["PYTHONUNBUFFERED"] = "1"
+    env["NO_MKDOCS_2_WARNING"] = "1"
+    return env
+
+
+def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            args, cwd=REPO, env=_offline_env(), capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(
+            f"{' '.join(args)[:200]} did not finish in {timeout}s; output: {exc.stdout!r:.2000}"
+        )
+
+
+# --- code blocks ----------------------------------------------------------------
+
+
+class Block:
+    def __init__(self, page: Path, line: int, lang: str, body: str, skip: bool) -> None:
+        self.page = page
+        self.line = line
+        self.lang = lang
+        self.body = body
+        self.skip = skip
+
+    @property
+    def id(self) -> str:
+        return f"{self.page.relative_to(REPO)}:{self.line}"
+
+    @property
+    def includes(self) -> list[str]:
+        """The files a block includes with ``--8<--``, or [] for an ordinary block."""
+        lines = [line for line in self.body.splitlines() if line.strip()]
+        found = [SNIPPET.match(line) for line in lines]
+        if lines and all(found):
+            return [m.group(1) for m in found if m]
+        return []
+
+
+def _blocks() -> list[Block]:
+    blocks = []
+    for page in _pages():
+        text = page.read_text()
+        for match in FENCE.finditer(text):
+            line = text.count("\n", 0, match.start()) + 1
+            before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+            body = match.group("body")
+            indent = match.group("indent")
+            if indent:
+                body = "\n".join(line[len(indent) :] for line in body.splitlines())
+            blocks.append(Block(page, line, match.group("lang"), body, SKIP_MARK in before))
+    return blocks
+
+
+BLOCKS = _blocks()
+PYTHON_BLOCKS = [b for b in BLOCKS if b.lang in ("python", "py", "pycon") and not b.includes]
+
+
+@pytest.mark.parametrize("block", [pytest.param(b, id=b.id) for b in PYTHON_BLOCKS])
+def test_python_block_runs(block: Block) -> None:
+    if block.skip:
+        pytest.skip(f"marked as a fragment at {block.id}")
+    result = _run([sys.executable, "-c", block.body], BLOCK_TIMEOUT)
+    assert result.returncode == 0, (
+        f"the python block at {block.id} failed:\n{block.body}\n--- stderr\n{result.stderr}"
+    )
+
+
+def test_skipped_blocks_are_rare_and_explained() -> None:
+    skipped = [b for b in BLOCKS if b.skip]
+    for block in skipped:
+        line = block.page.read_text().splitlines()[block.line - 2]
+        reason = line.split(SKIP_MARK, 1)[1].strip(" :-").removesuffix("-->").strip()
+        assert reason, f"{block.id}: say why the block is skipped: <!-- docs: skip: <reason> -->"
+    assert len(skipped) <= 3, f"too many skipped blocks: {[b.id for b in skipped]}"
+
+
+def test_every_block_has_a_known_language() -> None:
+    allowed = {"python", "sh", "text", "mermaid"}
+    bad = [f"{b.id} ({b.lang or 'no language'})" for b in BLOCKS if b.lang not in allowed]
+    assert not bad, f"code blocks with a language this test does not check: {bad}"
+
+
+def test_shell_blocks_are_readme_commands() -> None:
+    readme = (REPO / "README.md").read_text()
+    readme_commands = {
+        line.strip()
+        for block in BLOCKS
+        if block.page.name == "README.md" and block.lang == "sh"
+        for line in block.body.splitlines()
+    }
+    for block in BLOCKS:
+        if block.lang != "sh" or block.page.name == "README.md" or block.skip:
+            continue
+        for line in block.body.splitlines():
+            command = line.strip()
+            if not command or command.startswith("#"):
+                continue
+            assert command in readme_commands or command in readme, (
+                f"{block.id}: `{command}` is not a command from README.md (which CI runs)"
+            )
+
+
+def test_exception_tree_matches_the_code() -> None:
+    """The tree drawn in errors.md is the real class hierarchy, with every exception in it."""
+    text = (DOCS / "errors.md").read_text()
+    tree = next(b for b in BLOCKS if b.page.name == "errors.md" and b.lang == "text")
+    parents: dict[int, str] = {}
+    drawn = set()
+    for line in tree.body.splitlines():
+        match = re.match(r"^([│├└─ ]*)(\w+)", line)
+        assert match, line
+        depth = len(match.group(1)) // 4
+        name = match.group(2)
+        cls = getattr(deltafold, name)
+        if depth:
+            assert cls.__bases__[0] is getattr(deltafold, parents[depth - 1]), line
+        parents[depth] = name
+        drawn.add(name)
+    exported = {
+        name
+        for name in deltafold.__all__
+        if isinstance(getattr(deltafold, name), type)
+        and issubclass(getattr(deltafold, name), deltafold.DeltafoldError)
+    }
+    assert drawn == exported
+    for name in exported:
+        assert f"[`{name}`]" in text or name == "DeltafoldError", f"errors.md has no row for {name}"
+
+
+def test_diagram_names_are_public() -> None:
+    """The names drawn in a mermaid diagram (after the ``·``) are real public names."""
+    diagrams = [b for b in BLOCKS if b.lang == "mermaid"]
+    assert diagrams
+    for block in diagrams:
+        for label in re.findall(r"·\s*([^<\"]+)", block.body):
+            for name in re.split(r"[/,]", label):
+                name = name.strip()
+                assert name in deltafold.__all__, f"{block.id}: {name!r} is not a public name"
+
+
+# --- examples -------------------------------------------------------------------
+
+
+EXAMPLE_FILES = sorted(p for p in EXAMPLES.glob("*.py") if not p.name.startswith("_"))
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.name) for p in EXAMPLE_FILES])
+def test_example_runs(path: Path) -> None:
+    expected = EXPECT.findall(path.read_text())
+    assert expected, f"{path.name} needs at least one '# expect: <text>' line"
+    result = _run([sys.executable, str(path)], EXAMPLE_TIMEOUT)
+    if result.returncode == 77:
+        pytest.skip(f"{path.name}: {result.stdout.strip().splitlines()[-1]}")
+    assert result.returncode == 0, f"{path.name} failed:\n{result.stdout}\n{result.stderr}"
+    for text in expected:
+        assert text in result.stdout, f"{path.name}: {text!r} not in its output:\n{result.stdout}"
+
+
+def test_every_example_is_included_and_every_include_exists() -> None:
+    included = {name for block in BLOCKS for name in block.includes}
+    for name in included:
+        assert (EXAMPLES / name).is_file(), (
+            f"a page includes docs/examples/{name}, which is missing"
+        )
+    orphans = {p.name for p in EXAMPLE_FILES} - included
+    assert not orphans, f"examples no page includes: {sorted(orphans)}"
+
+
+# --- tables that name tests and recordings -------------------------------------------
+
+
+def _test_names(path: Path) -> set[str]:
+    """``name`` for test functions and ``Class::name`` for test methods in one file."""
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    names.add(f"{node.name}::{item.name}")
+    return {n for n in names if n.rsplit("::", 1)[-1].startswith("test")}
+
+
+def test_every_test_named_in_the_docs_exists() -> None:
+    cache: dict[Path, set[str]] = {}
+    missing = []
+    for page in _pages():
+        for file, name in TEST_REF.findall(page.read_text()):
+            path = REPO / file
+            if not path.is_file():
+                missing.append(f"{page.name}: {file} does not exist (for {name})")
+                continue
+            names = cache.setdefault(path, _test_names(path))
+            if name not in names:
+                missing.append(f"{page.name}: {file}::{name}")
+    assert not missing, "tests named in the docs but not found:\n" + "\n".join(missing)
+
+
+def _table(page: str, marker: str | None = None) -> list[dict[str, str]]:
+    """Rows of the (first, or marked) table of a page, keyed by header."""
+    text = (DOCS / page).read_text()
+    if marker:
+        text = text.split(f"<!-- {marker} -->", 1)[1].split(f"<!-- /{marker} -->", 1)[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip().startswith("|")]
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    rows = []
+    for line in lines[2:]:
+        cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip("|"))]
+        assert len(cells) == len(header), f"{page}: malformed row {line!r}"
+        rows.append(dict(zip(header, cells, strict=True)))
+    return rows
+
+
+def test_quirks_table_names_a_test_per_row() -> None:
+    rows = _table("quirks.md", "quirks-table")
+    assert len(rows) >= 15
+    for row in rows:
+        assert TEST_REF.findall(row["Test"]), f"quirks.md row without a test: {row['Provider']}"
+        assert row["Provider"] and row["What it sends"] and row["What deltafold does"]
+
+
+def test_quirks_table_recordings_are_in_the_corpus() -> None:
+    if not MANIFEST.is_file():
+        pytest.skip(f"corpus manifest not found at {MANIFEST}")
+    known = {entry["path"]: entry for entry in json.loads(MANIFEST.read_text())}
+    rows = _table("quirks.md", "quirks-table")
+    named = [
+        (row["Provider"], path) for row in rows for path in RECORDING_REF.findall(row["Recording"])
+    ]
+    assert named
+    for provider, path in named:
+        assert path in known, f"quirks.md ({provider}) names {path}, which MANIFEST.json lacks"
+
+
+def test_fold_rules_table_names_a_test_per_row() -> None:
+    rows = _table("concepts.md", "fold-rules")
+    assert len(rows) >= 10
+    for row in rows:
+        assert TEST_REF.findall(row["Test"]), f"concepts.md rule without a test: {row['Field']}"
+
+
+def test_cli_table_lists_every_command() -> None:
+    """The command table of index.md and the CLI's own subcommands are the same set."""
+    result = _run([sys.executable, "-m", "deltafold", "--help"], BLOCK_TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    listed = re.search(r"^  COMMAND\n((?:    .*\n|              .*\n)+)", result.stdout, re.M)
+    assert listed, result.stdout
+    commands = set(re.findall(r"^    (\w+)", listed.group(1), re.M))
+    documented = {
+        re.match(r"`deltafold (\w+)", row["Command"]).group(1)  # type: ignore[union-attr]
+        for row in _table("index.md", "cli-table")
+    }
+    assert documented == commands
+
+
+# --- the site -------------------------------------------------------------------------
+
+
+def test_mkdocs_build_strict(tmp_path: Path) -> None:
+    pytest.importorskip("mkdocs", reason="mkdocs is not installed (pip install -e '.[docs]')")
+    pytest.importorskip(
+        "mkdocstrings", reason="mkdocstrings is not installed (pip install -e '.[docs]')"
+    )
+    pytest.importorskip(
+        "material", reason="mkdocs-material is not installed (pip install -e '.[docs]')"
+    )
+    result = _run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        timeout=180,
+    )
+    assert result.returncode == 0, (
+        f"mkdocs build --strict failed:\n{result.stdout}\n{result.stderr}"
+    )
+    assert (tmp_path / "site" / "api" / "index.html").is_file()
+
+
+def test_public_names_are_in_the_api_reference() -> None:
+    api = (DOCS / "api.md").read_text()
+    missing = [
+        name
+        for name in deltafold.__all__
+        if not name.startswith("_") and f"::: deltafold.{name}\n" not in api
+    ]
+    assert not missing, f"public names missing from docs/api.md: {missing}"
