@@ -159,16 +159,17 @@ def test_every_block_has_a_known_language() -> None:
 def test_shell_blocks_are_readme_commands() -> None:
     readme = (REPO / "README.md").read_text()
     readme_commands = {
-        line.strip()
+        part.strip()
         for block in BLOCKS
         if block.page.name == "README.md" and block.lang == "sh"
         for line in block.body.splitlines()
+        for part in [line, *line.split("&&")]
     }
     for block in BLOCKS:
         if block.lang != "sh" or block.page.name == "README.md" or block.skip:
             continue
         for line in block.body.splitlines():
-            command = line.strip()
+            command = line.split("  #")[0].strip()
             if not command or command.startswith("#"):
                 continue
             assert command in readme_commands or command in readme, (
