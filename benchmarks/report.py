@@ -18,8 +18,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-OURS = ["floor", "assemble_sse", "assemble_dicts", "feed_events", "typed"]
+OURS = ["floor", "floor_events", "assemble_sse", "assemble_dicts", "feed_events", "typed"]
 PEERS = ["openai", "litellm", "langchain"]
+#: Each peer's two paths: bytes in (end to end) and dicts in (fold only).
+PEER_PATHS = [p + suffix for p in PEERS for suffix in ("", "_dicts")]
 PEER_LABEL = {"openai": "OpenAI SDK", "litellm": "LiteLLM", "langchain": "LangChain"}
 #: The issue's targets: assemble_sse's throughput vs the floor, and speed-ups vs peers.
 TARGET_FLOOR = 0.6
@@ -72,10 +74,17 @@ def machine(info: dict[str, Any]) -> str:
     )
 
 
-def table_times(groups: Runs, label: str) -> list[str]:
-    paths = [p for p in OURS + PEERS if any(p in runs for runs in groups.values())]
+def _column(path: str) -> str:
+    name = path.removesuffix("_dicts")
+    if name in PEER_LABEL:
+        return f"{name} ({'dicts' if path.endswith('_dicts') else 'bytes'})"
+    return path
+
+
+def table_times(groups: Runs, label: str, columns: list[str]) -> list[str]:
+    paths = [p for p in columns if any(p in runs for runs in groups.values())]
     lines = [
-        f"| {label} | chunks | " + " | ".join(paths) + " |",
+        f"| {label} | chunks | " + " | ".join(_column(p) for p in paths) + " |",
         "|---|---:|" + "---:|" * len(paths),
     ]
     for name, runs in groups.items():
@@ -85,11 +94,30 @@ def table_times(groups: Runs, label: str) -> list[str]:
     return lines
 
 
+def _speedup(run: dict[str, Any] | None, ours: dict[str, Any], peer: str) -> str:
+    if run is None:
+        return "-"
+    speedup = run["per_chunk"] / ours["per_chunk"]
+    mark = "*" if run["reduced"] else ""
+    target = TARGET_PEER.get(peer)
+    verdict = "" if target is None else " " + _mark(speedup >= target)
+    return f"{speedup:.1f}{mark}{verdict}"
+
+
+def _peer_head(peers: list[str]) -> list[str]:
+    return [
+        f"x {PEER_LABEL[p]}" + (f" (>= {TARGET_PEER[p]:g})" if p in TARGET_PEER else "")
+        for p in peers
+    ]
+
+
 def table_ratios(groups: Runs, label: str) -> list[str]:
+    """Bytes in, end to end: ``assemble_sse(bytes)`` vs the floor and vs each peer fed the
+    same bytes (framed and decoded as the floor does, then the peer's own work)."""
     peers = [p for p in PEERS if any(p in runs for runs in groups.values())]
-    head = [f"{label}", "assemble_sse / floor (time)", "throughput vs floor (>= 0.6)"]
-    head += [f"x {PEER_LABEL[p]}" + (f" (>= {TARGET_PEER[p]:g})" if p in TARGET_PEER else "")
-             for p in peers]
+    head = [f"{label}", "assemble_sse / floor (time)", "throughput vs floor (>= 0.6)",
+            "vs floor_events"]
+    head += _peer_head(peers)
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
     for name, runs in groups.items():
         sse = runs.get("assemble_sse")
@@ -102,16 +130,25 @@ def table_ratios(groups: Runs, label: str) -> list[str]:
             f"{sse['per_chunk'] / floor['per_chunk']:.2f}",
             f"{throughput:.2f} {_mark(throughput >= TARGET_FLOOR)}",
         ]
-        for peer in peers:
-            run = runs.get(peer)
-            if run is None:
-                cells.append("-")
-                continue
-            speedup = run["per_chunk"] / sse["per_chunk"]
-            mark = "*" if run["reduced"] else ""
-            target = TARGET_PEER.get(peer)
-            verdict = "" if target is None else " " + _mark(speedup >= target)
-            cells.append(f"{speedup:.1f}{mark}{verdict}")
+        events = runs.get("floor_events")
+        cells.append("-" if events is None else f"{events['per_chunk'] / sse['per_chunk']:.2f}")
+        cells += [_speedup(runs.get(peer), sse, peer) for peer in peers]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def table_ratios_dicts(groups: Runs, label: str) -> list[str]:
+    """Dicts in, fold only: ``assemble(dicts)`` vs each peer fed the same decoded dicts
+    (the peer's conversion of each chunk plus its state)."""
+    peers = [p for p in PEERS if any(p + "_dicts" in runs for runs in groups.values())]
+    head = [f"{label}", "assemble(dicts) µs/chunk", *_peer_head(peers)]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    for name, runs in groups.items():
+        ours = runs.get("assemble_dicts")
+        if ours is None:
+            continue
+        cells = [name, f"{ours['per_chunk'] * 1e6:.2f}"]
+        cells += [_speedup(runs.get(peer + "_dicts"), ours, peer) for peer in peers]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -122,7 +159,7 @@ def table_flatness(scale: Runs) -> list[str]:
         "| path | " + " | ".join(f"{int(s):,}" for s in sizes) + " | spread vs median |",
         "|---|" + "---:|" * (len(sizes) + 1),
     ]
-    for path in OURS + PEERS:
+    for path in OURS + PEER_PATHS:
         values = [scale[s][path]["per_chunk"] for s in sizes if path in scale[s]]
         if not values:
             continue
@@ -134,7 +171,7 @@ def table_flatness(scale: Runs) -> list[str]:
         verdict = f"±{worst * 100:.0f}%"
         if path in ("assemble_sse", "assemble_dicts", "feed_events"):
             verdict += " " + _mark(worst <= FLAT)
-        lines.append(f"| {path} | " + " | ".join(cells) + f" | {verdict} |")
+        lines.append(f"| {_column(path)} | " + " | ".join(cells) + f" | {verdict} |")
     return lines
 
 
@@ -167,12 +204,17 @@ def plot(scale: Runs, out: Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
     sizes = sorted(scale, key=int)
     styles = {"floor": ":", "openai": "--", "litellm": "--", "langchain": "--"}
-    for path in OURS + PEERS:
+    for path in OURS + PEERS:  # peers bytes in: the end-to-end comparison
+        if path == "floor_events":
+            continue
         points = [(int(s), scale[s][path]["per_chunk"] * 1e6) for s in sizes if path in scale[s]]
         if not points:
             continue
         xs, ys = zip(*points, strict=True)
-        label = PEER_LABEL.get(path, "deltafold " + path if path != "floor" else "floor")
+        label = (
+            f"{PEER_LABEL[path]} (bytes in)" if path in PEER_LABEL
+            else "floor" if path == "floor" else "deltafold " + path
+        )
         ax.plot(xs, ys, styles.get(path, "-"), marker="o", label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -198,16 +240,29 @@ def main(argv: list[str]) -> None:
 
     info, scenarios, scale = load(args.json)
     out = [f"Machine: {machine(info)}", ""]
-    out += ["Median time per chunk (µs); * = peer run on a reduced stream of the same shape.", ""]
-    out += [*table_times(scenarios, "scenario"), ""]
-    out += ["Ratios of medians (per chunk) for `assemble_sse(bytes)`:", ""]
+    out += ["Median time per chunk (µs), deltafold and the floor:", ""]
+    out += [*table_times(scenarios, "scenario", OURS), ""]
+    out += ["Median time per chunk (µs), peers; bytes = fed the SSE bytes (framed and decoded "
+            "as the floor does), dicts = fed the decoded chunks; * = run on a reduced stream "
+            "of the same shape:", ""]
+    out += [*table_times(scenarios, "scenario", PEER_PATHS), ""]
+    out += ["Bytes in (end to end): `assemble_sse(bytes)` vs the floor and the peers fed the "
+            "same bytes, ratios of medians per chunk:", ""]
     out += [*table_ratios(scenarios, "scenario"), ""]
+    out += ["Dicts in (fold only): `assemble(dicts)` vs the peers fed the same decoded dicts "
+            "(conversion + state), ratios of medians per chunk:", ""]
+    out += [*table_ratios_dicts(scenarios, "scenario"), ""]
     if scale:
-        out += ["Scale series (content stream), µs per chunk:", ""]
         by_size = {f"{int(k):,}": scale[k] for k in sorted(scale, key=int)}
-        out += [*table_times(by_size, "size"), ""]
-        out += table_ratios(by_size, "size")
-        out += ["", "Time per chunk relative to each path's median over sizes (flat = ±20%):", ""]
+        out += ["Scale series (content stream), µs per chunk, deltafold and the floor:", ""]
+        out += [*table_times(by_size, "size", OURS), ""]
+        out += ["Scale series, peers:", ""]
+        out += [*table_times(by_size, "size", PEER_PATHS), ""]
+        out += ["Scale series, bytes in:", ""]
+        out += [*table_ratios(by_size, "size"), ""]
+        out += ["Scale series, dicts in:", ""]
+        out += [*table_ratios_dicts(by_size, "size"), ""]
+        out += ["Time per chunk relative to each path's median over sizes (flat = ±20%):", ""]
         out += [*table_flatness(scale), ""]
         if args.memory:
             import memory

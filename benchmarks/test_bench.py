@@ -5,6 +5,12 @@ stream at one size) and every path run on it in this process. Rounds adapt
 to a time budget per test (after one untimed warm-up call that also checks
 the result), so the suite stays within minutes on two cores.
 
+Every peer runs twice: bytes in (the floor's framing and decoding, then the
+peer: the end-to-end comparison with ``assemble_sse``), and dicts in (the
+decoded chunks, as ``assemble(dicts)`` gets them: the fold-only comparison).
+A dicts-in peer gets freshly decoded chunks every round, made before the
+round's timer starts: LiteLLM changes the dicts it is given.
+
 Environment:
 - ``DELTAFOLD_BENCH_SIZES``: the scale series, default ``1000,10000,100000,1000000``.
 """
@@ -32,6 +38,7 @@ SIZES = [
 #: deltafold's paths and the floor: name -> (input kind, function).
 OURS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "floor": ("bytes", paths.floor),
+    "floor_events": ("bytes", paths.floor_events),
     "assemble_sse": ("bytes", paths.assemble_sse),
     "assemble_dicts": ("dicts", paths.assemble_dicts),
     "feed_events": ("dicts", paths.feed_events),
@@ -119,15 +126,27 @@ _SUMMARY = {
 
 
 def _check(path: str, result: Any, stream: streams.Stream, expected: Any) -> None:
-    if path == "floor":
+    if path in ("floor", "floor_events"):
         assert result == stream.n_chunks
-    elif path in _SUMMARY:
-        assert _SUMMARY[path](result) == expected, f"{path} folded {stream.name} differently"
+    elif path.removesuffix("_dicts") in _SUMMARY:
+        summary = _SUMMARY[path.removesuffix("_dicts")](result)
+        assert summary == expected, f"{path} folded {stream.name} differently"
     else:
         assert _summary_deltafold(result) == expected
 
 
 # --- running one benchmark ----------------------------------------------------------------
+
+
+def _fresh(stream: streams.Stream) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """A dicts-in peer's input for one round, decoded before the timer starts.
+
+    Frozen like the cached input of ``assemble(dicts)``, so the cyclic GC never
+    walks it during the timed call of either.
+    """
+    chunks = paths.decode_all(stream.sse)
+    gc.freeze()
+    return (chunks,), {}
 
 
 def _run(
@@ -143,13 +162,16 @@ def _run(
     library: str,
     reduced: bool = False,
 ) -> None:
+    peer = library not in ("deltafold", "floor")
+    fresh = peer and kind == "dicts"
     arg = stream.sse if kind == "bytes" else stream.chunks
+    if fresh:
+        arg = paths.decode_all(stream.sse)
     start = time.perf_counter()
     result = fn(arg)  # warm-up and calibration, not timed
     elapsed = max(time.perf_counter() - start, 1e-6)
     _check(path, result, stream, expected)
-    del result
-    peer = library not in ("deltafold", "floor")
+    del result, arg
     budget = _BUDGET_PEER if peer else _BUDGET_OURS
     rounds = max(1 if peer else 3, min(10 if peer else 200, int(budget / elapsed)))
     benchmark.group = group
@@ -164,36 +186,49 @@ def _run(
             "reduced": reduced,
         }
     )
-    benchmark.pedantic(fn, args=(arg,), rounds=rounds, iterations=1)
+    if fresh:
+        benchmark.pedantic(fn, setup=lambda: _fresh(stream), rounds=rounds, iterations=1)
+    else:
+        arg = stream.sse if kind == "bytes" else stream.chunks
+        benchmark.pedantic(fn, args=(arg,), rounds=rounds, iterations=1)
 
 
 def _library(path: str) -> str:
-    return "floor" if path == "floor" else "deltafold"
+    return "floor" if path.startswith("floor") else "deltafold"
 
 
-def _peer(name: str) -> Callable[[bytes], Any]:
-    module, fn = paths.PEERS[name]
+#: Every peer path: "openai" (bytes in) and "openai_dicts" (dicts in), and so on.
+PEER_PATHS = [name + suffix for name in paths.PEERS for suffix in ("", "_dicts")]
+
+
+def _peer(path: str) -> tuple[str, Callable[[Any], Any], str]:
+    """A peer path's input kind, function and library (skipped when not installed)."""
+    name = path.removesuffix("_dicts")
+    module, from_bytes, from_dicts = paths.PEERS[name]
     pytest.importorskip(module)
-    return fn
+    if path.endswith("_dicts"):
+        return "dicts", from_dicts, name
+    return "bytes", from_bytes, name
 
 
 SCENARIO_CASES = [
     pytest.param(scenario, path, id=f"{scenario}-{path}")
     for scenario in streams.SCENARIOS
-    for path in [*OURS, *paths.PEERS]
+    for path in [*OURS, *PEER_PATHS]
 ]
 
 
 @pytest.mark.parametrize(("scenario", "path"), SCENARIO_CASES)
 def test_scenario(benchmark: Any, scenario: str, path: str) -> None:
-    if (path, scenario) in PEER_UNSUPPORTED:
-        pytest.skip(PEER_UNSUPPORTED[path, scenario])
-    reduced = (path, scenario) in PEER_REDUCED
+    name = path.removesuffix("_dicts")
+    if (name, scenario) in PEER_UNSUPPORTED:
+        pytest.skip(PEER_UNSUPPORTED[name, scenario])
+    reduced = (name, scenario) in PEER_REDUCED
     if path in OURS:
         kind, fn = OURS[path]
         library = _library(path)
     else:
-        kind, fn, library = "bytes", _peer(path), path
+        kind, fn, library = _peer(path)
     if reduced:
         entry = _cache.get(f"{scenario}-reduced", streams.REDUCED[scenario])
     else:
@@ -207,19 +242,20 @@ def test_scenario(benchmark: Any, scenario: str, path: str) -> None:
 SCALE_CASES = [
     pytest.param(size, path, id=f"{size}-{path}")
     for size in SIZES
-    for path in [*OURS, *paths.PEERS]
+    for path in [*OURS, *PEER_PATHS]
 ]
 
 
 @pytest.mark.parametrize(("size", "path"), SCALE_CASES)
 def test_scale(benchmark: Any, size: int, path: str) -> None:
-    if size > SCALE_MAX.get(path, size):
-        pytest.skip(f"{path} is run up to {SCALE_MAX[path]:,} chunks (too slow beyond)")
+    name = path.removesuffix("_dicts")
+    if size > SCALE_MAX.get(name, size):
+        pytest.skip(f"{path} is run up to {SCALE_MAX[name]:,} chunks (too slow beyond)")
     if path in OURS:
         kind, fn = OURS[path]
         library = _library(path)
     else:
-        kind, fn, library = "bytes", _peer(path), path
+        kind, fn, library = _peer(path)
     entry = _cache.get(f"scale-{size}", lambda: streams.scale_stream(size))
     _run(
         benchmark, path, fn, kind, entry["stream"], entry["expected"],

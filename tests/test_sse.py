@@ -412,9 +412,15 @@ def test_fast_constructor_matches_attrs() -> None:
 
 EOLS = [b"\n", b"\r\n", b"\r"]
 
+# Surrogates cannot be encoded as UTF-8, so no SSE body can carry them.
 event_st = st.tuples(
-    st.one_of(st.none(), st.text(st.characters(blacklist_characters="\r\n"), max_size=8)),
-    st.text(max_size=40),
+    st.one_of(
+        st.none(),
+        st.text(
+            st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)), max_size=8
+        ),
+    ),
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=40),
 )
 
 

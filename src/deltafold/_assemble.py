@@ -12,7 +12,7 @@ from ._exceptions import ChunkDecodeError, DeltafoldError, LimitExceededError
 from ._fold import Accumulator
 from ._limits import Limits
 from ._models import ChatCompletion
-from ._sse import SSEDecoder
+from ._sse import DataDecoder, ServerSentEvent, SSEDecoder, iter_windows
 
 __all__ = ["assemble", "assemble_sse", "iter_sse_chunks"]
 
@@ -52,10 +52,78 @@ def assemble_sse(
 ) -> ChatCompletion:
     """Fold a recorded SSE response body: bytes, text, or pieces cut anywhere."""
     acc = Accumulator(limits=limits)
-    feed = acc._feed
-    for chunk in iter_sse_chunks(body, limits=limits, accumulator=acc):
-        feed(chunk, None)
+    _fold_sse(acc, body)
     return acc.result(strict=strict)
+
+
+def _fold_sse(acc: Accumulator, body: bytes | str | Iterable[bytes | str]) -> None:
+    """Frame ``body`` and fold its chunks into ``acc`` up to ``[DONE]``.
+
+    What ``iter_sse_chunks`` does, inline, as this loop runs once per event: a plain
+    message (a data string) is decoded right here, and kept when it is a JSON object;
+    anything else (an error event, ``[DONE]``, bad JSON, another value) goes through
+    ``event_to_chunk``, which names the event. A whole body is framed a window at a
+    time.
+    """
+    limits = acc._limits
+    decoder = DataDecoder(max_event_bytes=limits.max_event_bytes)
+    fold = acc._feed
+    loads = orjson.loads
+    max_total = limits.max_total_bytes
+    total = 0
+    try:
+        for piece in _pieces(body):
+            over = False
+            if max_total is not None:
+                total += len(piece)
+                if total > max_total:
+                    # Frame the bytes that fit, so every event complete within the limit
+                    # is folded, then stop.
+                    over = True
+                    piece = piece[: len(piece) - (total - max_total)]
+            for data in decoder.feed_data(piece):
+                try:
+                    chunk = loads(data)  # type: ignore[arg-type]  # an event: TypeError
+                except (orjson.JSONDecodeError, TypeError):
+                    chunk = None
+                if chunk.__class__ is not dict:
+                    # Not a plain message holding a JSON object: ``[DONE]``, an empty or
+                    # other event, bad JSON. Read again out here, so an error names the
+                    # event and does not keep orjson's as its context.
+                    chunk = _event_chunk(data, acc._count)
+                    if chunk is None:
+                        continue
+                    if chunk is DONE:
+                        return
+                fold(chunk, None)
+            if over:
+                limits.exceeded("max_total_bytes", total)
+        for data in decoder.close_data():
+            chunk = _event_chunk(data, acc._count)
+            if chunk is None:
+                continue
+            if chunk is DONE:
+                return
+            fold(chunk, None)
+    except (DeltafoldError, LimitExceededError) as exc:
+        if exc.partial is None and acc.chunks_folded:
+            exc.partial = acc.snapshot()
+        raise
+
+
+def _event_chunk(event: str | ServerSentEvent, position: int) -> Any:
+    if isinstance(event, str):
+        return event_to_chunk("message", event, position)
+    return event_to_chunk(event.event, event.data, position)
+
+
+def _pieces(body: bytes | str | Iterable[bytes | str]) -> Iterable[Any]:
+    """A whole body a window at a time (framed whole it is held several times over)."""
+    if isinstance(body, (bytes, str)):
+        return iter_windows(body)
+    if isinstance(body, (bytearray, memoryview)):
+        return iter_windows(bytes(body))
+    return body
 
 
 def iter_sse_chunks(
@@ -67,18 +135,20 @@ def iter_sse_chunks(
     """Chunk dicts from an SSE body, up to ``[DONE]``; errors carry the accumulator's partial."""
     limits = limits or Limits()
     decoder = SSEDecoder(max_event_bytes=limits.max_event_bytes)
-    pieces: Iterable[Any] = (
-        (body,) if isinstance(body, (bytes, bytearray, memoryview, str)) else body
-    )
+    pieces = _pieces(body)
     max_total = limits.max_total_bytes
     total = 0
     position = 0
     try:
         for piece in pieces:
+            over = False
             if max_total is not None:
                 total += len(piece)
                 if total > max_total:
-                    limits.exceeded("max_total_bytes", total)
+                    # Frame the bytes that fit, so every event complete within the limit
+                    # is folded, then stop.
+                    over = True
+                    piece = piece[: len(piece) - (total - max_total)]
             for event in decoder.feed(piece):
                 chunk = event_to_chunk(event.event, event.data, position)
                 if chunk is None:
@@ -87,6 +157,8 @@ def iter_sse_chunks(
                     return
                 position += 1
                 yield chunk
+            if over:
+                limits.exceeded("max_total_bytes", total)
         for event in decoder.close():
             chunk = event_to_chunk(event.event, event.data, position)
             if chunk is None:
@@ -122,6 +194,11 @@ def _assemble_body(
         text = text.removeprefix(_BOM)
         head = text[:64]
     head = head.lstrip(" \t\r\n")
+    if head.startswith(("[", "{")):
+        # The SSE path counts bytes as it frames; a JSON body is checked whole, up front.
+        checked = limits or Limits()
+        if checked.max_total_bytes is not None and len(text) > checked.max_total_bytes:
+            checked.exceeded("max_total_bytes", len(text))
     if head.startswith("["):
         try:
             items = orjson.loads(text)
@@ -140,5 +217,10 @@ def _assemble_body(
             return assemble([whole], strict=strict, limits=limits)
         raw = text if isinstance(text, bytes) else text.encode()
         lines = [line for line in raw.splitlines() if line.strip()]
+        max_event = (limits or Limits()).max_event_bytes
+        if max_event is not None:
+            longest = max(map(len, lines), default=0)
+            if longest > max_event:
+                (limits or Limits()).exceeded("max_event_bytes", longest, "a JSON line")
         return assemble(lines, strict=strict, limits=limits)
     return assemble_sse(text, strict=strict, limits=limits)

@@ -4,12 +4,21 @@ Structuring moves the keys a class does not declare into its ``extra``;
 unstructuring writes them back beside the known ones and leaves out optional
 fields that are empty, except the few the API always sends (``message.role``,
 ``message.content``, ``message.refusal``, ``choice.finish_reason``, ...).
+
+Scalars are coerced only where the meaning is clear (``"12"`` for an int,
+``"0.5"`` for a float, ``"true"`` for a bool); cattrs' own ``str(x)`` /
+``int(x)`` / ``bool(x)`` would turn ``{"a": 1}`` into ``"{'a': 1}"``, ``1.5``
+into ``1`` and ``"false"`` into ``True``. The metadata classes in
+:data:`LENIENT` (usage, logprobs, annotations, images, audio, reasoning
+details) keep a field of the wrong type verbatim in ``extra`` under its own
+key instead of failing, and ``to_dict`` writes it back there, so a completion
+the fold built always survives ``from_dict(to_dict(c))``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_origin
 
 import attrs
 import cattrs
@@ -17,6 +26,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from . import _models as m
 from ._exceptions import ChunkDecodeError
+from ._merge import bounded
 
 __all__ = ["converter", "from_dict", "to_dict"]
 
@@ -42,6 +52,88 @@ _ALWAYS: dict[type, frozenset[str]] = {
 }
 
 
+#: Classes whose fields of the wrong type are kept in ``extra`` rather than rejected.
+LENIENT: frozenset[type] = frozenset(
+    {
+        m.Usage,
+        m.PromptTokensDetails,
+        m.CompletionTokensDetails,
+        m.CostDetails,
+        m.Logprobs,
+        m.TokenLogprob,
+        m.TopLogprob,
+        m.ReasoningDetail,
+        m.Annotation,
+        m.UrlCitation,
+        m.Image,
+        m.ImageUrl,
+        m.Audio,
+        # The streamed chunk is a view of what the fold accepted: it must not fail where the
+        # fold did not (an odd field stays in extra; the fold has the rules).
+        m.ChatCompletionChunk,
+        m.ChunkChoice,
+        m.Delta,
+        m.ToolCallDelta,
+        m.FunctionCallDelta,
+    }
+)
+
+_INT_MIN = -(2**63)
+_INT_END = 2**64
+"""JSON integers deltafold keeps: what orjson reads and writes (i64 and u64)."""
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _structure_str(value: Any, _: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"expected a string, got {_kind(value)}")
+
+
+def _structure_int(value: Any, _: Any) -> int:
+    if value.__class__ is int:
+        result: int = value
+    elif isinstance(value, bool):
+        raise TypeError("expected an integer, got bool")
+    elif (
+        isinstance(value, int)
+        or (isinstance(value, float) and value.is_integer())
+        or (isinstance(value, str) and len(value) < 64 and value.strip().lstrip("+-").isdigit())
+    ):
+        result = int(value)
+    else:
+        raise TypeError(f"expected an integer, got {_kind(value)}")
+    if not _INT_MIN <= result < _INT_END:
+        raise ValueError(f"integer {result} out of range")
+    return result
+
+
+def _structure_float(value: Any, _: Any) -> float:
+    if isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool)):
+        result = float(value)
+    elif isinstance(value, str) and len(value) < 64:
+        try:
+            result = float(value)
+        except ValueError:
+            raise TypeError(f"expected a number, got {value!r}") from None
+    else:
+        raise TypeError(f"expected a number, got {_kind(value)}")
+    if result != result or result in (float("inf"), float("-inf")):
+        raise ValueError("expected a finite number")
+    return result
+
+
+def _structure_bool(value: Any, _: Any) -> bool:
+    if value is True or value is False:
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise TypeError(f"expected a boolean, got {_kind(value)}")
+
+
 def _default_value(default: Any) -> Any:
     factory = getattr(default, "factory", None)
     return factory() if callable(factory) else default
@@ -56,12 +148,38 @@ def _make_converter() -> cattrs.Converter:
     # Mistral sends content as a list of typed parts; keep whichever form arrived.
     conv.register_structure_hook(str | list[Any] | None, passthrough)
     conv.register_structure_hook(Any, passthrough)
+    conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(float, _structure_float)
+    conv.register_structure_hook(bool, _structure_bool)
+
+    def is_model_list(cls: Any) -> bool:
+        args = get_args(cls)
+        return get_origin(cls) is list and len(args) == 1 and attrs.has(args[0])
+
+    def model_list_factory(cls: Any) -> Callable[[Any, Any], list[Any]]:
+        inner = get_args(cls)[0]
+        hook = conv.get_structure_hook(inner)
+
+        def structure_list(value: Any, _: Any) -> list[Any]:
+            # As in the fold: one object where a list belongs is a list of one, {} is none.
+            if value.__class__ is dict:
+                value = [value] if value else []
+            elif not isinstance(value, list):
+                raise TypeError(f"expected a list of {inner.__name__}, got {type(value).__name__}")
+            return [hook(item, inner) for item in value]
+
+        return structure_list
+
+    conv.register_structure_hook_factory(is_model_list, model_list_factory)
 
     def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
         known = frozenset(a.name for a in attrs.fields(cls) if a.name != "extra")
         base = make_dict_structure_fn(cls, conv, extra=override(omit=True))
 
         def structure(data: Any, _: Any) -> Any:
+            if data.__class__ is list and not data:
+                data = {}  # as in the fold: an empty list where an object belongs is nothing
             if not isinstance(data, dict):
                 raise TypeError(f"expected an object for {cls.__name__}, got {type(data).__name__}")
             extra = {k: v for k, v in data.items() if k not in known}
@@ -70,7 +188,34 @@ def _make_converter() -> cattrs.Converter:
                 obj.extra = extra
             return obj
 
-        return structure
+        def lenient(data: Any, _: Any) -> Any:
+            try:
+                obj = structure(data, cls)
+            except Exception:
+                if not isinstance(data, dict):
+                    raise
+            else:
+                if obj.extra:
+                    obj.extra = {key: bounded(value) for key, value in obj.extra.items()}
+                return obj
+            # Slow path, only for odd input: every field that fits, the rest verbatim in extra.
+            good: dict[str, Any] = {}
+            bad: dict[str, Any] = {}
+            for key, value in data.items():
+                if key not in known or value is None:
+                    good[key] = value
+                    continue
+                try:
+                    structure({key: value}, cls)
+                except Exception:
+                    bad[key] = value
+                else:
+                    good[key] = value
+            obj = structure(good, cls)
+            obj.extra = {key: bounded(value) for key, value in {**obj.extra, **bad}.items()}
+            return obj
+
+        return lenient if cls in LENIENT else structure
 
     def unstructure_factory(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
         always = _ALWAYS.get(cls, frozenset())
@@ -79,6 +224,8 @@ def _make_converter() -> cattrs.Converter:
             for a in attrs.fields(cls)
             if a.name != "extra" and a.default is not attrs.NOTHING
         }
+        # A strict class never lets an extra key stand in for one of its fields.
+        shadowed = frozenset() if cls in LENIENT else frozenset(defaults) | always
         overrides: dict[str, Any] = {name: override(omit_if_default=False) for name in always}
         base = make_dict_unstructure_fn(
             cls, conv, _cattrs_omit_if_default=True, extra=override(omit=True), **overrides
@@ -88,8 +235,11 @@ def _make_converter() -> cattrs.Converter:
             out: dict[str, Any] = base(obj)
             if obj.extra:
                 for key, value in obj.extra.items():
-                    # A known key in extra holds a value of the wrong type (kept by the fold);
-                    # it replaces the default the field fell back to.
+                    # A known key in extra holds a value of the wrong type (kept by a LENIENT
+                    # class); it replaces the default the field fell back to. Elsewhere the
+                    # field wins its key, so the wire form always structures again.
+                    if key in shadowed:
+                        continue
                     if key not in out or (key in defaults and getattr(obj, key) == defaults[key]):
                         out[key] = value
             return out

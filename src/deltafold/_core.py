@@ -166,6 +166,7 @@ class StreamCore(FoldState):
         "_eof",
         "_framed",
         "_max_total",
+        "_over",
         "_pending",
         "_popped",
         "_tail_at",
@@ -191,6 +192,8 @@ class StreamCore(FoldState):
         self._eof = False
         self._done = False
         self._tail_events: list[Event] | None = None
+        self._over: DeltafoldError | None = None
+        """max_total_bytes crossed: raised once the events framed before it are folded."""
 
     @property
     def input_ended(self) -> bool:
@@ -203,13 +206,17 @@ class StreamCore(FoldState):
         """Frame the next piece of the body; input after ``[DONE]`` is ignored."""
         if self._done or self._eof:
             return
+        if self._over is not None:
+            raise self.fail(self._over)
         if self._max_total is not None:
             self._total += len(data)
             if self._total > self._max_total:
+                # Frame the bytes that fit; the error follows the events complete within them.
                 try:
                     self.limits.exceeded("max_total_bytes", self._total)
                 except DeltafoldError as exc:
-                    raise self.fail(exc) from None
+                    self._over = exc
+                data = data[: len(data) - (self._total - self._max_total)]
         try:
             events = self._decoder.feed(data)
         except DeltafoldError as exc:
@@ -258,6 +265,8 @@ class StreamCore(FoldState):
                 pending.clear()
                 break
             return chunk
+        if self._over is not None and not self._done:
+            raise self.fail(self._over)
         if not (self._done or self._eof):
             return NEED_INPUT
         if self._tail_events is None:

@@ -33,17 +33,23 @@ def _loads(raw: bytes | str, position: int) -> dict[str, Any]:
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        problem: str | None = str(exc) or "invalid JSON"
+    else:
+        if value.__class__ is dict:
+            return value
+        problem = None
+    # Raised out here, so the error does not keep orjson's as its context (it holds the text).
+    if problem is not None:
         raise ChunkDecodeError(
-            f"event {position}: invalid JSON ({exc}): {_preview(raw)}", raw=raw, position=position
-        ) from None
-    if value.__class__ is not dict:
-        raise ChunkDecodeError(
-            f"event {position}: expected a JSON object, got {type(value).__name__}: "
-            f"{_preview(raw)}",
+            f"event {position}: invalid JSON ({problem}): {_preview(raw)}",
             raw=raw,
             position=position,
         )
-    return value
+    raise ChunkDecodeError(
+        f"event {position}: expected a JSON object, got {type(value).__name__}: {_preview(raw)}",
+        raw=raw,
+        position=position,
+    )
 
 
 def _preview(raw: bytes | str) -> str:

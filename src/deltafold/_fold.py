@@ -12,6 +12,7 @@ rules are listed in docs/concepts.md).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -37,11 +38,27 @@ from ._events import (
 )
 from ._exceptions import ChunkDecodeError, DeltafoldError, IncompleteStreamError, StreamError
 from ._limits import Limits
-from ._merge import materialize, materialize_fields, merge_latest, merge_unknown
+from ._merge import (
+    BLOCK_CHARS,
+    Rope,
+    bounded,
+    compact,
+    materialize,
+    materialize_fields,
+    merge_latest,
+    merge_unknown,
+)
 
 __all__ = ["Accumulator"]
 
 _TOP_FIRST_WINS = ("id", "model", "created", "system_fingerprint", "service_tier", "provider")
+_INT_MIN = -(2**63)
+_INT_END = 2**64
+"""Integers outside i64..u64 cannot be written back as JSON (orjson's range)."""
+_CAUGHT = (
+    TypeError, AttributeError, KeyError, IndexError, ValueError, ArithmeticError, RecursionError
+)
+"""Python errors a malformed chunk may still cause; each becomes a ChunkDecodeError."""
 _TOP_KNOWN = frozenset(
     {
         "id",
@@ -81,17 +98,39 @@ def _as_index(value: Any, path: str) -> int:
     """An index as an int; ``"0"`` is coerced, anything else without a clear meaning is an error."""
     if value.__class__ is int:
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise _FieldError(path, f"expected an integer index, got {_kind(value)} {value!r:.40}")
+    index: int | None = None
+    if (isinstance(value, str) and len(value) < 32 and value.strip().lstrip("-").isdigit()) or (
+        isinstance(value, float) and value.is_integer()
+    ):
+        index = int(value)
+    if index is not None and _INT_MIN <= index < _INT_END:
+        return index
+    raise _FieldError(path, f"expected an integer index, got {_kind(value)} {_short(value)}")
+
+
+def _check_range(index: int, path: str) -> None:
+    """Once per new choice, call or detail: an index JSON can hold (a dict may carry any int)."""
+    if not _INT_MIN <= index < _INT_END:
+        raise _FieldError(path, f"index out of range: {_short(index)}")
+
+
+def _short(value: Any) -> str:
+    """A short repr for messages, safe for any value (huge or deeply nested)."""
+    if value.__class__ is str or value.__class__ is int or value.__class__ is float:
+        text = repr(value)
+    elif value.__class__ is dict:
+        text = f"{{... {len(value)} keys}}"
+    elif value.__class__ is list:
+        text = f"[... {len(value)} items]"
+    else:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _as_text(value: Any, path: str) -> str:
     if value.__class__ is str:
         return value
-    raise _FieldError(path, f"expected a string, got {_kind(value)} {value!r:.40}")
+    raise _FieldError(path, f"expected a string, got {_kind(value)} {_short(value)}")
 
 
 def _as_list(value: Any, path: str) -> list[Any]:
@@ -100,42 +139,43 @@ def _as_list(value: Any, path: str) -> list[Any]:
         return value
     if value.__class__ is dict:
         return [value] if value else []
-    raise _FieldError(path, f"expected a list, got {_kind(value)} {value!r:.40}")
+    raise _FieldError(path, f"expected a list, got {_kind(value)} {_short(value)}")
 
 
 def _as_object(value: Any, path: str) -> dict[str, Any]:
     if value.__class__ is dict:
         return value
-    raise _FieldError(path, f"expected an object, got {_kind(value)} {value!r:.40}")
+    raise _FieldError(path, f"expected an object, got {_kind(value)} {_short(value)}")
+
+
+def _call_path(n: int, i: int) -> str:
+    """The path of tool call delta ``i`` of choice ``n`` (``i`` = -1: the legacy function call).
+
+    Built only when an error names it, never on the hot path.
+    """
+    if i < 0:
+        return f"choices[{n}].delta.function_call"
+    return f"choices[{n}].delta.tool_calls[{i}]"
+
+
+def _detail_path(n: int, i: int) -> str:
+    return f"choices[{n}].delta.reasoning_details[{i}]"
 
 
 def _dedup_key(value: Any) -> bytes | str:
     try:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except (TypeError, orjson.JSONEncodeError):
-        return repr(value)
+        # Not writable as JSON (too deep, huge int): never equal to another item.
+        return f"<{id(value)}>"
 
 
 def _lenient(cls: type[Any], data: Any) -> Any:
-    """Structure ``data`` as ``cls``; a field of the wrong shape is kept in ``extra`` instead."""
-    try:
-        return converter.structure(data, cls)
-    except Exception:
-        if not isinstance(data, dict):
-            return cls(extra={"value": data})
-    # Slow path, only for odd input: keep every field that fits, the rest verbatim in extra.
-    good: dict[str, Any] = {}
-    bad: dict[str, Any] = {}
-    for key, value in data.items():
-        try:
-            converter.structure({key: value}, cls)
-        except Exception:
-            bad[key] = value
-        else:
-            good[key] = value
-    result = converter.structure(good, cls)
-    result.extra = {**result.extra, **bad}
-    return result
+    """Structure ``data`` as ``cls`` (one of ``_convert.LENIENT``: a field of the wrong type
+    is kept in ``extra``); anything but an object is kept whole as ``extra["value"]``."""
+    if data.__class__ is not dict:
+        return cls(extra={"value": bounded(data)})
+    return converter.structure(data, cls)
 
 
 def _thinking_texts(part: dict[str, Any]) -> list[str] | None:
@@ -157,11 +197,11 @@ class _Call:
     """A tool call (or the legacy function call) being assembled."""
 
     __slots__ = (
-        "done", "extra", "function_extra", "id", "index", "length", "name", "parts", "position",
-        "type",
+        "blocks", "done", "extra", "function_extra", "id", "index", "length", "mark", "name",
+        "parts", "position", "type",
     )
 
-    def __init__(self, index: int | None, position: int) -> None:
+    def __init__(self, index: int | None, position: int, mark: int) -> None:
         self.index = index
         self.position = position
         self.id = ""
@@ -169,6 +209,8 @@ class _Call:
         self.name = ""
         self.parts: list[str] = []
         self.length = 0
+        self.mark = mark  # next length at which max_field_chars and compaction are checked
+        self.blocks = 0
         self.extra: dict[str, Any] = {}
         self.function_extra: dict[str, Any] = {}
         self.done = False
@@ -184,6 +226,7 @@ class _Call:
         if self.length and len(text) >= self.length and text.startswith(self.arguments()):
             self.parts = [text]
             self.length = len(text)
+            self.blocks = 0
             return True
         self.parts.append(text)
         self.length += len(text)
@@ -204,21 +247,23 @@ class _Detail:
 
     def __init__(self, kind: Any, index: Any) -> None:
         self.fields: dict[str, Any] = {"type": kind, "index": index}
-        self.texts: dict[str, list[str]] = {}
+        self.texts: dict[str, Rope] = {}
         self.extra: dict[str, Any] = {}
 
-    def add(self, item: dict[str, Any], path: str) -> None:
+    def add(self, item: dict[str, Any], n: int, i: int, max_field: int) -> None:
+        """Fold item ``i`` of choice ``n``'s ``reasoning_details`` delta into this one."""
         fields = self.fields
         for key, value in item.items():
             if value is None or key == "type" or key == "index":
                 continue
             if key in _DETAIL_TEXT:
-                text = _as_text(value, f"{path}.{key}")
-                parts = self.texts.get(key)
-                if parts is None:
-                    self.texts[key] = [text]
-                elif text:
-                    parts.append(text)
+                if value.__class__ is not str:
+                    value = _as_text(value, f"{_detail_path(n, i)}.{key}")
+                rope = self.texts.get(key)
+                if rope is None:
+                    self.texts[key] = Rope(value, f"{_detail_path(n, i)}.{key}", max_field)
+                elif value:
+                    rope.add(value)
             elif key == "signature":
                 if value != "":
                     fields["signature"] = value
@@ -226,14 +271,12 @@ class _Detail:
                 if fields.get(key) is None:
                     fields[key] = value
             else:
-                merge_unknown(self.extra, key, value)
+                merge_unknown(self.extra, key, value, max_field)
 
     def build(self) -> dict[str, Any]:
         out = {key: value for key, value in self.fields.items() if value is not None}
-        for key, parts in self.texts.items():
-            if len(parts) > 1:
-                self.texts[key] = parts = ["".join(parts)]
-            out[key] = parts[0]
+        for key, rope in self.texts.items():
+            out[key] = rope.value()
         for key, value in self.extra.items():
             out.setdefault(key, materialize(value))
         return out
@@ -251,6 +294,9 @@ class _Choice:
         "calls_by_id",
         "calls_by_index",
         "content",
+        "content_blocks",
+        "content_len",
+        "content_mark",
         "detail_keys",
         "details",
         "extra",
@@ -265,16 +311,28 @@ class _Choice:
         "message_extra",
         "native_finish_reason",
         "reasoning",
+        "reasoning_blocks",
+        "reasoning_len",
+        "reasoning_mark",
         "refusal",
+        "refusal_blocks",
+        "refusal_len",
+        "refusal_mark",
         "role",
     )
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, mark: int) -> None:
         self.index = index
         self.role = ""
         self.content: list[str] | None = None
         self.refusal: list[str] | None = None
         self.reasoning: list[str] | None = None
+        # Per text field: its running length, and the length at which the next check runs
+        # (max_field_chars, and joining fragments into blocks): one addition and one
+        # compare per fragment. ``*_blocks`` counts the leading blocks already joined.
+        self.content_len = self.refusal_len = self.reasoning_len = 0
+        self.content_mark = self.refusal_mark = self.reasoning_mark = mark
+        self.content_blocks = self.refusal_blocks = self.reasoning_blocks = 0
         self.details: list[_Detail] = []
         self.detail_keys: dict[tuple[Any, Any], int] = {}
         self.calls: list[_Call] = []
@@ -289,7 +347,7 @@ class _Choice:
         self.images: list[Any] = []
         self.image_keys: set[bytes | str] = set()
         self.audio: dict[str, Any] | None = None
-        self.audio_texts: dict[str, list[str]] = {}
+        self.audio_texts: dict[str, Rope] = {}
         self.finish_reason: str | None = None
         self.native_finish_reason: str | None = None
         self.extra: dict[str, Any] = {}
@@ -323,7 +381,11 @@ class Accumulator:
         self._usage: dict[str, Any] | None = None
         self._count = 0
         self._closed = False
-        self._limits = limits or Limits()
+        self._limits = limits = limits or Limits()
+        self._max_field = (
+            sys.maxsize if limits.max_field_chars is None else limits.max_field_chars
+        )
+        self._first_mark = min(BLOCK_CHARS, self._max_field + 1)
 
     # --- public surface -----------------------------------------------------
 
@@ -417,7 +479,34 @@ class Accumulator:
                 raise
         self._count += 1
         try:
-            self._fold(chunk, events)
+            # The fold of one chunk, inline (this runs once per chunk).
+            choices = chunk.get("choices")
+            if choices:
+                if choices.__class__ is not list:
+                    choices = _as_list(choices, "choices")
+                if len(choices) == 1:
+                    self._fold_choice(choices[0], 0, events)
+                else:
+                    for n, choice in enumerate(choices):
+                        self._fold_choice(choice, n, events)
+            pending = self._pending_top
+            if pending:
+                for name in pending:
+                    value = chunk.get(name)
+                    if value:
+                        self._set_top(name, value)
+            usage = chunk.get("usage")
+            if usage is not None:
+                self._fold_usage(usage, events)
+            if not _TOP_KNOWN.issuperset(chunk):
+                extra = self._extra
+                for key, value in chunk.items():
+                    if key not in _TOP_KNOWN:
+                        merge_unknown(extra, key, value, self._max_field)
+            error = chunk.get("error")
+            if error is not None:
+                merge_unknown(self._extra, "error", error, self._max_field)
+                raise _stream_error(error, position)
         except _FieldError as exc:
             raise ChunkDecodeError(
                 f"event {position}: {exc}", raw=_raw(chunk), position=position, path=exc.path,
@@ -427,50 +516,33 @@ class Accumulator:
             if exc.partial is None:
                 exc.partial = self.snapshot()
             raise
-        except (TypeError, AttributeError, KeyError, IndexError, ValueError, RecursionError) as exc:
+        except _CAUGHT as exc:
             raise ChunkDecodeError(
                 f"event {position}: malformed chunk ({type(exc).__name__}: {exc})",
                 raw=_raw(chunk), position=position, partial=self.snapshot(),
             ) from exc
 
-    def _fold(self, chunk: dict[str, Any], events: list[Event] | None) -> None:
-        choices = chunk.get("choices")
-        if choices:
-            if choices.__class__ is not list:
-                choices = _as_list(choices, "choices")
-            for n, choice in enumerate(choices):
-                self._fold_choice(choice, n, events)
-        pending = self._pending_top
-        if pending:
-            for name in pending:
-                value = chunk.get(name)
-                if value:
-                    self._set_top(name, value)
-        usage = chunk.get("usage")
-        if usage is not None:
-            self._fold_usage(usage, events)
-        if not _TOP_KNOWN.issuperset(chunk):
-            extra = self._extra
-            for key, value in chunk.items():
-                if key not in _TOP_KNOWN:
-                    merge_unknown(extra, key, value)
-        error = chunk.get("error")
-        if error is not None:
-            merge_unknown(self._extra, "error", error)
-            raise _stream_error(error, self._count - 1)
-
     def _set_top(self, name: str, value: Any) -> None:
         if name == "created":
-            if value.__class__ is not int:
+            if value.__class__ is int:
+                if not _INT_MIN <= value < _INT_END:
+                    raise _FieldError("created", f"timestamp out of range: {_short(value)}")
+            else:
+                # "123" and 123.0 mean 123; anything else has no clear meaning.
                 try:
+                    if isinstance(value, bool) or not isinstance(value, (str, float)):
+                        raise TypeError
                     value = int(float(value))
-                except (TypeError, ValueError):
-                    message = f"expected a timestamp, got {value!r:.40}"
+                except (TypeError, ValueError, OverflowError):
+                    message = f"expected a timestamp, got {_kind(value)} {_short(value)}"
                     raise _FieldError("created", message) from None
+                if not _INT_MIN <= value < _INT_END:
+                    raise _FieldError("created", f"timestamp out of range: {_short(value)}")
             if not value:
                 return
-        elif value.__class__ is not str and name in ("id", "model"):
-            raise _FieldError(name, f"expected a string, got {_kind(value)} {value!r:.40}")
+        elif value.__class__ is not str:
+            # id, model, system_fingerprint, service_tier and provider are strings.
+            raise _FieldError(name, f"expected a string, got {_kind(value)} {_short(value)}")
         self._top[name] = value
         self._pending_top = [n for n in self._pending_top if n != name]
 
@@ -493,7 +565,8 @@ class Accumulator:
             limit = self._limits.max_choices
             if limit is not None and len(self._choices) >= limit:
                 self._limits.exceeded("max_choices", len(self._choices) + 1)
-            state = self._choices[index] = _Choice(index)
+            _check_range(index, f"choices[{n}].index")
+            state = self._choices[index] = _Choice(index, self._first_mark)
         delta = choice.get("delta")
         if delta:
             if delta.__class__ is not dict:
@@ -502,12 +575,14 @@ class Accumulator:
         if not _CHOICE_KNOWN.issuperset(choice):
             for key, value in choice.items():
                 if key not in _CHOICE_KNOWN:
-                    merge_unknown(state.extra, key, value)
+                    merge_unknown(state.extra, key, value, self._max_field)
         logprobs = choice.get("logprobs")
         if logprobs:
             self._fold_logprobs(state, logprobs, n, events)
         native = choice.get("native_finish_reason")
         if native:
+            if native.__class__ is not str:
+                native = _as_text(native, f"choices[{n}].native_finish_reason")
             state.native_finish_reason = native
         finish = choice.get("finish_reason")
         if finish:
@@ -529,21 +604,28 @@ class Accumulator:
             if key == "content":
                 if value.__class__ is str:
                     parts = state.content
-                    if parts is None:
+                    if value:
+                        size = state.content_len + len(value)
+                        if size >= state.content_mark:
+                            self._checkpoint(state, "content", size)
+                        state.content_len = size
+                        if parts is None:
+                            state.content = [value]
+                        else:
+                            parts.append(value)
+                        if events is not None:
+                            events.append(ContentDelta(state.index, value))
+                    elif parts is None:
                         state.content = [value]
-                    elif value:
-                        parts.append(value)
-                    else:
-                        continue
-                    if events is not None and value:
-                        events.append(ContentDelta(state.index, value))
                 else:
                     self._fold_content_parts(state, value, n, events)
             elif key == "role":
                 if value and not state.role:
                     state.role = _as_text(value, f"choices[{n}].delta.role")
             elif key == "reasoning":
-                self._add_reasoning(state, _as_text(value, f"choices[{n}].delta.reasoning"), events)
+                if value.__class__ is not str:
+                    value = _as_text(value, f"choices[{n}].delta.reasoning")
+                self._add_reasoning(state, value, events)
             elif key == "reasoning_content":
                 if delta.get("reasoning") != value:
                     text = _as_text(value, f"choices[{n}].delta.reasoning_content")
@@ -552,6 +634,10 @@ class Accumulator:
                 self._fold_tool_calls(state, value, n, events)
             elif key == "refusal":
                 text = _as_text(value, f"choices[{n}].delta.refusal")
+                size = state.refusal_len + len(text)
+                if size >= state.refusal_mark:
+                    self._checkpoint(state, "refusal", size)
+                state.refusal_len = size
                 if state.refusal is None:
                     state.refusal = [text]
                 elif text:
@@ -575,9 +661,24 @@ class Accumulator:
             elif key == "audio":
                 self._fold_audio(state, _as_object(value, f"choices[{n}].delta.audio"), n)
             else:
-                merge_unknown(state.message_extra, key, value)
+                merge_unknown(state.message_extra, key, value, self._max_field)
+
+    def _checkpoint(self, state: _Choice, name: str, size: int) -> None:
+        """A text field of ``state`` reached its mark: enforce the limit, join fragments."""
+        if size > self._max_field:
+            where = f"choices[{state.index}].message.{name}"
+            self._limits.exceeded("max_field_chars", size, where)
+        parts = getattr(state, name)
+        if parts is not None:
+            blocks = f"{name}_blocks"
+            setattr(state, blocks, compact(parts, getattr(state, blocks)))
+        setattr(state, f"{name}_mark", min(size + BLOCK_CHARS, self._max_field + 1))
 
     def _add_reasoning(self, state: _Choice, text: str, events: list[Event] | None) -> None:
+        size = state.reasoning_len + len(text)
+        if size >= state.reasoning_mark:
+            self._checkpoint(state, "reasoning", size)
+        state.reasoning_len = size
         if state.reasoning is None:
             state.reasoning = [text]
         elif text:
@@ -590,7 +691,9 @@ class Accumulator:
     ) -> None:
         """Mistral's content as a list of typed parts: text to content, thinking to reasoning."""
         path = f"choices[{n}].delta.content"
-        if value.__class__ is not list:
+        if value.__class__ is dict:
+            value = [value]  # one part on its own, as tool_calls may come
+        elif value.__class__ is not list:
             raise _FieldError(path, f"expected a string or a list of parts, got {_kind(value)}")
         for part in value:
             if part.__class__ is str:
@@ -599,6 +702,10 @@ class Accumulator:
             thoughts = _thinking_texts(part) if kind == "thinking" else None
             if kind == "text" and isinstance(part.get("text"), str):
                 text = part["text"]
+                size = state.content_len + len(text)
+                if size >= state.content_mark:
+                    self._checkpoint(state, "content", size)
+                state.content_len = size
                 if state.content is None:
                     state.content = [text]
                 elif text:
@@ -609,30 +716,57 @@ class Accumulator:
                 for text in thoughts:
                     self._add_reasoning(state, text, events)
             else:
-                merge_unknown(state.message_extra, "content_parts", [part])
+                merge_unknown(state.message_extra, "content_parts", [part], self._max_field)
 
     def _fold_tool_calls(
         self, state: _Choice, value: Any, n: int, events: list[Event] | None
     ) -> None:
-        path = f"choices[{n}].delta.tool_calls"
-        for i, item in enumerate(_as_list(value, path)):
+        if value.__class__ is not list:
+            value = _as_list(value, f"choices[{n}].delta.tool_calls")
+        i = -1
+        for item in value:
+            i += 1
             if item.__class__ is not dict:
-                raise _FieldError(f"{path}[{i}]", f"expected an object, got {_kind(item)}")
-            raw_index = item.get("index")
-            index = None if raw_index is None else _as_index(raw_index, f"{path}[{i}].index")
+                raise _FieldError(_call_path(n, i), f"expected an object, got {_kind(item)}")
+            index = item.get("index")
+            if index is not None and index.__class__ is not int:
+                index = _as_index(index, f"{_call_path(n, i)}.index")
             call_id = item.get("id")
             if call_id is not None and call_id.__class__ is not str:
-                call_id = _as_text(call_id, f"{path}[{i}].id")
-            call = self._find_call(state, index, call_id)
-            if call is None:
-                call = self._start_call(state, index, call_id or "", f"{path}[{i}]")
-                started = True
-            else:
+                call_id = _as_text(call_id, f"{_call_path(n, i)}.id")
+            if not call_id and index is not None and index in state.calls_by_index:
+                # A fragment of a call already started (the common case): no lookup by id.
+                call = state.calls[state.calls_by_index[index]]
                 started = False
-                if call_id and not call.id:
-                    call.id = call_id
-                    state.calls_by_id.setdefault(call_id, call.position)
-            added = self._fold_call(call, item, f"{path}[{i}]", _TOOL_KNOWN)
+                function = item.get("function")
+                if len(item) == 2 and function.__class__ is dict and len(function) == 1:
+                    # Only ``{"index": i, "function": {"arguments": text}}``: what _fold_call
+                    # does with it when the text is a plain fragment, inline.
+                    arguments = function.get("arguments")
+                    if arguments.__class__ is str and arguments:
+                        size = call.length + len(arguments)
+                        if size < call.mark and len(arguments) < call.length:
+                            call.parts.append(arguments)
+                            call.length = size
+                            if events is not None:
+                                events.append(
+                                    ToolCallArgumentsDelta(
+                                        state.index, call.position, arguments, False
+                                    )
+                                )
+                            continue
+            else:
+                found = self._find_call(state, index, call_id)
+                if found is None:
+                    call = self._start_call(state, index, call_id or "", _call_path(n, i))
+                    started = True
+                else:
+                    call = found
+                    started = False
+                    if call_id and not call.id:
+                        call.id = call_id
+                        state.calls_by_id.setdefault(call_id, call.position)
+            added = self._fold_call(call, item, n, i, _TOOL_KNOWN, events)
             if events is not None:
                 position = call.position
                 if started:
@@ -670,8 +804,10 @@ class Accumulator:
         limit = self._limits.max_tool_calls
         if limit is not None and len(state.calls) >= limit:
             self._limits.exceeded("max_tool_calls", len(state.calls) + 1)
+        if index is not None:
+            _check_range(index, f"{path}.index")
         position = len(state.calls)
-        call = _Call(index, position)
+        call = _Call(index, position, self._first_mark)
         call.id = call_id
         state.calls.append(call)
         if index is not None:
@@ -681,19 +817,27 @@ class Accumulator:
         return call
 
     def _fold_call(
-        self, call: _Call, item: dict[str, Any], path: str, known: frozenset[str]
+        self,
+        call: _Call,
+        item: dict[str, Any],
+        n: int,
+        i: int,
+        known: frozenset[str],
+        events: list[Event] | None,
     ) -> tuple[str, bool] | None:
-        """Fold one tool-call (or function-call) delta; the new argument text and if it replaced."""
+        """Fold one tool-call (``i`` >= 0) or function-call (``i`` = -1) delta of choice ``n``;
+        with ``events``, the new argument text and if it replaced."""
         added: tuple[str, bool] | None = None
         kind = item.get("type")
         if kind and not call.type:
-            call.type = _as_text(kind, f"{path}.type")
+            call.type = _as_text(kind, f"{_call_path(n, i)}.type")
         function = item.get("function") if known is _TOOL_KNOWN else item
         if function:
-            function = _as_object(function, f"{path}.function")
+            if function.__class__ is not dict:
+                function = _as_object(function, f"{_call_path(n, i)}.function")
             name = function.get("name")
             if name and not call.name:
-                call.name = _as_text(name, f"{path}.function.name")
+                call.name = _as_text(name, f"{_call_path(n, i)}.function.name")
             arguments = function.get("arguments")
             if arguments:
                 if arguments.__class__ is not str:
@@ -701,29 +845,42 @@ class Accumulator:
                     if arguments.__class__ is dict or arguments.__class__ is list:
                         arguments = orjson.dumps(arguments).decode()
                     else:
-                        arguments = _as_text(arguments, f"{path}.function.arguments")
-                self._check_length(call.length + len(arguments), f"{path}.function.arguments")
-                added = (arguments, call.add_arguments(arguments))
+                        arguments = _as_text(arguments, f"{_call_path(n, i)}.function.arguments")
+                size = call.length + len(arguments)
+                if size >= call.mark:
+                    if size > self._max_field:
+                        where = f"{_call_path(n, i)}.function.arguments"
+                        self._limits.exceeded("max_field_chars", size, where)
+                    call.blocks = compact(call.parts, call.blocks)
+                    call.mark = min(size + BLOCK_CHARS, self._max_field + 1)
+                if call.length and len(arguments) >= call.length:
+                    replaced = call.add_arguments(arguments)
+                else:
+                    # add_arguments' common case, inline: a fragment shorter than the text.
+                    call.parts.append(arguments)
+                    call.length = size
+                    replaced = False
+                if events is not None:
+                    added = (arguments, replaced)
             if not _FUNCTION_KNOWN.issuperset(function):
                 for key, value in function.items():
                     if key not in _FUNCTION_KNOWN:
-                        merge_unknown(call.function_extra, key, value)
+                        merge_unknown(call.function_extra, key, value, self._max_field)
         if known is _TOOL_KNOWN and not known.issuperset(item):
             for key, value in item.items():
                 if key not in known:
-                    merge_unknown(call.extra, key, value)
+                    merge_unknown(call.extra, key, value, self._max_field)
         return added
 
     def _fold_function_call(
         self, state: _Choice, value: Any, n: int, events: list[Event] | None
     ) -> None:
-        path = f"choices[{n}].delta.function_call"
-        item = _as_object(value, path)
+        item = _as_object(value, f"choices[{n}].delta.function_call")
         call = state.function_call
         started = call is None
         if call is None:
-            call = state.function_call = _Call(None, -1)
-        added = self._fold_call(call, item, path, _FUNCTION_KNOWN)
+            call = state.function_call = _Call(None, -1, self._first_mark)
+        added = self._fold_call(call, item, n, -1, _FUNCTION_KNOWN, events)
         if events is not None:
             if started:
                 events.append(ToolCallStarted(state.index, -1, call.id, call.name))
@@ -731,38 +888,49 @@ class Accumulator:
                 events.append(ToolCallArgumentsDelta(state.index, -1, *added))
 
     def _fold_details(self, state: _Choice, value: Any, n: int, events: list[Event] | None) -> None:
-        path = f"choices[{n}].delta.reasoning_details"
-        for i, item in enumerate(_as_list(value, path)):
-            item = _as_object(item, f"{path}[{i}]")
+        if value.__class__ is not list:
+            value = _as_list(value, f"choices[{n}].delta.reasoning_details")
+        i = -1
+        for item in value:
+            i += 1
+            if item.__class__ is not dict:
+                item = _as_object(item, _detail_path(n, i))
             kind = item.get("type")
+            if kind is not None and kind.__class__ is not str:
+                kind = _as_text(kind, f"{_detail_path(n, i)}.type")
             index = item.get("index")
             position = None
             if index is not None:
+                if index.__class__ is not int:
+                    index = _as_index(index, f"{_detail_path(n, i)}.index")
                 position = state.detail_keys.get((kind, index))
             if position is None:
+                if index is not None:
+                    _check_range(index, f"{_detail_path(n, i)}.index")
                 position = len(state.details)
                 state.details.append(_Detail(kind, index))
                 if index is not None:
                     state.detail_keys[(kind, index)] = position
-            state.details[position].add(item, f"{path}[{i}]")
+            state.details[position].add(item, n, i, self._max_field)
             if events is not None:
                 events.append(ReasoningDetailDelta(state.index, position, item))
 
     def _fold_logprobs(
         self, state: _Choice, value: Any, n: int, events: list[Event] | None
     ) -> None:
-        path = f"choices[{n}].logprobs"
-        logprobs = _as_object(value, path)
+        logprobs = value if value.__class__ is dict else _as_object(value, f"choices[{n}].logprobs")
         content = logprobs.get("content")
         refusal = logprobs.get("refusal")
         if content is not None:
-            content = _as_list(content, f"{path}.content")
+            if content.__class__ is not list:
+                content = _as_list(content, f"choices[{n}].logprobs.content")
             if state.logprobs_content is None:
                 state.logprobs_content = list(content)
             else:
                 state.logprobs_content.extend(content)
         if refusal is not None:
-            refusal = _as_list(refusal, f"{path}.refusal")
+            if refusal.__class__ is not list:
+                refusal = _as_list(refusal, f"choices[{n}].logprobs.refusal")
             if state.logprobs_refusal is None:
                 state.logprobs_refusal = list(refusal)
             else:
@@ -770,7 +938,7 @@ class Accumulator:
         if not _LOGPROBS_KNOWN.issuperset(logprobs):
             for key, item in logprobs.items():
                 if key not in _LOGPROBS_KNOWN:
-                    merge_unknown(state.logprobs_extra, key, item)
+                    merge_unknown(state.logprobs_extra, key, item, self._max_field)
         if events is not None and (content or refusal):
             events.append(LogprobsDelta(state.index, content, refusal))
 
@@ -783,14 +951,19 @@ class Accumulator:
                 continue
             if key == "data" or key == "transcript":
                 text = _as_text(value, f"choices[{n}].delta.audio.{key}")
-                state.audio_texts.setdefault(key, []).append(text)
+                rope = state.audio_texts.get(key)
+                if rope is None:
+                    where = f"choices[{state.index}].message.audio.{key}"
+                    state.audio_texts[key] = Rope(text, where, self._max_field)
+                else:
+                    rope.add(text)
             elif key == "id":
                 if value and not fields.get("id"):
                     fields["id"] = value
             elif key == "expires_at":
                 fields["expires_at"] = value
             else:
-                merge_unknown(fields, key, value)
+                merge_unknown(fields, key, value, self._max_field)
 
     @staticmethod
     def _add_unique(items: list[Any], seen: set[bytes | str], item: Any) -> bool:
@@ -800,11 +973,6 @@ class Accumulator:
         seen.add(key)
         items.append(item)
         return True
-
-    def _check_length(self, length: int, path: str) -> None:
-        limit = self._limits.max_field_chars
-        if limit is not None and length > limit:
-            self._limits.exceeded("max_field_chars", length, path)
 
     def _finish_calls(self, state: _Choice, events: list[Event]) -> None:
         for position, call in enumerate(state.calls):
@@ -848,14 +1016,17 @@ class Accumulator:
         )
         logprobs = None
         if state.logprobs_content is not None or state.logprobs_refusal is not None:
-            logprobs = _lenient(
-                m.Logprobs,
-                {
-                    **materialize_fields(state.logprobs_extra),
-                    "content": state.logprobs_content,
-                    "refusal": state.logprobs_refusal,
-                },
-            )
+            if not state.logprobs_extra:
+                logprobs = _usual_logprobs(state.logprobs_content, state.logprobs_refusal)
+            if logprobs is None:
+                logprobs = _lenient(
+                    m.Logprobs,
+                    {
+                        **materialize_fields(state.logprobs_extra),
+                        "content": state.logprobs_content,
+                        "refusal": state.logprobs_refusal,
+                    },
+                )
         elif state.logprobs_extra:
             logprobs = _lenient(m.Logprobs, materialize_fields(state.logprobs_extra))
         return m.Choice(
@@ -872,12 +1043,85 @@ class Accumulator:
         if state.audio is None:
             return None
         fields = materialize_fields(state.audio)
-        for key, parts in state.audio_texts.items():
-            if len(parts) > 1:
-                state.audio_texts[key] = parts = ["".join(parts)]
-            fields[key] = parts[0]
+        for key, rope in state.audio_texts.items():
+            fields[key] = rope.value()
         result: m.Audio = _lenient(m.Audio, fields)
         return result
+
+
+_TOKEN_KEYS = frozenset({"token", "logprob", "bytes", "top_logprobs"})
+_TOP_KEYS = frozenset({"token", "logprob", "bytes"})
+
+
+def _usual_logprobs(content: list[Any] | None, refusal: list[Any] | None) -> m.Logprobs | None:
+    """The ``Logprobs`` the lenient converter builds, built directly when every item has the
+    usual shape; None when any has another (the converter then builds it all, with its
+    own rule for each oddity).
+
+    The usual shape: exactly ``token`` (a string), ``logprob`` (a finite float), ``bytes``
+    (null or a list of ints from 0 to 255) and ``top_logprobs`` (a list of objects with
+    exactly the first three). On a stream with logprobs the converter's per-field hooks
+    are most of the result's cost; this builds the same objects (fresh lists included).
+    """
+    built_content = None if content is None else _token_logprobs(content)
+    if built_content is None and content is not None:
+        return None
+    built_refusal = None if refusal is None else _token_logprobs(refusal)
+    if built_refusal is None and refusal is not None:
+        return None
+    return m.Logprobs(content=built_content, refusal=built_refusal)
+
+
+def _token_logprobs(items: list[Any]) -> list[m.TokenLogprob] | None:
+    token_cls = m.TokenLogprob
+    top_cls = m.TopLogprob
+    out = []
+    for item in items:
+        if item.__class__ is not dict or len(item) != 4 or not _TOKEN_KEYS.issuperset(item):
+            return None
+        token = item["token"]
+        logprob = item["logprob"]
+        raw = item["bytes"]
+        tops = item["top_logprobs"]
+        # ``x - x`` is 0.0 (false) for a finite float, nan (true) for inf and nan.
+        if token.__class__ is not str or logprob.__class__ is not float or logprob - logprob:
+            return None
+        if raw is not None:
+            raw = _byte_list(raw)
+            if raw is None:
+                return None
+        if tops.__class__ is not list:
+            return None
+        top_objects = []
+        for top in tops:
+            if top.__class__ is not dict or len(top) != 3 or not _TOP_KEYS.issuperset(top):
+                return None
+            top_token = top["token"]
+            top_logprob = top["logprob"]
+            top_raw = top["bytes"]
+            if (
+                top_token.__class__ is not str
+                or top_logprob.__class__ is not float
+                or top_logprob - top_logprob
+            ):
+                return None
+            if top_raw is not None:
+                top_raw = _byte_list(top_raw)
+                if top_raw is None:
+                    return None
+            top_objects.append(top_cls(top_token, top_logprob, top_raw))
+        out.append(token_cls(token, logprob, raw, top_objects))
+    return out
+
+
+def _byte_list(value: Any) -> list[int] | None:
+    """A copy of ``value`` if it is a list of ints from 0 to 255 (not bools), else None."""
+    if value.__class__ is not list:
+        return None
+    for byte in value:
+        if byte.__class__ is not int or byte >> 8:
+            return None
+    return value[:]
 
 
 def _stream_error(error: Any, position: int) -> StreamError:
@@ -889,7 +1133,13 @@ def _stream_error(error: Any, position: int) -> StreamError:
         code, message, metadata = None, error, None
     if not isinstance(code, (int, str)) or isinstance(code, bool):
         code = None
-    text = message if isinstance(message, str) and message else repr(error)[:500]
+    if isinstance(message, str) and message:
+        text = message
+    else:
+        try:
+            text = repr(error)[:500]
+        except RecursionError:
+            text = f"<{type(error).__name__} nested too deep to show>"
     label = f" ({code})" if code is not None else ""
     return StreamError(
         f"the stream reported an error at event {position}{label}: {text}",
@@ -904,7 +1154,10 @@ def _raw(chunk: Any) -> bytes | str:
     try:
         return orjson.dumps(chunk)
     except (TypeError, orjson.JSONEncodeError):
-        return repr(chunk)[:10_000]
+        try:
+            return repr(chunk)[:10_000]
+        except RecursionError:
+            return f"<{type(chunk).__name__} nested too deep to show>"
 
 
 ChatCompletion = m.ChatCompletion

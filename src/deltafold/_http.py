@@ -35,6 +35,12 @@ __all__ = [
 ERROR_BODY_BYTES = 64 * 1024
 """How much of a non-SSE answer is read to build its error."""
 
+REDACTED = "***"
+"""What stands in for a credential found in anything an error keeps."""
+
+_ERROR_FIELDS = ("raw", "error", "metadata", "body", "body_start")
+"""Attributes of deltafold errors that may hold upstream text (an echoed key)."""
+
 _SECRET_HEADERS = frozenset(
     {
         "authorization",
@@ -73,11 +79,50 @@ class Request:
         return f"Request({self.method} {_safe_url(self.url)})"
 
     def scrub(self, text: str) -> str:
-        """``text`` with every credential the caller sent replaced by ``***``."""
+        """``text`` with every credential the caller sent replaced by :data:`REDACTED`."""
         for secret in self._secrets:
             if secret in text:
-                text = text.replace(secret, "***")
+                text = text.replace(secret, REDACTED)
         return text
+
+    def scrub_value(self, value: Any) -> Any:
+        """``value`` (text, bytes or decoded JSON) without the caller's credentials."""
+        if not self._secrets or value is None:
+            return value
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, (bytes, bytearray)):
+            data = bytes(value)
+            for secret in self._secrets:
+                data = data.replace(secret.encode(), REDACTED.encode())
+            return data
+        try:
+            data = orjson.dumps(value)
+        except (TypeError, orjson.JSONEncodeError):
+            return value
+        if not any(secret.encode() in data for secret in self._secrets):
+            return value
+        for secret in self._secrets:
+            data = data.replace(secret.encode(), REDACTED.encode())
+        return orjson.loads(data)
+
+    def scrub_error(self, exc: DeltafoldError) -> None:
+        """Remove the caller's credentials from an error raised while streaming, in place.
+
+        An upstream may echo the key in an in-band error or in an undecodable
+        event; the message, the kept upstream data and ``.partial.extra`` (where
+        the fold keeps a top-level ``error``) are scrubbed.
+        """
+        if not self._secrets:
+            return
+        exc.message = self.scrub(exc.message)
+        exc.args = tuple(self.scrub(a) if isinstance(a, str) else a for a in exc.args)
+        for name in _ERROR_FIELDS:
+            if getattr(exc, name, None) is not None:
+                setattr(exc, name, self.scrub_value(getattr(exc, name)))
+        partial = exc.partial
+        if partial is not None and partial.extra:
+            partial.extra = {k: self.scrub_value(v) for k, v in partial.extra.items()}
 
 
 def _secrets_of(headers: Mapping[str, str]) -> list[str]:
@@ -97,8 +142,9 @@ def _safe_url(url: str | httpx.URL) -> str:
     return str(parsed.copy_with(query=None, fragment=None, username=None, password=None))
 
 
-def _safe_headers(headers: httpx.Headers) -> dict[str, str]:
-    return {k: v for k, v in headers.items() if k.lower() not in _SECRET_HEADERS}
+def _safe_headers(request: Request, headers: httpx.Headers) -> dict[str, str]:
+    """Credential headers dropped, and the caller's key scrubbed from any other that echoes it."""
+    return {k: request.scrub(v) for k, v in headers.items() if k.lower() not in _SECRET_HEADERS}
 
 
 def is_event_stream(response: httpx.Response) -> bool:
@@ -136,7 +182,7 @@ def body_error(request: Request, response: httpx.Response, head: bytes) -> Delta
         else f"HTTP {status}{' ' + reason if reason else ''}",
         status_code=status,
         body=body,
-        headers=_safe_headers(response.headers),
+        headers=_safe_headers(request, response.headers),
     )
 
 

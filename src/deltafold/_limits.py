@@ -1,7 +1,8 @@
 """Limits that keep a broken or hostile upstream from eating the app's memory.
 
 Every limit has a safe default and can be set per call; ``None`` turns one off.
-Exceeding one raises :class:`LimitExceededError` before memory grows past it.
+Exceeding one raises :class:`LimitExceededError` before memory grows past it,
+with ``.partial`` holding everything folded before (docs/hardening.md).
 """
 
 from __future__ import annotations
@@ -26,15 +27,20 @@ class Limits:
     """
 
     max_event_bytes: int | None = 32 * _MiB
-    """Bytes of one SSE event (its data lines together)."""
+    """Bytes of one SSE event (its lines since the last blank line, comments included), or of
+    one line of a JSON-lines body. Checked by the SSE framer as bytes arrive, so an endless
+    line is cut here without being buffered."""
     max_total_bytes: int | None = 1024 * _MiB
-    """Bytes of the whole response body."""
+    """Bytes of the whole response body (SSE as it arrives, a JSON body up front)."""
     max_choices: int | None = 128
     """Distinct choice indexes."""
     max_tool_calls: int | None = 1024
     """Tool calls in one choice."""
     max_field_chars: int | None = 256 * _MiB
-    """Characters of one accumulated field (content, reasoning, tool arguments...)."""
+    """Characters of one accumulated text: content, refusal, reasoning, one tool call's
+    arguments, one reasoning_details text/summary/data, audio data/transcript, and any
+    unknown string field that concatenates. Each has its own running length, checked before
+    a fragment is kept."""
 
     @classmethod
     def unlimited(cls) -> Limits:

@@ -6,34 +6,116 @@ merge key by key under the same rule, and any other value is replaced by
 the later one (a later null never erases). Accumulators stand in for the
 growing values so the fold stays linear and never mutates the caller's chunks;
 ``materialize`` turns them back into plain JSON values.
+
+Hardening: a concatenated string is bounded by ``max_field_chars`` (checked
+before it grows, on the length it already keeps), and objects merge key by
+key only down to :data:`MERGE_DEPTH` levels; deeper, the later value replaces
+the earlier one, so neither merging nor ``materialize`` can recurse without
+bound, whatever the input. ``bounded`` makes a value kept verbatim writable
+as JSON: anything nested deeper than :data:`MAX_DEPTH` levels (orjson writes
+at most 254) becomes :data:`TOO_DEEP`, and an integer outside the 64-bit
+range becomes its decimal string.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
-__all__ = ["materialize", "merge_latest", "merge_unknown"]
+from ._exceptions import LimitExceededError
+
+__all__ = [
+    "BLOCK_CHARS",
+    "MAX_DEPTH",
+    "MERGE_DEPTH",
+    "TOO_DEEP",
+    "Rope",
+    "bounded",
+    "compact",
+    "materialize",
+    "merge_latest",
+    "merge_unknown",
+]
+
+BLOCK_CHARS = 4096
+"""Fragments of a growing string are joined into a block about every this many characters.
+
+A fragment costs ~57 bytes of object overhead besides its text, so a stream of
+one-character tokens would hold 50x its text in fragments; blocks keep that
+overhead under ~1% while copying each character only once more than a plain
+join at the end would.
+"""
+
+MERGE_DEPTH = 32
+"""How many levels of objects merge key by key; below that the later value wins."""
+MAX_DEPTH = 200
+"""Levels of nesting a kept value may have; the completion around it adds fewer than 10."""
+TOO_DEEP = "[deltafold: nested deeper than 200 levels]"
+"""What stands in for the part of a value nested deeper than :data:`MAX_DEPTH`."""
+_NO_LIMIT = sys.maxsize
+_INT_MIN = -(2**63)
+_INT_END = 2**64
 
 
-class _Text:
-    """A string being concatenated: fragments joined once, when read."""
+def compact(parts: list[str], blocks: int) -> int:
+    """Join the fragments after the first ``blocks`` items (blocks already) into one block.
 
-    __slots__ = ("length", "parts")
+    Returns the new number of blocks. ``blocks`` is only a hint: a stale one
+    (after a read joined everything) costs a larger join, never data.
+    """
+    if blocks >= len(parts):
+        blocks = len(parts) - 1 if parts else 0
+    if len(parts) - blocks > 1:
+        parts[blocks:] = ["".join(parts[blocks:])]
+    return len(parts)
 
-    def __init__(self, first: str, second: str) -> None:
-        self.parts = [first, second]
-        self.length = len(first) + len(second)
+
+class Rope:
+    """A string growing by fragments, bounded by ``limit`` chars, joined when read.
+
+    ``mark`` is the length at which the next check runs: the limit and the
+    compaction into blocks share one integer compare per fragment.
+    """
+
+    __slots__ = ("blocks", "key", "length", "limit", "mark", "parts")
+
+    def __init__(self, first: str, key: str, limit: int = _NO_LIMIT) -> None:
+        if len(first) > limit:
+            _too_long(key, len(first), limit)
+        self.parts = [first]
+        self.length = len(first)
+        self.blocks = 0
+        self.key = key
+        self.limit = limit
+        self.mark = min(BLOCK_CHARS, limit + 1)
 
     def value(self) -> str:
-        if len(self.parts) > 1:
-            self.parts = ["".join(self.parts)]
-        return self.parts[0]
+        parts = self.parts
+        if len(parts) > 1:
+            self.parts = parts = ["".join(parts)]
+            self.blocks = 0
+        return parts[0]
+
+    def add(self, text: str) -> None:
+        length = self.length + len(text)
+        if length >= self.mark:
+            if length > self.limit:
+                _too_long(self.key, length, self.limit)
+            self.blocks = compact(self.parts, self.blocks)
+            self.mark = min(length + BLOCK_CHARS, self.limit + 1)
+        self.parts.append(text)
+        self.length = length
+
+
+class _Text(Rope):
+    """An unknown string being concatenated; an equal repeat is kept once."""
+
+    __slots__ = ()
 
     def add(self, text: str) -> None:
         if len(text) == self.length and text == self.value():
             return
-        self.parts.append(text)
-        self.length += len(text)
+        Rope.add(self, text)
 
 
 class _List:
@@ -58,16 +140,33 @@ class _Object:
     def __init__(self, first: dict[str, Any]) -> None:
         self.fields: dict[str, Any] = dict(first)
 
-    def add(self, more: dict[str, Any]) -> None:
+    def add(self, more: dict[str, Any], limit: int, depth: int) -> None:
         fields = self.fields
         for key, value in more.items():
-            merge_unknown(fields, key, value)
+            merge_unknown(fields, key, value, limit, depth)
 
 
-def merge_unknown(target: dict[str, Any], key: str, value: Any) -> None:
-    """Fold ``value`` into ``target[key]`` under the unknown-field rule."""
+def _too_long(key: str, length: int, limit: int) -> None:
+    raise LimitExceededError(
+        f"max_field_chars exceeded at {key!r}: {length} > {limit}",
+        limit="max_field_chars",
+        value=length,
+        maximum=limit,
+    )
+
+
+def merge_unknown(
+    target: dict[str, Any], key: str, value: Any, limit: int = _NO_LIMIT, depth: int = 0
+) -> None:
+    """Fold ``value`` into ``target[key]`` under the unknown-field rule.
+
+    ``limit`` bounds the length of a concatenated string (max_field_chars);
+    ``depth`` is how deep inside merged objects ``target`` is.
+    """
     current = target.get(key, _MISSING)
     if current is _MISSING:
+        if value.__class__ is str and len(value) > limit:
+            _too_long(key, len(value), limit)
         target[key] = value
         return
     if value is None:
@@ -83,24 +182,28 @@ def merge_unknown(target: dict[str, Any], key: str, value: Any) -> None:
             return
     elif kind is _Object:
         if value.__class__ is dict:
-            current.add(value)
+            current.add(value, limit, depth + 1)
             return
     elif kind is str:
         if value.__class__ is str:
             if value != current:
-                target[key] = _Text(current, value)
+                text = _Text(current, key, limit)
+                text.add(value)
+                target[key] = text
             return
     elif kind is list:
         if value.__class__ is list:
             if len(value) != len(current) or value != current:
                 target[key] = _List(current + value)
             return
-    elif kind is dict and value.__class__ is dict:
+    elif kind is dict and value.__class__ is dict and depth < MERGE_DEPTH:
         if value != current:
             merged = _Object(current)
-            merged.add(value)
+            merged.add(value, limit, depth + 1)
             target[key] = merged
         return
+    if value.__class__ is str and len(value) > limit:
+        _too_long(key, len(value), limit)
     target[key] = value
 
 
@@ -110,32 +213,78 @@ def materialize(value: Any) -> Any:
     if kind is _Text:
         return value.value()
     if kind is _List:
-        return list(value.items)
+        return bounded(list(value.items))
     if kind is _Object:
         return {key: materialize(item) for key, item in value.fields.items()}
+    if kind is dict or kind is list or kind is int:
+        return bounded(value)
+    return value
+
+
+def bounded(value: Any) -> Any:
+    """``value`` itself when JSON can hold it, else a copy cut at MAX_DEPTH (see the module doc).
+
+    One walk over the containers; a copy is made only for a value that needs it.
+    """
+    kind = value.__class__
+    if kind is int:
+        return value if _INT_MIN <= value < _INT_END else str(value)
+    if kind is not dict and kind is not list:
+        return value
+    stack = [(value, 1)]
+    pop = stack.pop
+    push = stack.append
+    while stack:
+        item, depth = pop()
+        for inner in item.values() if item.__class__ is dict else item:
+            inner_kind = inner.__class__
+            if inner_kind is dict or inner_kind is list:
+                if depth >= MAX_DEPTH:
+                    return _cut(value, MAX_DEPTH)
+                push((inner, depth + 1))
+            elif inner_kind is int and not _INT_MIN <= inner < _INT_END:
+                return _cut(value, MAX_DEPTH)
+    return value
+
+
+def _cut(value: Any, room: int) -> Any:
+    kind = value.__class__
+    if kind is int:
+        return value if _INT_MIN <= value < _INT_END else str(value)
+    if kind is dict:
+        if not room:
+            return TOO_DEEP
+        return {key: _cut(item, room - 1) for key, item in value.items()}
+    if kind is list:
+        if not room:
+            return TOO_DEEP
+        return [_cut(item, room - 1) for item in value]
     return value
 
 
 def materialize_fields(fields: dict[str, Any]) -> dict[str, Any]:
     """``materialize`` applied to every value of an unknown-fields dict."""
+    if not fields:
+        return {}
     return {key: materialize(value) for key, value in fields.items()}
 
 
-def merge_latest(target: dict[str, Any], update: dict[str, Any]) -> None:
+def merge_latest(target: dict[str, Any], update: dict[str, Any], depth: int = 0) -> None:
     """Merge ``update`` into ``target``: later non-null values win, objects merge recursively.
 
     The rule for ``usage``: cumulative or partial reports both end at the
     latest known value of every field; nothing is summed, nothing erased.
+    Below :data:`MERGE_DEPTH` levels an object simply replaces the earlier value.
     """
     for key, value in update.items():
         if value is None:
             continue
-        if value.__class__ is dict:
+        if value.__class__ is dict and depth < MERGE_DEPTH:
             inner = target.get(key)
             if inner.__class__ is not dict:
                 inner = {}
                 target[key] = inner
-            merge_latest(inner, value)
+            merge_latest(inner, value, depth + 1)
         else:
             target[key] = value
 

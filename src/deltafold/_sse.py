@@ -9,18 +9,24 @@ framed with whole-buffer string operations rather than line by line.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import attrs
 
 from ._exceptions import LimitExceededError
 
-__all__ = ["SSEDecoder", "ServerSentEvent", "iter_sse"]
+__all__ = ["SSEDecoder", "ServerSentEvent", "iter_sse", "iter_windows"]
 
 _BOM = b"\xef\xbb\xbf"
 _CR = 0x0D
 _LF = 0x0A
 _COLON = 0x3A
+_COMMENT_LINES = re.compile(rb"\n:[^\n]*")
+_BLANK_RUNS = re.compile(rb"\n\n\n+")
+WINDOW_BYTES = 256 * 1024
+"""A whole body is framed this many bytes at a time (see :func:`iter_windows`)."""
 
 
 @attrs.frozen
@@ -90,6 +96,9 @@ class SSEDecoder:
         "_skip_lf",
     )
 
+    _plain = False
+    """:class:`DataDecoder` sets it: a message event comes out as its data string."""
+
     def __init__(self, *, max_event_bytes: int | None = None) -> None:
         if max_event_bytes is not None and max_event_bytes < 0:
             raise ValueError("max_event_bytes must be >= 0 or None")
@@ -118,6 +127,9 @@ class SSEDecoder:
         framed, those events are returned and the error is raised by the next call,
         so no complete event is lost to a later oversized one.
         """
+        return self._feed(data)
+
+    def _feed(self, data: bytes | str) -> list[Any]:
         if self._error is not None:
             raise self._error
         if self._closed:
@@ -146,7 +158,7 @@ class SSEDecoder:
             self._at_start = False
             if data.startswith(_BOM):
                 data = data[3:]
-        events: list[ServerSentEvent] = []
+        events: list[Any] = []
         try:
             self._consume(data, events)
         except LimitExceededError as exc:
@@ -157,12 +169,15 @@ class SSEDecoder:
 
     def close(self) -> list[ServerSentEvent]:
         """Signal end of input; returns the last event if it was left unterminated."""
+        return self._close()
+
+    def _close(self) -> list[Any]:
         if self._error is not None:
             raise self._error
         if self._closed:
             return []
         self._closed = True
-        events: list[ServerSentEvent] = []
+        events: list[Any] = []
         buf = self._buf
         if buf:
             line = bytes(buf)
@@ -171,7 +186,7 @@ class SSEDecoder:
         self._dispatch(events)
         return events
 
-    def _consume(self, data: bytes, events: list[ServerSentEvent]) -> None:
+    def _consume(self, data: bytes, events: list[Any]) -> None:
         buf = self._buf
         if buf:
             scan = len(buf)
@@ -201,16 +216,38 @@ class SSEDecoder:
         limit = self._max
         if (
             not self._event_bytes
-            and region.startswith(b"data: ")
             and region.endswith(b"\n\n")
             and (limit is None or len(region) <= limit)
         ):
-            datas = region.decode("utf-8", "replace")[6:-2].split("\n\ndata: ")
-            if not any("\n" in d for d in datas):
-                last_id = self._last_id
-                events.extend([_message(d, last_id) for d in datas])
-                self._check_tail()
-                return
+            # The common shape, framed with whole-region string operations: only
+            # ``data: ...`` lines, each event one line. Nothing is pending, the region
+            # ends with a blank line and is within the limit as a whole, so it is a run
+            # of whole events none of which can exceed the limit. Comment lines
+            # (keep-alives) are dropped first and the blank lines they leave collapse
+            # (an extra blank line dispatches nothing), so a keep-alive does not send
+            # the region down the line path.
+            fast = region
+            if fast[0] == _COLON or b"\n:" in fast:
+                fast = _COMMENT_LINES.sub(b"", fast)
+                if fast[0] == _COLON:
+                    fast = fast[fast.find(b"\n") + 1 :]
+                fast = _BLANK_RUNS.sub(b"\n\n", fast).lstrip(b"\n")
+                if not fast:
+                    self._check_tail()
+                    return
+            if fast.startswith(b"data: "):
+                text = fast.decode("utf-8", "replace")[6:-2]
+                datas = text.split("\n\ndata: ")
+                # Every separator holds two line ends: any other one means a multi-line
+                # event (or another field), which takes the line path.
+                if text.count("\n") == 2 * len(datas) - 2:
+                    if self._plain:
+                        events += datas
+                    else:
+                        last_id = self._last_id
+                        events += [_message(d, last_id) for d in datas]
+                    self._check_tail()
+                    return
 
         parts = region.split(b"\n\n")
         tail = parts.pop()
@@ -225,7 +262,8 @@ class SSEDecoder:
             if part.startswith(b"data: ") and part.find(b"\n", 6) < 0:
                 if limit is not None and len(part) > limit:
                     raise self._limit_error(len(part))
-                emit(_message(part[6:].decode("utf-8", "replace"), self._last_id))
+                value = part[6:].decode("utf-8", "replace")
+                emit(value if self._plain else _message(value, self._last_id))
             else:
                 for piece in part.split(b"\n"):
                     line(piece, events)
@@ -235,7 +273,7 @@ class SSEDecoder:
                 line(piece, events)
         self._check_tail()
 
-    def _line(self, line: bytes, events: list[ServerSentEvent]) -> None:
+    def _line(self, line: bytes, events: list[Any]) -> None:
         if not line:
             self._dispatch(events)
             return
@@ -262,17 +300,15 @@ class SSEDecoder:
             with contextlib.suppress(ValueError):
                 self._retry = int(value)
 
-    def _dispatch(self, events: list[ServerSentEvent]) -> None:
+    def _dispatch(self, events: list[Any]) -> None:
         self._event_bytes = 0
         if self._data:
-            events.append(
-                ServerSentEvent(
-                    self._event.decode("utf-8", "replace") or "message",
-                    b"\n".join(self._data).decode("utf-8", "replace"),
-                    self._last_id,
-                    self._retry,
-                )
-            )
+            name = self._event.decode("utf-8", "replace") or "message"
+            data = b"\n".join(self._data).decode("utf-8", "replace")
+            if self._plain and name == "message":
+                events.append(data)
+            else:
+                events.append(ServerSentEvent(name, data, self._last_id, self._retry))
             self._data = []
         self._event = b""
         self._retry = None
@@ -290,6 +326,53 @@ class SSEDecoder:
             value=value,
             maximum=self._max,
         )
+
+
+class DataDecoder(SSEDecoder):
+    """The framer of ``assemble_sse``: a ``message`` event comes out as its data string.
+
+    Any other event (``event: error``...) still comes out as a :class:`ServerSentEvent`.
+    The framing, limits and errors are :class:`SSEDecoder`'s; only the per-event
+    object is skipped, which the fold would read two fields of and drop.
+    """
+
+    __slots__ = ()
+    _plain = True
+
+    def feed_data(self, data: bytes | str) -> list[str | ServerSentEvent]:
+        """Like :meth:`SSEDecoder.feed`, with plain messages as their data."""
+        return self._feed(data)
+
+    def close_data(self) -> list[str | ServerSentEvent]:
+        """Like :meth:`SSEDecoder.close`, with a plain message as its data."""
+        return self._close()
+
+
+def iter_windows(body: bytes | str, size: int = WINDOW_BYTES) -> Iterator[bytes]:
+    """A whole body in pieces of about ``size`` bytes, cut after a blank line where one is.
+
+    Framing a huge body in one ``feed`` holds its text, every payload and every
+    event at once (several times the body); framed a window at a time, what is
+    held beyond the body is one window's worth. Cutting after a blank line keeps
+    each window a run of whole events, so nothing is carried over between them.
+    """
+    if isinstance(body, str):
+        body = body.encode("utf-8", "surrogatepass")
+    total = len(body)
+    if total <= size:
+        yield body
+        return
+    start = 0
+    while total - start > size:
+        stop = start + size
+        cut = body.rfind(b"\n\n", start, stop)
+        if cut >= 0:
+            cut += 2
+        else:
+            cut = body.rfind(b"\n", start, stop) + 1 or stop
+        yield body[start:cut]
+        start = cut
+    yield body[start:]
 
 
 def iter_sse(

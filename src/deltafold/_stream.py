@@ -320,7 +320,8 @@ class AsyncChatStream(_Base):
                 if item is END:
                     await self._release()
                 return item
-        except DeltafoldError:
+        except DeltafoldError as exc:
+            self._request.scrub_error(exc)
             await self._release()
             raise
 
@@ -556,7 +557,8 @@ class ChatStream(_Base):
                 if item is END:
                     self._release()
                 return item
-        except DeltafoldError:
+        except DeltafoldError as exc:
+            self._request.scrub_error(exc)
             self._release()
             raise
 
