@@ -83,7 +83,7 @@ def _fold_sse(acc: Accumulator, body: bytes | str | Iterable[bytes | str]) -> No
                     piece = piece[: len(piece) - (total - max_total)]
             for data in decoder.feed_data(piece):
                 try:
-                    chunk = loads(data)  # type: ignore[arg-type]  # an event: TypeError
+                    chunk = loads(data)  # type: ignore[arg-type]  # an event object: orjson raises
                 except (orjson.JSONDecodeError, TypeError):
                     chunk = None
                 if chunk.__class__ is not dict:
