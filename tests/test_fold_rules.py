@@ -1760,3 +1760,18 @@ def test_content_list_odd_thinking_part_kept_not_fatal() -> None:
     result = assemble([one({"content": [odd, {"type": "text", "text": "ok"}]})])
     assert result.choices[0].message.content == "ok"
     assert odd in _all_values(wire(result))
+
+
+def test_unknown_delta_field_sent_as_null_is_kept_and_a_later_value_wins() -> None:
+    only_null = assemble([{"choices": [{"index": 0, "delta": {"content": "a", "hint": None}}]}])
+    message = only_null.choices[0].message
+    assert message.extra == {"hint": None}
+    assert "hint" in only_null.to_dict()["choices"][0]["message"]
+    later = assemble(
+        [
+            {"choices": [{"index": 0, "delta": {"hint": None, "refusal": None}}]},
+            {"choices": [{"index": 0, "delta": {"hint": "x"}, "finish_reason": "stop"}]},
+            {"choices": [{"index": 0, "delta": {"hint": None}}]},
+        ]
+    )
+    assert later.choices[0].message.extra == {"hint": "x"}

@@ -73,6 +73,21 @@ _TOP_KNOWN = frozenset(
         "error",
     }
 )
+_DELTA_KNOWN = frozenset(
+    {
+        "content",
+        "role",
+        "reasoning",
+        "reasoning_content",
+        "tool_calls",
+        "refusal",
+        "reasoning_details",
+        "function_call",
+        "annotations",
+        "images",
+        "audio",
+    }
+)
 _CHOICE_KNOWN = frozenset({"index", "delta", "finish_reason", "native_finish_reason", "logprobs"})
 _TOOL_KNOWN = frozenset({"index", "id", "type", "function"})
 _FUNCTION_KNOWN = frozenset({"name", "arguments"})
@@ -600,6 +615,9 @@ class Accumulator:
     ) -> None:
         for key, value in delta.items():
             if value is None:
+                # A null unknown field is still a field the provider sent: keep it.
+                if key not in _DELTA_KNOWN and key not in state.message_extra:
+                    state.message_extra[key] = None
                 continue
             if key == "content":
                 if value.__class__ is str:
