@@ -1775,3 +1775,20 @@ def test_unknown_delta_field_sent_as_null_is_kept_and_a_later_value_wins() -> No
         ]
     )
     assert later.choices[0].message.extra == {"hint": "x"}
+
+
+def test_stream_error_message_is_the_providers_own() -> None:
+    chunks = [
+        {"choices": [{"index": 0, "delta": {"content": "x"}}]},
+        {"error": {"code": 429, "message": "slow down", "metadata": {"retry": 2}}, "choices": []},
+    ]
+    with pytest.raises(StreamError) as caught:
+        assemble(chunks)
+    assert caught.value.message == "slow down"
+    assert caught.value.code == 429
+    assert caught.value.metadata == {"retry": 2}
+    assert "event 1" in str(caught.value) and "slow down" in str(caught.value)
+    with pytest.raises(StreamError) as plain:
+        assemble([{"error": "boom"}])
+    assert plain.value.message == "boom"
+    assert plain.value.code is None

@@ -487,7 +487,7 @@ def _run_assemble(args: AssembleArgs) -> int:
         completion = acc.result(strict=args.strict)
     except DeltafoldError as exc:
         sys.stdout.flush()
-        message = _one_line(exc.message)
+        message = _one_line(str(exc))
         if not re.search(r"\bevents? \d+", message):
             message = f"event {acc.chunks_folded}: {message}"
         name = "-" if args.file == "-" else args.file
@@ -565,7 +565,7 @@ def _run_stream(args: StreamArgs) -> int:
     except DeltafoldError as exc:
         sys.stdout.write("\n" if printer is not None and printer.section else "")
         sys.stdout.flush()
-        print(f"{_PROG} stream: {redact(_one_line(exc.message))}", file=sys.stderr)
+        print(f"{_PROG} stream: {redact(_one_line(str(exc)))}", file=sys.stderr)
         return 1
     if printer is None:
         _print_completion(completion)
@@ -649,7 +649,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{_PROG} {ns.command}: {exc}", file=sys.stderr)
         return 1
     except DeltafoldError as exc:
-        print(f"{_PROG} {ns.command}: {_one_line(exc.message)}", file=sys.stderr)
+        print(f"{_PROG} {ns.command}: {_one_line(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -65,21 +65,25 @@ class ChunkDecodeError(DeltafoldError):
 class StreamError(DeltafoldError):
     """The stream itself reported an error (a top-level ``error`` or ``event: error``).
 
-    ``.code`` is the provider's code (int or str, None when absent),
-    ``.metadata`` its metadata object, ``.error`` the whole error object.
+    ``.message`` is the provider's own message, ``.code`` its code (int or str,
+    None when absent), ``.metadata`` its metadata object, ``.error`` the whole
+    error object; ``str(error)`` says where in the stream it arrived.
     """
 
     def __init__(
         self,
-        message: str,
+        text: str,
         *,
+        message: str | None = None,
         code: int | str | None = None,
         metadata: Any = None,
         error: Any = None,
         position: int | None = None,
         partial: ChatCompletion | None = None,
     ) -> None:
-        super().__init__(message, partial=partial)
+        super().__init__(text, partial=partial)
+        if message is not None:
+            self.message = message
         self.code = code
         self.metadata = metadata
         self.error = error

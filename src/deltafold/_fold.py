@@ -1161,6 +1161,7 @@ def _stream_error(error: Any, position: int) -> StreamError:
     label = f" ({code})" if code is not None else ""
     return StreamError(
         f"the stream reported an error at event {position}{label}: {text}",
+        message=text,
         code=code,
         metadata=metadata,
         error=error,
