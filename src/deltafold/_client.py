@@ -52,6 +52,7 @@ class _Settings:
 
     @property
     def base_url(self) -> str:
+        """The endpoint's base URL, without a trailing slash (``.../v1``)."""
         return self._base_url
 
     def _request(
