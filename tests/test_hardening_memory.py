@@ -117,8 +117,8 @@ def test_fragments_are_joined_into_blocks_as_they_come() -> None:
     acc = Accumulator()
     for _ in range(100_000):
         acc.feed_many(({"choices": [{"index": 0, "delta": {"content": "a"}}]},))
-    parts = acc._choices[0].content
-    assert parts is not None and len(parts) <= 100_000 // 4096 + 4096
+    rope = acc._choices[0].content
+    assert rope is not None and len(rope.parts) <= 100_000 // 4096 + 4096
     assert acc.result().choices[0].message.content == "a" * 100_000
 
 

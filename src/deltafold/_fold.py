@@ -39,10 +39,8 @@ from ._events import (
 from ._exceptions import ChunkDecodeError, DeltafoldError, IncompleteStreamError, StreamError
 from ._limits import Limits
 from ._merge import (
-    BLOCK_CHARS,
     Rope,
     bounded,
-    compact,
     materialize,
     materialize_fields,
     merge_latest,
@@ -212,39 +210,30 @@ class _Call:
     """A tool call (or the legacy function call) being assembled."""
 
     __slots__ = (
-        "blocks", "done", "extra", "function_extra", "id", "index", "length", "mark", "name",
-        "parts", "position", "type",
+        "args", "done", "extra", "function_extra", "id", "index", "name", "position", "type",
     )
 
-    def __init__(self, index: int | None, position: int, mark: int) -> None:
+    def __init__(self, index: int | None, position: int, args: Rope) -> None:
         self.index = index
         self.position = position
         self.id = ""
         self.type = ""
         self.name = ""
-        self.parts: list[str] = []
-        self.length = 0
-        self.mark = mark  # next length at which max_field_chars and compaction are checked
-        self.blocks = 0
+        self.args = args
         self.extra: dict[str, Any] = {}
         self.function_extra: dict[str, Any] = {}
         self.done = False
 
     def arguments(self) -> str:
-        parts = self.parts
-        if len(parts) > 1:
-            self.parts = parts = ["".join(parts)]
-        return parts[0] if parts else ""
+        return self.args.value()
 
     def add_arguments(self, text: str) -> bool:
         """Append ``text``; True when it replaced everything (a provider re-sent the whole)."""
-        if self.length and len(text) >= self.length and text.startswith(self.arguments()):
-            self.parts = [text]
-            self.length = len(text)
-            self.blocks = 0
+        args = self.args
+        if args.length and len(text) >= args.length and text.startswith(args.value()):
+            args.replace(text)
             return True
-        self.parts.append(text)
-        self.length += len(text)
+        args.add(text)
         return False
 
     def build_function(self) -> m.FunctionCall:
@@ -309,9 +298,6 @@ class _Choice:
         "calls_by_id",
         "calls_by_index",
         "content",
-        "content_blocks",
-        "content_len",
-        "content_mark",
         "detail_keys",
         "details",
         "extra",
@@ -326,28 +312,17 @@ class _Choice:
         "message_extra",
         "native_finish_reason",
         "reasoning",
-        "reasoning_blocks",
-        "reasoning_len",
-        "reasoning_mark",
         "refusal",
-        "refusal_blocks",
-        "refusal_len",
-        "refusal_mark",
         "role",
     )
 
-    def __init__(self, index: int, mark: int) -> None:
+    def __init__(self, index: int) -> None:
         self.index = index
         self.role = ""
-        self.content: list[str] | None = None
-        self.refusal: list[str] | None = None
-        self.reasoning: list[str] | None = None
-        # Per text field: its running length, and the length at which the next check runs
-        # (max_field_chars, and joining fragments into blocks): one addition and one
-        # compare per fragment. ``*_blocks`` counts the leading blocks already joined.
-        self.content_len = self.refusal_len = self.reasoning_len = 0
-        self.content_mark = self.refusal_mark = self.reasoning_mark = mark
-        self.content_blocks = self.refusal_blocks = self.reasoning_blocks = 0
+        # None until a string arrives: content stays null if none ever does.
+        self.content: Rope | None = None
+        self.refusal: Rope | None = None
+        self.reasoning: Rope | None = None
         self.details: list[_Detail] = []
         self.detail_keys: dict[tuple[Any, Any], int] = {}
         self.calls: list[_Call] = []
@@ -369,14 +344,8 @@ class _Choice:
         self.message_extra: dict[str, Any] = {}
 
 
-def _joined(parts: list[str] | None) -> str | None:
-    if parts is None:
-        return None
-    if len(parts) > 1:
-        text = "".join(parts)
-        parts[:] = [text]
-        return text
-    return parts[0] if parts else ""
+def _text(rope: Rope | None) -> str | None:
+    return None if rope is None else rope.value()
 
 
 class Accumulator:
@@ -400,7 +369,6 @@ class Accumulator:
         self._max_field = (
             sys.maxsize if limits.max_field_chars is None else limits.max_field_chars
         )
-        self._first_mark = min(BLOCK_CHARS, self._max_field + 1)
 
     # --- public surface -----------------------------------------------------
 
@@ -581,7 +549,7 @@ class Accumulator:
             if limit is not None and len(self._choices) >= limit:
                 self._limits.exceeded("max_choices", len(self._choices) + 1)
             _check_range(index, f"choices[{n}].index")
-            state = self._choices[index] = _Choice(index, self._first_mark)
+            state = self._choices[index] = _Choice(index)
         delta = choice.get("delta")
         if delta:
             if delta.__class__ is not dict:
@@ -621,20 +589,19 @@ class Accumulator:
                 continue
             if key == "content":
                 if value.__class__ is str:
-                    parts = state.content
-                    if value:
-                        size = state.content_len + len(value)
-                        if size >= state.content_mark:
-                            self._checkpoint(state, "content", size)
-                        state.content_len = size
-                        if parts is None:
-                            state.content = [value]
+                    rope = state.content
+                    if rope is None:
+                        state.content = self._rope(state, "content", value)
+                    elif value:
+                        # Rope.add's common case, inline: this runs once per content chunk.
+                        length = rope.length + len(value)
+                        if length < rope.mark:
+                            rope.parts.append(value)
+                            rope.length = length
                         else:
-                            parts.append(value)
-                        if events is not None:
-                            events.append(ContentDelta(state.index, value))
-                    elif parts is None:
-                        state.content = [value]
+                            rope.add(value)
+                    if events is not None and value:
+                        events.append(ContentDelta(state.index, value))
                 else:
                     self._fold_content_parts(state, value, n, events)
             elif key == "role":
@@ -652,14 +619,10 @@ class Accumulator:
                 self._fold_tool_calls(state, value, n, events)
             elif key == "refusal":
                 text = _as_text(value, f"choices[{n}].delta.refusal")
-                size = state.refusal_len + len(text)
-                if size >= state.refusal_mark:
-                    self._checkpoint(state, "refusal", size)
-                state.refusal_len = size
                 if state.refusal is None:
-                    state.refusal = [text]
+                    state.refusal = self._rope(state, "refusal", text)
                 elif text:
-                    state.refusal.append(text)
+                    state.refusal.add(text)
                 if events is not None and text:
                     events.append(RefusalDelta(state.index, text))
             elif key == "reasoning_details":
@@ -681,26 +644,15 @@ class Accumulator:
             else:
                 merge_unknown(state.message_extra, key, value, self._max_field)
 
-    def _checkpoint(self, state: _Choice, name: str, size: int) -> None:
-        """A text field of ``state`` reached its mark: enforce the limit, join fragments."""
-        if size > self._max_field:
-            where = f"choices[{state.index}].message.{name}"
-            self._limits.exceeded("max_field_chars", size, where)
-        parts = getattr(state, name)
-        if parts is not None:
-            blocks = f"{name}_blocks"
-            setattr(state, blocks, compact(parts, getattr(state, blocks)))
-        setattr(state, f"{name}_mark", min(size + BLOCK_CHARS, self._max_field + 1))
+    def _rope(self, state: _Choice, name: str, first: str) -> Rope:
+        """A new text field of ``state``'s message, bounded by max_field_chars."""
+        return Rope(first, f"choices[{state.index}].message.{name}", self._max_field)
 
     def _add_reasoning(self, state: _Choice, text: str, events: list[Event] | None) -> None:
-        size = state.reasoning_len + len(text)
-        if size >= state.reasoning_mark:
-            self._checkpoint(state, "reasoning", size)
-        state.reasoning_len = size
         if state.reasoning is None:
-            state.reasoning = [text]
+            state.reasoning = self._rope(state, "reasoning", text)
         elif text:
-            state.reasoning.append(text)
+            state.reasoning.add(text)
         if events is not None and text:
             events.append(ReasoningDelta(state.index, text))
 
@@ -720,14 +672,10 @@ class Accumulator:
             thoughts = _thinking_texts(part) if kind == "thinking" else None
             if kind == "text" and isinstance(part.get("text"), str):
                 text = part["text"]
-                size = state.content_len + len(text)
-                if size >= state.content_mark:
-                    self._checkpoint(state, "content", size)
-                state.content_len = size
                 if state.content is None:
-                    state.content = [text]
+                    state.content = self._rope(state, "content", text)
                 elif text:
-                    state.content.append(text)
+                    state.content.add(text)
                 if events is not None and text:
                     events.append(ContentDelta(state.index, text))
             elif thoughts is not None:
@@ -761,11 +709,12 @@ class Accumulator:
                     # Only ``{"index": i, "function": {"arguments": text}}``: what _fold_call
                     # does with it when the text is a plain fragment, inline.
                     arguments = function.get("arguments")
+                    args = call.args
                     if arguments.__class__ is str and arguments:
-                        size = call.length + len(arguments)
-                        if size < call.mark and len(arguments) < call.length:
-                            call.parts.append(arguments)
-                            call.length = size
+                        length = args.length + len(arguments)
+                        if length < args.mark and len(arguments) < args.length:
+                            args.parts.append(arguments)
+                            args.length = length
                             if events is not None:
                                 events.append(
                                     ToolCallArgumentsDelta(
@@ -825,7 +774,8 @@ class Accumulator:
         if index is not None:
             _check_range(index, f"{path}.index")
         position = len(state.calls)
-        call = _Call(index, position, self._first_mark)
+        where = f"choices[{state.index}].message.tool_calls[{position}].function.arguments"
+        call = _Call(index, position, Rope("", where, self._max_field))
         call.id = call_id
         state.calls.append(call)
         if index is not None:
@@ -864,20 +814,7 @@ class Accumulator:
                         arguments = orjson.dumps(arguments).decode()
                     else:
                         arguments = _as_text(arguments, f"{_call_path(n, i)}.function.arguments")
-                size = call.length + len(arguments)
-                if size >= call.mark:
-                    if size > self._max_field:
-                        where = f"{_call_path(n, i)}.function.arguments"
-                        self._limits.exceeded("max_field_chars", size, where)
-                    call.blocks = compact(call.parts, call.blocks)
-                    call.mark = min(size + BLOCK_CHARS, self._max_field + 1)
-                if call.length and len(arguments) >= call.length:
-                    replaced = call.add_arguments(arguments)
-                else:
-                    # add_arguments' common case, inline: a fragment shorter than the text.
-                    call.parts.append(arguments)
-                    call.length = size
-                    replaced = False
+                replaced = call.add_arguments(arguments)
                 if events is not None:
                     added = (arguments, replaced)
             if not _FUNCTION_KNOWN.issuperset(function):
@@ -897,7 +834,9 @@ class Accumulator:
         call = state.function_call
         started = call is None
         if call is None:
-            call = state.function_call = _Call(None, -1, self._first_mark)
+            where = f"choices[{state.index}].message.function_call.arguments"
+            call = _Call(None, -1, Rope("", where, self._max_field))
+            state.function_call = call
         added = self._fold_call(call, item, n, -1, _FUNCTION_KNOWN, events)
         if events is not None:
             if started:
@@ -1011,9 +950,9 @@ class Accumulator:
     def _build_choice(self, state: _Choice) -> m.Choice:
         message = m.Message(
             role=state.role or "assistant",
-            content=_joined(state.content),
-            refusal=_joined(state.refusal),
-            reasoning=_joined(state.reasoning),
+            content=_text(state.content),
+            refusal=_text(state.refusal),
+            reasoning=_text(state.reasoning),
             reasoning_details=[_lenient(m.ReasoningDetail, d.build()) for d in state.details],
             tool_calls=[
                 m.ToolCall(

@@ -106,6 +106,15 @@ class Rope:
         self.parts.append(text)
         self.length = length
 
+    def replace(self, text: str) -> None:
+        """Start over with ``text`` (a provider re-sent the whole value)."""
+        if len(text) > self.limit:
+            _too_long(self.key, len(text), self.limit)
+        self.parts = [text]
+        self.length = len(text)
+        self.blocks = 0
+        self.mark = min(len(text) + BLOCK_CHARS, self.limit + 1)
+
 
 class _Text(Rope):
     """An unknown string being concatenated; an equal repeat is kept once."""
