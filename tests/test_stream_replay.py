@@ -16,12 +16,13 @@ from deltafold import (
     Accumulator,
     ChatCompletionChunk,
     ContentDelta,
+    Limits,
     StreamError,
     StreamUsageError,
     ToolCallDone,
     to_dict,
 )
-from deltafold._assemble import iter_sse_chunks
+from deltafold._assemble import fold_sse
 from servers import ReplayServer, async_client, corpus_body, sse_body, sync_client
 
 BODY = {"model": "test/model", "messages": [{"role": "user", "content": "hi"}]}
@@ -47,8 +48,7 @@ def expected_events(body: bytes) -> list[deltafold.Event]:
     acc = Accumulator()
     events: list[deltafold.Event] = []
     try:
-        for chunk in iter_sse_chunks(body):
-            events += acc.feed(chunk)
+        fold_sse(body, lambda chunk: events.extend(acc.feed(chunk)), limits=Limits())
     except StreamError:
         return events
     return events + acc.close()
@@ -99,7 +99,8 @@ async def test_corpus_chunks_async(replay: ReplayServer, entry: dict[str, Any]) 
                 got = ("error", to_dict(exc.partial))
     assert got == want
     # Every data event became one typed chunk, in order (an error chunk raises instead).
-    raw = list(iter_sse_chunks(body))
+    raw: list[dict[str, Any]] = []
+    fold_sse(body, raw.append, limits=Limits())
     if want[0] == "error":
         raw = raw[: len(chunks)]
     assert [to_dict(c) for c in chunks] == [

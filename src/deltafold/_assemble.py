@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
 
 from ._decode import DONE, event_to_chunk
-from ._exceptions import ChunkDecodeError, DeltafoldError, LimitExceededError
+from ._exceptions import ChunkDecodeError, DeltafoldError
 from ._fold import Accumulator
 from ._limits import Limits
 from ._models import ChatCompletion
-from ._sse import DataDecoder, ServerSentEvent, SSEDecoder, iter_windows
+from ._sse import DataDecoder, ServerSentEvent, iter_windows
 
-__all__ = ["assemble", "assemble_sse", "iter_sse_chunks"]
+__all__ = ["assemble", "assemble_sse", "fold_body", "fold_sse"]
 
 _BOM = "\ufeff"
 _BOM_BYTES = b"\xef\xbb\xbf"
@@ -33,14 +33,11 @@ def assemble(
     With ``strict=True`` a choice left without a finish_reason raises
     :class:`IncompleteStreamError`; by default it comes back with a null one.
     """
-    if isinstance(chunks, (bytes, bytearray, memoryview, str)):
-        return _assemble_body(chunks, strict=strict, limits=limits)
     acc = Accumulator(limits=limits)
-    feed = acc._feed
-    for chunk in chunks:
-        if chunk.__class__ is not dict and _is_done(chunk):
-            break
-        feed(chunk, None)
+    if isinstance(chunks, (bytes, bytearray, memoryview, str)):
+        fold_body(chunks, acc._feed, limits=acc._limits, accumulator=acc)
+    else:
+        _fold_items(chunks, acc._feed)
     return acc.result(strict=strict)
 
 
@@ -52,25 +49,38 @@ def assemble_sse(
 ) -> ChatCompletion:
     """Fold a recorded SSE response body: bytes, text, or pieces cut anywhere."""
     acc = Accumulator(limits=limits)
-    _fold_sse(acc, body)
+    fold_sse(body, acc._feed, limits=acc._limits, accumulator=acc)
     return acc.result(strict=strict)
 
 
-def _fold_sse(acc: Accumulator, body: bytes | str | Iterable[bytes | str]) -> None:
-    """Frame ``body`` and fold its chunks into ``acc`` up to ``[DONE]``.
+def _fold_items(chunks: Iterable[Any], consume: Callable[[Any], object]) -> None:
+    for chunk in chunks:
+        if chunk.__class__ is not dict and _is_done(chunk):
+            break
+        consume(chunk)
 
-    What ``iter_sse_chunks`` does, inline, as this loop runs once per event: a plain
-    message (a data string) is decoded right here, and kept when it is a JSON object;
-    anything else (an error event, ``[DONE]``, bad JSON, another value) goes through
-    ``event_to_chunk``, which names the event. A whole body is framed a window at a
-    time.
+
+def fold_sse(
+    body: bytes | str | Iterable[bytes | str],
+    consume: Callable[[dict[str, Any]], object],
+    *,
+    limits: Limits,
+    accumulator: Accumulator | None = None,
+) -> None:
+    """Frame ``body`` and hand each chunk up to ``[DONE]`` to ``consume``.
+
+    The one SSE loop behind ``assemble_sse``, ``assemble`` of an SSE body and the
+    CLI; it runs once per event, so it is written inline: a plain message (a data
+    string) is decoded right here, and kept when it is a JSON object; anything
+    else (an error event, ``[DONE]``, bad JSON, another value) goes through
+    ``event_to_chunk``, which names the event. A whole body is framed a window at
+    a time. An error raised while framing carries ``accumulator``'s partial.
     """
-    limits = acc._limits
     decoder = DataDecoder(max_event_bytes=limits.max_event_bytes)
-    fold = acc._feed
     loads = orjson.loads
     max_total = limits.max_total_bytes
     total = 0
+    position = 0
     try:
         for piece in _pieces(body):
             over = False
@@ -90,24 +100,26 @@ def _fold_sse(acc: Accumulator, body: bytes | str | Iterable[bytes | str]) -> No
                     # Not a plain message holding a JSON object: ``[DONE]``, an empty or
                     # other event, bad JSON. Read again out here, so an error names the
                     # event and does not keep orjson's as its context.
-                    chunk = _event_chunk(data, acc._count)
+                    chunk = _event_chunk(data, position)
                     if chunk is None:
                         continue
                     if chunk is DONE:
                         return
-                fold(chunk, None)
+                position += 1
+                consume(chunk)
             if over:
                 limits.exceeded("max_total_bytes", total)
         for data in decoder.close_data():
-            chunk = _event_chunk(data, acc._count)
+            chunk = _event_chunk(data, position)
             if chunk is None:
                 continue
             if chunk is DONE:
                 return
-            fold(chunk, None)
-    except (DeltafoldError, LimitExceededError) as exc:
-        if exc.partial is None and acc.chunks_folded:
-            exc.partial = acc.snapshot()
+            position += 1
+            consume(chunk)
+    except DeltafoldError as exc:
+        if exc.partial is None and accumulator is not None and accumulator.chunks_folded:
+            exc.partial = accumulator.snapshot()
         raise
 
 
@@ -126,53 +138,6 @@ def _pieces(body: bytes | str | Iterable[bytes | str]) -> Iterable[Any]:
     return body
 
 
-def iter_sse_chunks(
-    body: bytes | str | Iterable[bytes | str],
-    *,
-    limits: Limits | None = None,
-    accumulator: Accumulator | None = None,
-) -> Any:
-    """Chunk dicts from an SSE body, up to ``[DONE]``; errors carry the accumulator's partial."""
-    limits = limits or Limits()
-    decoder = SSEDecoder(max_event_bytes=limits.max_event_bytes)
-    pieces = _pieces(body)
-    max_total = limits.max_total_bytes
-    total = 0
-    position = 0
-    try:
-        for piece in pieces:
-            over = False
-            if max_total is not None:
-                total += len(piece)
-                if total > max_total:
-                    # Frame the bytes that fit, so every event complete within the limit
-                    # is folded, then stop.
-                    over = True
-                    piece = piece[: len(piece) - (total - max_total)]
-            for event in decoder.feed(piece):
-                chunk = event_to_chunk(event.event, event.data, position)
-                if chunk is None:
-                    continue
-                if chunk is DONE:
-                    return
-                position += 1
-                yield chunk
-            if over:
-                limits.exceeded("max_total_bytes", total)
-        for event in decoder.close():
-            chunk = event_to_chunk(event.event, event.data, position)
-            if chunk is None:
-                continue
-            if chunk is DONE:
-                return
-            position += 1
-            yield chunk
-    except (DeltafoldError, LimitExceededError) as exc:
-        if exc.partial is None and accumulator is not None and accumulator.chunks_folded:
-            exc.partial = accumulator.snapshot()
-        raise
-
-
 def _is_done(chunk: Any) -> bool:
     if isinstance(chunk, str):
         return chunk.strip() == "[DONE]"
@@ -181,11 +146,18 @@ def _is_done(chunk: Any) -> bool:
     return False
 
 
-def _assemble_body(
-    body: bytes | bytearray | memoryview | str, *, strict: bool, limits: Limits | None
-) -> ChatCompletion:
-    """A whole recorded body: SSE, JSON lines, a JSON array or one JSON object, told apart by
-    its first significant character (a leading BOM is dropped: orjson rejects it)."""
+def fold_body(
+    body: bytes | bytearray | memoryview | str,
+    consume: Callable[[Any], object],
+    *,
+    limits: Limits,
+    accumulator: Accumulator | None = None,
+) -> None:
+    """Hand each chunk of a whole recorded body to ``consume``.
+
+    The body is SSE, JSON lines, a JSON array or one JSON object, told apart by
+    its first significant character (a leading BOM is dropped: orjson rejects it).
+    """
     text = bytes(body) if isinstance(body, (bytearray, memoryview)) else body
     if isinstance(text, bytes):
         text = text.removeprefix(_BOM_BYTES)
@@ -194,11 +166,12 @@ def _assemble_body(
         text = text.removeprefix(_BOM)
         head = text[:64]
     head = head.lstrip(" \t\r\n")
-    if head.startswith(("[", "{")):
-        # The SSE path counts bytes as it frames; a JSON body is checked whole, up front.
-        checked = limits or Limits()
-        if checked.max_total_bytes is not None and len(text) > checked.max_total_bytes:
-            checked.exceeded("max_total_bytes", len(text))
+    if not head.startswith(("[", "{")):
+        fold_sse(text, consume, limits=limits, accumulator=accumulator)
+        return
+    # The SSE path counts bytes as it frames; a JSON body is checked whole, up front.
+    if limits.max_total_bytes is not None and len(text) > limits.max_total_bytes:
+        limits.exceeded("max_total_bytes", len(text))
     if head.startswith("["):
         try:
             items = orjson.loads(text)
@@ -206,21 +179,20 @@ def _assemble_body(
             raw = text[:2000]
             raise ChunkDecodeError(f"invalid JSON array body ({exc})", raw=raw) from None
         if isinstance(items, list):
-            return assemble(items, strict=strict, limits=limits)
-    if head.startswith("{"):
-        # One (possibly pretty-printed) object; for JSON lines this fails after the first line.
-        try:
-            whole = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            whole = None
-        if isinstance(whole, dict):
-            return assemble([whole], strict=strict, limits=limits)
-        raw = text if isinstance(text, bytes) else text.encode()
-        lines = [line for line in raw.splitlines() if line.strip()]
-        max_event = (limits or Limits()).max_event_bytes
-        if max_event is not None:
-            longest = max(map(len, lines), default=0)
-            if longest > max_event:
-                (limits or Limits()).exceeded("max_event_bytes", longest, "a JSON line")
-        return assemble(lines, strict=strict, limits=limits)
-    return assemble_sse(text, strict=strict, limits=limits)
+            _fold_items(items, consume)
+            return
+    # One (possibly pretty-printed) object; for JSON lines this fails after the first line.
+    try:
+        whole = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        whole = None
+    if isinstance(whole, dict):
+        consume(whole)
+        return
+    raw = text if isinstance(text, bytes) else text.encode()
+    lines = [line.strip() for line in raw.splitlines() if line.strip()]
+    if limits.max_event_bytes is not None:
+        longest = max(map(len, lines), default=0)
+        if longest > limits.max_event_bytes:
+            limits.exceeded("max_event_bytes", longest, "a JSON line")
+    _fold_items(lines, consume)

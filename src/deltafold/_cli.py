@@ -11,7 +11,7 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import Any, TextIO
 import attrs
 import orjson
 
-from ._assemble import iter_sse_chunks
+from ._assemble import fold_body
 from ._convert import to_dict
 from ._events import (
     ContentDelta,
@@ -430,31 +430,6 @@ def _read_input(name: str) -> bytes:
         raise CommandError(f"cannot read {name}: {exc.strerror or exc}") from None
 
 
-def _chunks_of(body: bytes, acc: Accumulator) -> Iterator[Any]:
-    """Chunks of a recorded body: SSE, JSON lines or a JSON array, told apart by the first byte."""
-    head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-    if head == b"[":
-        try:
-            items = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            items = None
-        if isinstance(items, list):
-            return iter(items)
-    if head in (b"{", b"["):
-        return _json_lines(body)
-    chunks: Iterator[Any] = iter_sse_chunks(body, accumulator=acc)
-    return chunks
-
-
-def _json_lines(body: bytes) -> Iterator[bytes]:
-    for line in body.splitlines():
-        line = line.strip()
-        if line == b"[DONE]" or line == b"data: [DONE]":
-            return
-        if line:
-            yield line
-
-
 def event_record(event: Event) -> dict[str, Any]:
     """One event as a JSON object; ``type`` names it (``content_delta``, ``usage_updated``...)."""
     name = re.sub(r"(?<!^)(?=[A-Z])", "_", type(event).__name__).lower()
@@ -477,11 +452,14 @@ def _one_line(message: str) -> str:
 def _run_assemble(args: AssembleArgs) -> int:
     body = _read_input(args.file)
     acc = Accumulator()
+
+    def fold(chunk: Any) -> None:
+        events = acc.feed(chunk)
+        if args.events:
+            _write_events(events)
+
     try:
-        for chunk in _chunks_of(body, acc):
-            events = acc.feed(chunk)
-            if args.events:
-                _write_events(events)
+        fold_body(body, fold, limits=acc._limits, accumulator=acc)
         if args.events:
             _write_events(acc.close())
         completion = acc.result(strict=args.strict)
@@ -495,8 +473,6 @@ def _run_assemble(args: AssembleArgs) -> int:
         if args.partial:
             _print_completion(exc.partial or acc.snapshot())
         return 1
-    except orjson.JSONDecodeError as exc:
-        raise CommandError(f"{args.file} is not a JSON array of chunks: {exc}") from None
     if not args.events:
         _print_completion(completion)
     return 0

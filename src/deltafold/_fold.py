@@ -450,7 +450,7 @@ class Accumulator:
 
     # --- the fold ---------------------------------------------------------------
 
-    def _feed(self, chunk: Any, events: list[Event] | None) -> None:
+    def _feed(self, chunk: Any, events: list[Event] | None = None) -> None:
         position = self._count
         if chunk.__class__ is not dict:
             try:
