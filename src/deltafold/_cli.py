@@ -618,10 +618,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 style=ns.style,
             )
         )
-    except CommandError as exc:
-        print(f"{_PROG} {ns.command}: {exc}", file=sys.stderr)
-        return 1
-    except ServeExtraMissing as exc:
+    except (CommandError, ServeExtraMissing) as exc:
         print(f"{_PROG} {ns.command}: {exc}", file=sys.stderr)
         return 1
     except DeltafoldError as exc:
