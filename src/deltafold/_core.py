@@ -11,6 +11,7 @@ two drivers share it instead of copying a loop.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Final
 
 from ._convert import from_dict
@@ -217,14 +218,7 @@ class StreamCore(FoldState):
                 except DeltafoldError as exc:
                     self._over = exc
                 data = data[: len(data) - (self._total - self._max_total)]
-        try:
-            events = self._decoder.feed(data)
-        except DeltafoldError as exc:
-            raise self.fail(exc) from None
-        if events:
-            self._pending.extend(events)
-            self.received += len(events)
-            self._framed += len(events)
+        self._queue(self._decoder.feed, data)
 
     def feed_eof(self) -> None:
         """The body ended; an unterminated last event is still framed."""
@@ -232,8 +226,12 @@ class StreamCore(FoldState):
             return
         self._eof = True
         self._tail_at = self._framed
+        self._queue(self._decoder.close)
+
+    def _queue(self, frame: Callable[..., list[ServerSentEvent]], *args: Any) -> None:
+        """Frame with ``frame(*args)`` and queue the events; a framing error fails the stream."""
         try:
-            events = self._decoder.close()
+            events = frame(*args)
         except DeltafoldError as exc:
             raise self.fail(exc) from None
         if events:
