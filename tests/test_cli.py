@@ -253,7 +253,7 @@ def echo_401() -> Iterator[tuple[str, list[str]]]:
 def test_stream_never_prints_the_key(echo_401: tuple[str, list[str]]) -> None:
     base, seen = echo_401
     flag = run("stream", "--model", "m", "--base-url", base, "--api-key", SECRET, "Hi")
-    env = run("stream", "--model", "m", "Hi", OPENAI_API_KEY=SECRET, OPENROUTER_BASE_URL=base)
+    env = run("stream", "--model", "m", "Hi", OPENAI_API_KEY=SECRET, OPENAI_BASE_URL=base)
     assert seen == [f"Bearer {SECRET}"] * 2  # the key did reach the server, and came back
     for result in (flag, env):
         assert result.returncode == 1

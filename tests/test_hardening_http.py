@@ -522,8 +522,6 @@ def test_cli_stream_never_prints_the_key(faults: FaultServer) -> None:
                 "stream",
                 "--model",
                 "m",
-                "--base-url",
-                base,
                 "--idle-timeout",
                 "5",
                 *(["--json"] if n % 2 else []),
@@ -533,7 +531,7 @@ def test_cli_stream_never_prints_the_key(faults: FaultServer) -> None:
             text=True,
             timeout=60,
             stdin=subprocess.DEVNULL,
-            env={**env, "OPENROUTER_API_KEY": KEY},
+            env={**env, "OPENROUTER_API_KEY": KEY, "OPENROUTER_BASE_URL": base},
         )
         assert result.returncode != 0
         output = result.stdout + result.stderr

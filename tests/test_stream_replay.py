@@ -292,8 +292,9 @@ async def test_client_env_defaults_and_secrecy(
 ) -> None:
     url = replay.add(sse_body(HELLO))
     base = url.removesuffix("/chat/completions")
-    monkeypatch.setenv("OPENROUTER_BASE_URL", base)
+    monkeypatch.delenv("OPENROUTER_BASE_URL", raising=False)
     monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", base)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-from-openai-env-0001")
     with anyio.fail_after(TIMEOUT):
         async with deltafold.Client() as client:
@@ -307,6 +308,7 @@ async def test_client_env_defaults_and_secrecy(
     assert record.headers["authorization"] == "Bearer sk-from-openai-env-0001"
     assert record.json == {"model": "m", "messages": [], "temperature": 0.5, "stream": True}
 
+    monkeypatch.setenv("OPENROUTER_BASE_URL", base)
     monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-first-0002")
     async with async_client() as http:
         client = deltafold.Client(http_client=http)

@@ -15,13 +15,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
 import orjson
 
 from ._assemble import fold_body
 from ._convert import to_dict
+from ._endpoint import OPENAI_URL, OPENROUTER_URL
 from ._events import (
     ContentDelta,
     Event,
@@ -35,13 +36,14 @@ from ._models import ChatCompletion
 from ._server import ServeExtraMissing
 from ._split import Style
 
+if TYPE_CHECKING:
+    from ._client import Client
+
 __all__ = ["main"]
 
 _PROG = "deltafold"
 _DEMO_FILE = "demo_stream.sse"
 _DEMO_SECONDS = 1.5
-_OPENROUTER_URL = "https://openrouter.ai/api/v1"
-_OPENAI_URL = "https://api.openai.com/v1"
 _DIM = "\x1b[2m"
 _BOLD = "\x1b[1m"
 _RESET = "\x1b[0m"
@@ -171,10 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="stream a prompt from a real endpoint and print it live",
         description=(
             "Send one prompt to an OpenAI-compatible endpoint and print the reasoning and the "
-            "answer as they arrive, then tool calls and usage. The key comes from --api-key, "
-            "OPENROUTER_API_KEY or OPENAI_API_KEY; the base URL from --base-url, "
-            f"OPENROUTER_BASE_URL (default {_OPENROUTER_URL}), or, when only OPENAI_API_KEY "
-            f"is set, OPENAI_BASE_URL (default {_OPENAI_URL}). The key is never printed."
+            "answer as they arrive, then tool calls and usage. --base-url and --api-key win; "
+            f"otherwise OPENROUTER_API_KEY with OPENROUTER_BASE_URL (default {OPENROUTER_URL}), "
+            f"then OPENAI_API_KEY with OPENAI_BASE_URL (default {OPENAI_URL}). A key from the "
+            "environment only goes to its own provider or its own *_BASE_URL; a loopback "
+            "server needs no key. The key is never printed."
         ),
     )
     stream.add_argument("prompt", metavar="PROMPT", help="the user message, or - for stdin")
@@ -358,16 +361,15 @@ def _run_demo(args: DemoArgs) -> int:
     recording = load_recording(demo_recording())
     delay_ms = 0.0 if args.json else _DEMO_SECONDS * 1000 / max(1, len(recording.events))
     printer = None if args.json else LivePrinter(sys.stdout, color=_use_color(sys.stdout))
-    request = {
-        "model": recording.model,
-        "messages": [
-            {"role": "user", "content": "What's the weather in Lisbon? Do I need an umbrella?"}
-        ],
-        "tools": [_WEATHER_TOOL],
-        "reasoning": {"effort": "low"},
-    }
+    from ._client import Client
+
+    messages = [{"role": "user", "content": "What's the weather in Lisbon? Do I need an umbrella?"}]
+    params = {"tools": [_WEATHER_TOOL], "reasoning": {"effort": "low"}}
     with replay_server(recording, delay_ms=delay_ms) as base:
-        completion = anyio.run(_stream_chat, f"{base}/chat/completions", request, {}, 30.0, printer)
+        client = Client(base, api_key="")  # a local replay: no key goes anywhere
+        completion = anyio.run(
+            _stream_chat, client, recording.model, messages, params, {}, 30.0, printer
+        )
     if printer is None:
         _print_completion(completion)
     else:
@@ -395,21 +397,18 @@ _WEATHER_TOOL = {
 
 
 async def _stream_chat(
-    url: str,
-    request: dict[str, Any],
+    client: Client,
+    model: str,
+    messages: list[dict[str, Any]],
+    params: dict[str, Any],
     headers: dict[str, str],
     idle_timeout: float,
     printer: LivePrinter | None,
 ) -> ChatCompletion:
-    """Stream one request through ``aconnect_chat``, printing events as they arrive."""
-    import httpx
-
-    from ._stream import aconnect_chat
-
-    timeout = httpx.Timeout(30.0, read=idle_timeout)
-    async with httpx.AsyncClient(timeout=timeout) as http:
-        async with aconnect_chat(
-            http, url, json=request, headers=headers, idle_timeout=idle_timeout
+    """Stream one request through ``client``, printing events as they arrive."""
+    async with client:
+        async with client.stream(
+            model=model, messages=messages, headers=headers, idle_timeout=idle_timeout, **params
         ) as stream:
             if printer is None:
                 return await stream.until_done()
@@ -481,67 +480,38 @@ def _run_assemble(args: AssembleArgs) -> int:
 # --- stream ---------------------------------------------------------------------------
 
 
-def _resolve_endpoint(args: StreamArgs) -> tuple[str, str]:
-    """The base URL and the key: flags first, then OpenRouter's variables, then OpenAI's."""
-    env = os.environ
-    key = args.api_key or env.get("OPENROUTER_API_KEY") or env.get("OPENAI_API_KEY")
-    if not key:
-        raise CommandError(
-            "no API key: pass --api-key or set OPENROUTER_API_KEY (or OPENAI_API_KEY)"
-        )
-    base = args.base_url or env.get("OPENROUTER_BASE_URL")
-    if not base:
-        only_openai = not args.api_key and not env.get("OPENROUTER_API_KEY")
-        base = (env.get("OPENAI_BASE_URL") or _OPENAI_URL) if only_openai else _OPENROUTER_URL
-    return base.rstrip("/"), key
-
-
-class _Redactor:
-    """Removes the key from any text that is about to be printed."""
-
-    def __init__(self, secret: str) -> None:
-        self.secret = secret
-
-    def __call__(self, text: str) -> str:
-        return text.replace(self.secret, "***") if len(self.secret) >= 4 else text
-
-
 def _run_stream(args: StreamArgs) -> int:
     import anyio
 
-    base, key = _resolve_endpoint(args)
-    redact = _Redactor(key)
+    from ._client import Client
+
+    client = Client(args.base_url, args.api_key)  # the endpoint rule; EndpointError if unusable
+    endpoint = client._endpoint
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     messages = [{"role": "user", "content": prompt}]
     if args.system:
         messages.insert(0, {"role": "system", "content": args.system})
-    request: dict[str, Any] = {
-        "model": args.model,
-        "messages": messages,
-        "stream_options": {"include_usage": True},
-    }
+    params: dict[str, Any] = {"stream_options": {"include_usage": True}}
     if args.max_tokens is not None:
-        request["max_tokens"] = args.max_tokens
+        params["max_tokens"] = args.max_tokens
     if args.temperature is not None:
-        request["temperature"] = args.temperature
-    openrouter = "openrouter" in base
+        params["temperature"] = args.temperature
+    openrouter = endpoint.provider is not None and endpoint.provider.name == "OpenRouter"
     if args.reasoning_effort:
         if openrouter:
-            request["reasoning"] = {"effort": args.reasoning_effort}
+            params["reasoning"] = {"effort": args.reasoning_effort}
         else:
-            request["reasoning_effort"] = args.reasoning_effort
-    headers = {"Authorization": f"Bearer {key}"}
-    if openrouter:
-        headers["X-Title"] = _PROG
+            params["reasoning_effort"] = args.reasoning_effort
+    headers = {"X-Title": _PROG} if openrouter else {}
     printer = None if args.json else LivePrinter(sys.stdout, color=_use_color(sys.stdout))
     try:
         completion = anyio.run(
-            _stream_chat, f"{base}/chat/completions", request, headers, args.idle_timeout, printer
+            _stream_chat, client, args.model, messages, params, headers, args.idle_timeout, printer
         )
     except DeltafoldError as exc:
         sys.stdout.write("\n" if printer is not None and printer.section else "")
         sys.stdout.flush()
-        print(f"{_PROG} stream: {redact(_one_line(str(exc)))}", file=sys.stderr)
+        print(f"{_PROG} stream: {endpoint.redactor(_one_line(str(exc)))}", file=sys.stderr)
         return 1
     if printer is None:
         _print_completion(completion)

@@ -1,34 +1,34 @@
 """A small convenience client: base URL and key from the environment, one ``stream()`` call.
 
-The key is kept in a private attribute and sent per request; it is never put
-on the underlying httpx client's headers (which may be the caller's), never
-shown by ``repr``, and scrubbed from error messages (see ``_http``).
+Which base URL and which key: one rule, in ``_endpoint``. The key is kept in
+a private attribute and sent per request; it is never put on the underlying
+httpx client's headers (which may be the caller's), never shown by ``repr``,
+and scrubbed from error messages (see ``_http.Redactor``).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
 import httpx
 
-from ._http import Request
+from ._endpoint import OPENROUTER_URL, Endpoint, resolve_endpoint
+from ._http import Request, has_credential_header
 from ._limits import Limits
 from ._stream import AsyncChatStream, ChatStream
 
 __all__ = ["Client", "SyncClient"]
 
-DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
+DEFAULT_BASE_URL = OPENROUTER_URL
 _DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=10.0)
 
 
 class _Settings:
     """What both clients share: where to send, what to send with it."""
 
-    _base_url: str
-    _api_key: str | None
+    _endpoint: Endpoint
     _headers: dict[str, str]
     _idle_timeout: float | None
     _limits: Limits | None
@@ -38,22 +38,22 @@ class _Settings:
         base_url: str | None,
         api_key: str | None,
         headers: Mapping[str, str] | None,
+        http_client: httpx.AsyncClient | httpx.Client | None,
         idle_timeout: float | None,
         limits: Limits | None,
     ) -> None:
-        base = base_url or os.environ.get("OPENROUTER_BASE_URL") or DEFAULT_BASE_URL
-        self._base_url = base.rstrip("/")
-        if api_key is None:
-            api_key = os.environ.get("OPENROUTER_API_KEY") or os.environ.get("OPENAI_API_KEY")
-        self._api_key = api_key or None
         self._headers = dict(headers or {})
+        own = has_credential_header(self._headers) or (
+            http_client is not None and has_credential_header(http_client.headers)
+        )
+        self._endpoint = resolve_endpoint(base_url, api_key, has_credentials=own)
         self._idle_timeout = idle_timeout
         self._limits = limits
 
     @property
     def base_url(self) -> str:
         """The endpoint's base URL, without a trailing slash (``.../v1``)."""
-        return self._base_url
+        return self._endpoint.base_url
 
     def _request(
         self, model: str, messages: Any, params: dict[str, Any], headers: Mapping[str, str] | None
@@ -62,23 +62,46 @@ class _Settings:
         sent = dict(self._headers)
         if headers:
             sent.update(headers)
-        if self._api_key is not None:
-            sent["Authorization"] = f"Bearer {self._api_key}"
-        return Request("POST", f"{self._base_url}/chat/completions", body, sent)
+        key = self._endpoint.api_key
+        if key is not None and not any(name.lower() == "authorization" for name in sent):
+            sent["Authorization"] = f"Bearer {key}"
+        url = f"{self.base_url}/chat/completions"
+        return Request("POST", url, body, sent, self._endpoint.secrets)
 
     def __repr__(self) -> str:
-        key = "set" if self._api_key else "none"
-        return f"{type(self).__name__}(base_url={self._base_url!r}, api_key=<{key}>)"
+        key = "set" if self._endpoint.api_key else "none"
+        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key=<{key}>)"
 
 
 class Client(_Settings):
-    """Async client for OpenRouter or any OpenAI-compatible endpoint.
+    """Async client for OpenRouter, OpenAI or any OpenAI-compatible endpoint.
 
-    ``base_url`` defaults to ``$OPENROUTER_BASE_URL`` else OpenRouter's;
-    ``api_key`` to ``$OPENROUTER_API_KEY`` then ``$OPENAI_API_KEY``. Pass
-    ``http_client`` to share your own ``httpx.AsyncClient`` (it is not closed
-    by ``aclose()``); otherwise one is created on first use and closed by
-    ``aclose()`` / ``async with``.
+    Pass ``http_client`` to share your own ``httpx.AsyncClient`` (it is not
+    closed by ``aclose()``); otherwise one is created on first use and closed
+    by ``aclose()`` / ``async with``.
+
+    Where requests go and which key they carry (checked here, before any
+    request):
+
+    1. An explicit ``base_url`` / ``api_key`` wins; an explicit key goes to
+       the resolved base URL whatever its host. ``api_key=""`` sends no key.
+    2. Otherwise ``$OPENROUTER_API_KEY`` with ``$OPENROUTER_BASE_URL`` or
+       ``https://openrouter.ai/api/v1``; then ``$OPENAI_API_KEY`` with
+       ``$OPENAI_BASE_URL`` or ``https://api.openai.com/v1``. With neither
+       key set: ``$OPENROUTER_BASE_URL``, ``$OPENAI_BASE_URL``, OpenRouter.
+    3. A key from the environment only goes to its own provider's hosts
+       (``*.openrouter.ai``, ``*.openai.com``) or to the origin its own
+       ``*_BASE_URL`` names; never to the other provider's hosts, and not to
+       a loopback server unless that variable names it.
+    4. A loopback base URL (``localhost``, ``127.0.0.0/8``, ``::1``) needs no
+       key. An OpenRouter/OpenAI host with no key allowed there, or another
+       host while environment keys are set but none may go there, raises
+       :class:`EndpointError` naming the variables (never the key). So does
+       a base URL without ``http://``/``https://``, without a host, or with
+       a query string. Credentials in ``headers`` or on ``http_client``'s
+       headers replace the key: none is then taken from the environment.
+    5. A key sent over plain ``http://`` to a non-loopback host is allowed
+       (LAN servers) with a ``UserWarning``.
     """
 
     def __init__(
@@ -91,7 +114,7 @@ class Client(_Settings):
         idle_timeout: float | None = None,
         limits: Limits | None = None,
     ) -> None:
-        self._configure(base_url, api_key, headers, idle_timeout, limits)
+        self._configure(base_url, api_key, headers, http_client, idle_timeout, limits)
         self._http = http_client
         self._owns_http = http_client is None
 
@@ -137,7 +160,10 @@ class Client(_Settings):
 
 
 class SyncClient(_Settings):
-    """The sync twin of :class:`Client` over ``httpx.Client``; use ``stream()`` with ``with``."""
+    """The sync twin of :class:`Client` over ``httpx.Client``; use ``stream()`` with ``with``.
+
+    The base URL and key follow the same rule as :class:`Client`.
+    """
 
     def __init__(
         self,
@@ -149,7 +175,7 @@ class SyncClient(_Settings):
         idle_timeout: float | None = None,
         limits: Limits | None = None,
     ) -> None:
-        self._configure(base_url, api_key, headers, idle_timeout, limits)
+        self._configure(base_url, api_key, headers, http_client, idle_timeout, limits)
         self._http = http_client
         self._owns_http = http_client is None
 

@@ -17,6 +17,7 @@ __all__ = [
     "ChunkDecodeError",
     "ConnectError",
     "DeltafoldError",
+    "EndpointError",
     "IdleTimeoutError",
     "IncompleteStreamError",
     "LimitExceededError",
@@ -162,6 +163,16 @@ class NotEventStreamError(DeltafoldError):
         self.status_code = status_code
         self.content_type = content_type
         self.body_start = body_start
+
+
+class EndpointError(DeltafoldError, ValueError):
+    """The base URL or the key cannot be used, found before any request is sent.
+
+    A base URL without ``http://``/``https://``, without a host or with a query
+    string, or no key that may be sent to the base URL's provider. The message
+    names the argument or environment variable and the fix, never a key. It is
+    a ``ValueError`` as well: the caller passed a value that cannot work.
+    """
 
 
 class StreamUsageError(DeltafoldError, RuntimeError):

@@ -8,7 +8,8 @@ credential headers are dropped from the response headers that are kept.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import httpx
@@ -25,10 +26,14 @@ from ._exceptions import (
 
 __all__ = [
     "ERROR_BODY_BYTES",
+    "REDACTED",
+    "Redactor",
     "Request",
     "body_error",
     "connect_error",
+    "has_credential_header",
     "idle_error",
+    "safe_url",
     "stream_error",
 ]
 
@@ -53,11 +58,103 @@ _SECRET_HEADERS = frozenset(
     }
 )
 
+_VERSIONED = re.compile(r"/v\d+[a-z0-9]*/", re.I)
+"""A path with a version segment (``/v1/``, ``/api/v1/``, ``/v1beta/``): then /v1 is not missing."""
+
+_SECRET_PARAM = re.compile(r"key|token|secret|passw|auth|sig|credential", re.I)
+"""Query parameter names whose values are treated as credentials."""
+
+
+class Redactor:
+    """The one scrubber: replaces each known secret by :data:`REDACTED` in text, data or an error.
+
+    Built from the headers and URL of a request (:meth:`of_request`) or from
+    a key (``Redactor([key])``); used for every error message, log line and
+    CLI output that could echo a credential. Secrets under 4 characters are
+    ignored (they would blank out ordinary text).
+    """
+
+    __slots__ = ("secrets",)
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        found = {s for s in secrets if len(s) >= 4}
+        self.secrets = sorted(found, key=len, reverse=True)
+
+    @classmethod
+    def of_request(
+        cls, url: str | httpx.URL, headers: Mapping[str, str], extra: Iterable[str] = ()
+    ) -> Redactor:
+        """Credential headers (and bare tokens), the URL's password, key-like query values."""
+        out: list[str] = list(extra)
+        for name, value in headers.items():
+            if name.lower() in _SECRET_HEADERS and value:
+                out.append(value)
+                scheme, _, token = value.partition(" ")
+                if token and scheme.lower() in ("bearer", "basic", "token"):
+                    out.append(token.strip())
+        try:
+            parsed = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError):
+            return cls(out)
+        if parsed.password:
+            out.append(parsed.password)
+        out.extend(v for k, v in parsed.params.multi_items() if _SECRET_PARAM.search(k))
+        return cls(out)
+
+    def __call__(self, text: str) -> str:
+        """``text`` with every secret replaced by :data:`REDACTED`."""
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def value(self, value: Any) -> Any:
+        """``value`` (text, bytes or decoded JSON) without the secrets."""
+        if not self.secrets or value is None:
+            return value
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, (bytes, bytearray)):
+            data = bytes(value)
+            for secret in self.secrets:
+                data = data.replace(secret.encode(), REDACTED.encode())
+            return data
+        try:
+            data = orjson.dumps(value)
+        except (TypeError, orjson.JSONEncodeError):
+            return value
+        if not any(secret.encode() in data for secret in self.secrets):
+            return value
+        for secret in self.secrets:
+            data = data.replace(secret.encode(), REDACTED.encode())
+        return orjson.loads(data)
+
+    def error(self, exc: DeltafoldError) -> None:
+        """Remove the secrets from an error, in place.
+
+        An upstream may echo the key in an in-band error or in an undecodable
+        event; the message, the kept upstream data and ``.partial.extra`` (where
+        the fold keeps a top-level ``error``) are scrubbed.
+        """
+        if not self.secrets:
+            return
+        exc.message = self(exc.message)
+        exc.args = tuple(self(a) if isinstance(a, str) else a for a in exc.args)
+        for name in _ERROR_FIELDS:
+            if getattr(exc, name, None) is not None:
+                setattr(exc, name, self.value(getattr(exc, name)))
+        partial = exc.partial
+        if partial is not None and partial.extra:
+            partial.extra = {k: self.value(v) for k, v in partial.extra.items()}
+
 
 class Request:
-    """What one streamed call sends: a copied body with ``stream: true`` and copied headers."""
+    """What one streamed call sends: a copied body with ``stream: true`` and copied headers.
 
-    __slots__ = ("_secrets", "headers", "json", "method", "url")
+    ``secrets`` are scrubbed from its errors too (keys in play but not sent).
+    """
+
+    __slots__ = ("headers", "json", "method", "redact", "url")
 
     def __init__(
         self,
@@ -65,6 +162,7 @@ class Request:
         url: str | httpx.URL,
         json: Mapping[str, Any],
         headers: Mapping[str, str] | None,
+        secrets: Iterable[str] = (),
     ) -> None:
         body = dict(json)
         body["stream"] = True
@@ -73,78 +171,30 @@ class Request:
         self.json = body
         # httpx-sse writes Accept into the dict it is given, so it gets a fresh one.
         self.headers: dict[str, str] = dict(headers or {})
-        self._secrets = _secrets_of(self.headers)
+        self.redact = Redactor.of_request(url, self.headers, secrets)
 
     def __repr__(self) -> str:
-        return f"Request({self.method} {_safe_url(self.url)})"
-
-    def scrub(self, text: str) -> str:
-        """``text`` with every credential the caller sent replaced by :data:`REDACTED`."""
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
-
-    def scrub_value(self, value: Any) -> Any:
-        """``value`` (text, bytes or decoded JSON) without the caller's credentials."""
-        if not self._secrets or value is None:
-            return value
-        if isinstance(value, str):
-            return self.scrub(value)
-        if isinstance(value, (bytes, bytearray)):
-            data = bytes(value)
-            for secret in self._secrets:
-                data = data.replace(secret.encode(), REDACTED.encode())
-            return data
-        try:
-            data = orjson.dumps(value)
-        except (TypeError, orjson.JSONEncodeError):
-            return value
-        if not any(secret.encode() in data for secret in self._secrets):
-            return value
-        for secret in self._secrets:
-            data = data.replace(secret.encode(), REDACTED.encode())
-        return orjson.loads(data)
+        return f"Request({self.method} {safe_url(self.url)})"
 
     def scrub_error(self, exc: DeltafoldError) -> None:
-        """Remove the caller's credentials from an error raised while streaming, in place.
-
-        An upstream may echo the key in an in-band error or in an undecodable
-        event; the message, the kept upstream data and ``.partial.extra`` (where
-        the fold keeps a top-level ``error``) are scrubbed.
-        """
-        if not self._secrets:
-            return
-        exc.message = self.scrub(exc.message)
-        exc.args = tuple(self.scrub(a) if isinstance(a, str) else a for a in exc.args)
-        for name in _ERROR_FIELDS:
-            if getattr(exc, name, None) is not None:
-                setattr(exc, name, self.scrub_value(getattr(exc, name)))
-        partial = exc.partial
-        if partial is not None and partial.extra:
-            partial.extra = {k: self.scrub_value(v) for k, v in partial.extra.items()}
+        """Remove the caller's credentials from an error raised while streaming, in place."""
+        self.redact.error(exc)
 
 
-def _secrets_of(headers: Mapping[str, str]) -> list[str]:
-    out: list[str] = []
-    for name, value in headers.items():
-        if name.lower() in _SECRET_HEADERS and value:
-            out.append(value)
-            scheme, _, token = value.partition(" ")
-            if token and scheme.lower() in ("bearer", "basic", "token"):
-                out.append(token.strip())
-    return [s for s in sorted(set(out), key=len, reverse=True) if len(s) >= 4]
+def has_credential_header(headers: Mapping[str, str]) -> bool:
+    """Whether ``headers`` already carry a credential (``Authorization``, ``api-key``...)."""
+    return any(name.lower() in _SECRET_HEADERS and value for name, value in headers.items())
 
 
-def _safe_url(url: str | httpx.URL) -> str:
-    """Scheme, host and path only: a query string may hold a key."""
+def safe_url(url: str | httpx.URL) -> str:
+    """Scheme, host, port and path only: a query string or user info may hold a key."""
     parsed = httpx.URL(url)
     return str(parsed.copy_with(query=None, fragment=None, username=None, password=None))
 
 
 def _safe_headers(request: Request, headers: httpx.Headers) -> dict[str, str]:
     """Credential headers dropped, and the caller's key scrubbed from any other that echoes it."""
-    return {k: request.scrub(v) for k, v in headers.items() if k.lower() not in _SECRET_HEADERS}
+    return {k: request.redact(v) for k, v in headers.items() if k.lower() not in _SECRET_HEADERS}
 
 
 def is_event_stream(response: httpx.Response) -> bool:
@@ -157,7 +207,7 @@ def body_error(request: Request, response: httpx.Response, head: bytes) -> Delta
 
     ``head`` is the start of its body (at most :data:`ERROR_BODY_BYTES`).
     """
-    text = request.scrub(head.decode("utf-8", "replace"))
+    text = request.redact(head.decode("utf-8", "replace"))
     status = response.status_code
     if 200 <= status < 300:
         content_type = response.headers.get("content-type", "")
@@ -177,9 +227,14 @@ def body_error(request: Request, response: httpx.Response, head: bytes) -> Delta
     else:
         detail = _error_detail(body) or detail
     reason = response.reason_phrase
+    message = f"HTTP {status}{' ' + reason if reason else ''} from {request.method} "
+    message += request.redact(safe_url(request.url))
+    if detail:
+        message += f": {detail}"
+    if status == 404 and not _VERSIONED.search(httpx.URL(request.url).path):
+        message += " (is the base URL missing /v1?)"
     return APIStatusError(
-        f"HTTP {status}{' ' + reason if reason else ''}: {detail}" if detail
-        else f"HTTP {status}{' ' + reason if reason else ''}",
+        message,
         status_code=status,
         body=body,
         headers=_safe_headers(request, response.headers),
@@ -216,7 +271,7 @@ def connect_error(
     if idle_timeout is not None and isinstance(exc, httpx.ReadTimeout):
         return idle_error(idle_timeout, events=None)
     return ConnectError(
-        f"could not get a response from {_safe_url(request.url)} ({request.scrub(_describe(exc))})"
+        f"could not get a response from {safe_url(request.url)} ({request.redact(_describe(exc))})"
     )
 
 
@@ -231,7 +286,7 @@ def stream_error(
     if idle_timeout is not None and isinstance(exc, httpx.ReadTimeout):
         return idle_error(idle_timeout, events=events)
     return TransportError(
-        f"the connection failed after {events} events ({request.scrub(_describe(exc))})"
+        f"the connection failed after {events} events ({request.redact(_describe(exc))})"
     )
 
 

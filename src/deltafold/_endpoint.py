@@ -1,0 +1,239 @@
+"""The one endpoint and credential rule: which base URL, and which key goes with it.
+
+Used by :class:`~deltafold.Client`, :class:`~deltafold.SyncClient` and
+``deltafold stream``. The rule (also on ``Client``'s docstring):
+
+1. An explicit ``base_url`` / ``api_key`` wins. An explicit key goes to the
+   resolved base URL whatever its host: the caller chose both.
+2. Otherwise ``OPENROUTER_API_KEY``, with ``OPENROUTER_BASE_URL`` or
+   OpenRouter's URL; then ``OPENAI_API_KEY``, with ``OPENAI_BASE_URL`` or
+   OpenAI's URL. With no key in the environment the base URL is
+   ``OPENROUTER_BASE_URL``, else ``OPENAI_BASE_URL``, else OpenRouter's.
+3. A key from the environment is only sent to its own provider's hosts
+   (``*.openrouter.ai``, ``*.openai.com``) or to the origin named by its own
+   ``*_BASE_URL`` variable, and never to the other provider's hosts. So
+   environment keys do not go to a loopback server unless that variable
+   names it.
+4. No key for an OpenRouter or OpenAI host, or environment keys of which none
+   may go to a (non-loopback) base URL: :class:`EndpointError` at
+   construction, naming the variables, never a key. A loopback base URL
+   (``localhost``, ``127.0.0.0/8``, ``::1``) needs no key. ``api_key=""``
+   means "send no key" and skips the environment.
+5. A base URL must be ``http://`` or ``https://`` with a host and no query or
+   fragment; anything else is an :class:`EndpointError` that shows the fix.
+   A key sent over plain ``http://`` to a non-loopback host is allowed (LAN
+   servers) with a :class:`UserWarning`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import warnings
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+import attrs
+
+from ._exceptions import EndpointError
+from ._http import Redactor, safe_url
+
+__all__ = ["OPENAI_URL", "OPENROUTER_URL", "Endpoint", "check_base_url", "resolve_endpoint"]
+
+OPENROUTER_URL = "https://openrouter.ai/api/v1"
+OPENAI_URL = "https://api.openai.com/v1"
+
+
+@attrs.frozen
+class Provider:
+    """One provider family: its hosts and its two environment variables."""
+
+    name: str
+    domain: str
+    key_var: str
+    url_var: str
+    default_url: str
+
+    def owns(self, host: str) -> bool:
+        return host == self.domain or host.endswith("." + self.domain)
+
+
+PROVIDERS = (
+    Provider(
+        "OpenRouter", "openrouter.ai", "OPENROUTER_API_KEY", "OPENROUTER_BASE_URL", OPENROUTER_URL
+    ),
+    Provider("OpenAI", "openai.com", "OPENAI_API_KEY", "OPENAI_BASE_URL", OPENAI_URL),
+)
+
+
+@attrs.frozen
+class Endpoint:
+    """A resolved endpoint: the base URL (no trailing slash) and the key to send, if any.
+
+    ``provider`` is the family the base URL belongs to: by its host, or by the
+    ``*_BASE_URL`` variable that names its origin; None for any other server.
+    """
+
+    base_url: str
+    api_key: str | None = attrs.field(repr=False)
+    provider: Provider | None
+    secrets: tuple[str, ...] = attrs.field(default=(), repr=False)
+    """Every key in play: the one sent and the environment's, all scrubbed from output."""
+
+    @property
+    def redactor(self) -> Redactor:
+        """Scrubs every key in play from text about to be shown."""
+        return Redactor(self.secrets)
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").rstrip(".").lower()
+
+
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    """Scheme, host and port (default filled in); None for a URL that does not parse."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    return scheme, _host(url), port or {"http": 80, "https": 443}.get(scheme)
+
+
+def is_loopback(url: str) -> bool:
+    host = _host(url)
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: object, where: str = "base_url") -> str:
+    """``url`` without its trailing slash; else :class:`EndpointError` saying what and the fix.
+
+    ``where`` names the argument or variable it came from.
+    """
+    if not isinstance(url, str):
+        raise TypeError(
+            f"{where} must be a str such as {OPENROUTER_URL!r}, got {type(url).__name__}"
+        )
+    text = url.strip()
+    if "://" not in text:
+        guess = text.lstrip("/")
+        scheme = "http" if is_loopback(f"http://{guess}") else "https"
+        shown = f"did you mean {scheme}://{guess}?" if guess else f"for example {OPENROUTER_URL}"
+        raise EndpointError(f"{where}={url!r} has no scheme; {shown}")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        raise EndpointError(f"{where}={url!r} is not a valid URL ({exc})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        rest = text.split("://", 1)[1]
+        raise EndpointError(
+            f"{where}={url!r} has scheme {parts.scheme!r}; use http:// or https://, "
+            f"for example https://{rest}"
+        )
+    if not parts.hostname:
+        raise EndpointError(
+            f"{where}={url!r} has no host; for example {scheme}://127.0.0.1:8000/v1"
+        )
+    if parts.query or parts.fragment or text.endswith(("?", "#")):
+        raise EndpointError(
+            f"{where} must not carry a query string or fragment (not shown, it may hold a key); "
+            "pass the key as api_key"
+        )
+    return text.rstrip("/")
+
+
+def _provider_of(base: str, env: Mapping[str, str]) -> Provider | None:
+    host = _host(base)
+    for provider in PROVIDERS:
+        if provider.owns(host):
+            return provider
+    origin = _origin(base)
+    for provider in PROVIDERS:
+        named = env.get(provider.url_var)
+        if named and _origin(named) == origin:
+            return provider
+    return None
+
+
+def _may_send(provider: Provider, base: str, env: Mapping[str, str]) -> bool:
+    """May ``provider``'s key from the environment go to ``base``? (Rule 3.)"""
+    host = _host(base)
+    if provider.owns(host):
+        return True
+    if any(other.owns(host) for other in PROVIDERS):
+        return False
+    named = env.get(provider.url_var)
+    return named is not None and _origin(named) == _origin(base)
+
+
+def _default_base(env: Mapping[str, str]) -> str:
+    """The base URL when none is passed (rule 2), checked, naming the variable it came from."""
+    for provider in PROVIDERS:
+        if env.get(provider.key_var):
+            named = env.get(provider.url_var)
+            return check_base_url(named, provider.url_var) if named else provider.default_url
+    for provider in PROVIDERS:
+        named = env.get(provider.url_var)
+        if named:
+            return check_base_url(named, provider.url_var)
+    return OPENROUTER_URL
+
+
+def resolve_endpoint(
+    base_url: str | None = None,
+    api_key: str | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    has_credentials: bool = False,
+) -> Endpoint:
+    """Apply the module's rule; ``env`` defaults to ``os.environ``.
+
+    ``has_credentials`` says the caller sends its own credential header, so
+    no key is taken from the environment and none is required.
+    """
+    env = os.environ if env is None else env
+    if api_key is not None and not isinstance(api_key, str):
+        raise TypeError(f"api_key must be a str or None, got {type(api_key).__name__}")
+    base = _default_base(env) if base_url is None else check_base_url(base_url)
+    key = api_key
+    if key is None and not has_credentials:
+        keyed = [p for p in PROVIDERS if env.get(p.key_var)]
+        key = next((env[p.key_var] for p in keyed if _may_send(p, base, env)), None)
+        if key is None and not is_loopback(base):
+            _require_key(base, keyed)
+    if key and urlsplit(base).scheme.lower() == "http" and not is_loopback(base):
+        warnings.warn(
+            f"the API key is sent unencrypted to {_host(base)} over http://; use https:// "
+            "unless this network is trusted",
+            UserWarning,
+            stacklevel=4,
+        )
+    secrets = tuple(s for s in (key, *(env.get(p.key_var) for p in PROVIDERS)) if s)
+    return Endpoint(base, key or None, _provider_of(base, env), secrets)
+
+
+def _require_key(base: str, keyed: list[Provider]) -> None:
+    """Rule 4: fail now, rather than with a 401 later, when a key is needed and none may go."""
+    host = _host(base)
+    owner = next((p for p in PROVIDERS if p.owns(host)), None)
+    if owner is None and not keyed:
+        return  # a server of its own that may need no key
+    held = [f"{p.key_var} is set but only goes to {p.domain} or to {p.url_var}" for p in keyed]
+    shown = safe_url(base)
+    if owner is not None:
+        fix = f"set {owner.key_var} or pass api_key"
+    else:
+        fix = (
+            "pass api_key (api_key='' for a server that needs none), "
+            f"or set {keyed[0].url_var}={shown}"
+        )
+    reasons = f" ({'; '.join(held)})" if held else ""
+    raise EndpointError(f"no API key for {shown}: {fix}{reasons}")
