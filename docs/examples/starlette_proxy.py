@@ -1,5 +1,8 @@
 """A Starlette proxy: pass a stream through to the browser, and log the assembled completion.
 
+It logs the whole completion at the end, the partial one and the error when
+the upstream fails, and the completion so far when the browser hangs up.
+
 Run it with ``--serve`` to listen on http://127.0.0.1:8000 (the upstream is the
 local replay server). Without arguments it checks itself: a client streams
 through the proxy, and what it receives must assemble to what the proxy logged.
@@ -31,28 +34,36 @@ def sse(data: object, event: str | None = None) -> bytes:
     return f"{head}data: {json.dumps(data)}\n\n".encode()
 
 
+def dump(completion: deltafold.ChatCompletion | None) -> str:
+    return json.dumps(completion.to_dict() if completion is not None else None)
+
+
 def make_app(upstream: str) -> Starlette:
     http = httpx.AsyncClient(timeout=httpx.Timeout(60, connect=10))
 
     async def chat(request: Request) -> StreamingResponse:
         body = await request.json()
+        stream = deltafold.aconnect_chat(
+            http, f"{upstream}/chat/completions", json=body, idle_timeout=60
+        )
 
         async def relay():  # type: ignore[no-untyped-def]
-            completion = None
             try:
-                async with deltafold.aconnect_chat(
-                    http, f"{upstream}/chat/completions", json=body, idle_timeout=60
-                ) as stream:
+                async with stream:
                     async for chunk in stream:  # to the browser as soon as it arrives
                         yield sse(chunk.to_dict())
-                    completion = stream.completion
                 yield b"data: [DONE]\n\n"
             except deltafold.DeltafoldError as exc:
-                completion = exc.partial  # what arrived before the failure, maybe None
-                log.warning("upstream stream failed: %s", exc)
+                # The upstream failed; .partial is what arrived before (None if nothing did).
+                log.warning("upstream stream failed: %s; partial %s", exc, dump(exc.partial))
                 yield sse({"error": {"message": str(exc)}}, event="error")
-            if completion is not None:
-                log.info("completion %s", json.dumps(completion.to_dict()))
+            except (anyio.get_cancelled_exc_class(), GeneratorExit) as exc:
+                # The browser hung up: Starlette cancels (or closes) this generator.
+                error = type(exc).__name__
+                log.warning("browser disconnected (%s); so far %s", error, dump(stream.snapshot()))
+                raise
+            else:
+                log.info("completion %s", dump(stream.completion))
 
         return StreamingResponse(relay(), media_type="text/event-stream")
 
@@ -92,15 +103,16 @@ async def self_check(app: Starlette) -> None:
     print("proxy logged the same completion:", logged == received.to_dict())
 
 
-with deltafold.replay_server(RECORDING) as upstream:
-    app = make_app(upstream)
-    if "--serve" in sys.argv:
-        import uvicorn
+if __name__ == "__main__":
+    with deltafold.replay_server(RECORDING) as upstream:
+        app = make_app(upstream)
+        if "--serve" in sys.argv:
+            import uvicorn
 
-        logging.basicConfig(level=logging.INFO)
-        uvicorn.run(app, host="127.0.0.1", port=8000)
-    else:
-        anyio.run(self_check, app)
+            logging.basicConfig(level=logging.INFO)
+            uvicorn.run(app, host="127.0.0.1", port=8000)
+        else:
+            anyio.run(self_check, app)
 
 # expect: browser got: Let me check the weather in Paris for you.
 # expect: proxy logged the same completion: True

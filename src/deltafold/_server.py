@@ -12,6 +12,7 @@ and only when a server is built, so ``import deltafold`` never needs them.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import threading
@@ -48,6 +49,7 @@ _INSTALL_HINT = 'the replay server needs starlette and uvicorn: pip install "del
 _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 5.0
 _BOM = b"\xef\xbb\xbf"
+_log = logging.getLogger("deltafold.server")
 
 
 class ServeExtraMissing(ImportError):
@@ -198,10 +200,26 @@ def replay_app(
     delay = max(0.0, delay_ms) / 1000.0
 
     async def play() -> AsyncIterator[bytes]:
-        for n, event in enumerate(recording.events):
-            if n and delay:
-                await anyio.sleep(delay)
-            yield event
+        """The events, one per send; a hang-up ends it with one DEBUG line.
+
+        uvicorn's send does not suspend while the socket buffer has room, so
+        without the checkpoint (``sleep(0)``) a fast stream never lets the
+        loop notice a hang-up and keeps writing to the dead socket (asyncio
+        then logs ``socket.send() raised exception.`` per write). With it,
+        uvicorn stops writing and starlette cancels this generator.
+        """
+        sent = 0
+        try:
+            for event in recording.events:
+                if sent:
+                    await anyio.sleep(delay)
+                yield event
+                sent += 1
+        finally:
+            if sent < len(recording.events):
+                _log.debug(
+                    "replay: the client hung up after %d of %d events", sent, len(recording.events)
+                )
 
     def bad_request(message: str) -> Response:
         error = {"message": message, "type": "invalid_request_error", "code": 400}
