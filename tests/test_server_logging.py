@@ -35,7 +35,11 @@ BOUND = 20.0
 
 def long_recording(events: int = 3000) -> bytes:
     """A stream far larger than a socket buffer, so a hang-up comes mid-stream."""
-    chunk = {"id": "gen-1", "model": "m", "choices": [{"index": 0, "delta": {"content": "w " * 100}}]}
+    chunk = {
+        "id": "gen-1",
+        "model": "m",
+        "choices": [{"index": 0, "delta": {"content": "w " * 100}}],
+    }
     line = b"data: " + json.dumps(chunk).encode() + b"\n\n"
     return line * events + b"data: [DONE]\n\n"
 
@@ -55,12 +59,11 @@ def hang_up_raw(base: str) -> None:
 
 def hang_up_httpx(base: str) -> None:
     """What an app does when it stops reading: leave the stream after one chunk."""
-    with httpx.Client(timeout=BOUND) as http:
-        with deltafold.connect_chat(
-            http, f"{base}/chat/completions", json={"model": "m", "messages": []}
-        ) as stream:
-            for _ in stream:
-                break
+    with httpx.Client(timeout=BOUND) as http, deltafold.connect_chat(
+        http, f"{base}/chat/completions", json={"model": "m", "messages": []}
+    ) as stream:
+        for _ in stream:
+            break
 
 
 def wait_until(condition: Callable[[], bool], what: str) -> None:
@@ -90,11 +93,10 @@ def test_replay_server_logs_one_debug_line_per_hang_up(caplog: pytest.LogCapture
         assert all(r.levelno == logging.DEBUG and r.name == "deltafold.server" for r in lines)
         assert all("of 3001 events" in r.getMessage() for r in lines)
         # A client that reads to the end is no hang-up.
-        with httpx.Client(timeout=BOUND) as http:
-            with deltafold.connect_chat(
-                http, f"{base}/chat/completions", json={"model": "m", "messages": []}
-            ) as stream:
-                assert len(stream.until_done().choices[0].message.content or "") == 3000 * 200
+        with httpx.Client(timeout=BOUND) as http, deltafold.connect_chat(
+            http, f"{base}/chat/completions", json={"model": "m", "messages": []}
+        ) as stream:
+            assert len(stream.until_done().choices[0].message.content or "") == 3000 * 200
         time.sleep(0.2)
         assert len(hung_up()) == HANGUPS
 
@@ -158,14 +160,16 @@ def test_proxy_logs_the_completion_so_far_when_the_browser_disconnects(
     full = deltafold.assemble(PROXY_EXAMPLE.with_name("weather.sse").read_bytes())
     request = {"model": "m", "messages": [{"role": "user", "content": "Weather in Paris?"}]}
     received = deltafold.Accumulator()
-    with httpx.Client(timeout=BOUND) as browser:
-        with browser.stream("POST", f"{proxy}/chat/completions", json=request) as response:
-            assert response.status_code == 200
-            for line in response.iter_lines():  # leave once some answer text has arrived
-                if line.startswith("data: {"):
-                    received.feed(json.loads(line.removeprefix("data: ")))
-                    if received.snapshot().choices[0].message.content:
-                        break
+    with (
+        httpx.Client(timeout=BOUND) as browser,
+        browser.stream("POST", f"{proxy}/chat/completions", json=request) as response,
+    ):
+        assert response.status_code == 200
+        for line in response.iter_lines():  # leave once some answer text has arrived
+            if line.startswith("data: {"):
+                received.feed(json.loads(line.removeprefix("data: ")))
+                if received.snapshot().choices[0].message.content:
+                    break
     seen = received.snapshot().choices[0].message.content or ""
     assert seen and seen != full.choices[0].message.content
 
