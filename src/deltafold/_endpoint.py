@@ -1,28 +1,11 @@
 """The one endpoint and credential rule: which base URL, and which key goes with it.
 
 Used by :class:`~deltafold.Client`, :class:`~deltafold.SyncClient` and
-``deltafold stream``. The rule (also on ``Client``'s docstring):
-
-1. An explicit ``base_url`` / ``api_key`` wins. An explicit key goes to the
-   resolved base URL whatever its host: the caller chose both.
-2. Otherwise ``OPENROUTER_API_KEY``, with ``OPENROUTER_BASE_URL`` or
-   OpenRouter's URL; then ``OPENAI_API_KEY``, with ``OPENAI_BASE_URL`` or
-   OpenAI's URL. With no key in the environment the base URL is
-   ``OPENROUTER_BASE_URL``, else ``OPENAI_BASE_URL``, else OpenRouter's.
-3. A key from the environment is only sent to its own provider's hosts
-   (``*.openrouter.ai``, ``*.openai.com``) or to the origin named by its own
-   ``*_BASE_URL`` variable, and never to the other provider's hosts. So
-   environment keys do not go to a loopback server unless that variable
-   names it.
-4. No key for an OpenRouter or OpenAI host, or environment keys of which none
-   may go to a (non-loopback) base URL: :class:`EndpointError` at
-   construction, naming the variables, never a key. A loopback base URL
-   (``localhost``, ``127.0.0.0/8``, ``::1``) needs no key. ``api_key=""``
-   means "send no key" and skips the environment.
-5. A base URL must be ``http://`` or ``https://`` with a host and no query or
-   fragment; anything else is an :class:`EndpointError` that shows the fix.
-   A key sent over plain ``http://`` to a non-loopback host is allowed (LAN
-   servers) with a :class:`UserWarning`.
+``deltafold stream``; the rule, for users, is on ``Client``'s docstring. The
+principle: an explicit argument wins; a key from the environment only goes
+to its own provider's hosts or to the origin its own ``*_BASE_URL`` names;
+a loopback server needs no key; anything unusable fails here, before a
+request, with :class:`EndpointError` naming variables, never a key.
 """
 
 from __future__ import annotations
