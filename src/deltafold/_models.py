@@ -7,7 +7,7 @@ so nothing a provider sends is lost. Conversion lives in ``_convert``.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from attrs import define, field
 
@@ -37,7 +37,8 @@ __all__ = [
     "Usage",
 ]
 
-_T = TypeVar("_T")
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 class _WireModel:
@@ -52,7 +53,7 @@ class _WireModel:
         return to_dict(self)
 
     @classmethod
-    def from_dict(cls: type[_T], data: Any) -> _T:
+    def from_dict(cls, data: Any) -> Self:
         """Build from the wire form; unknown fields go to ``extra``."""
         from ._convert import from_dict
 
