@@ -206,7 +206,7 @@ def test_skipped_blocks_are_rare_and_explained() -> None:
 
 
 def test_every_block_has_a_known_language() -> None:
-    allowed = {"python", "sh", "text", "mermaid"}
+    allowed = {"python", "sh", "text"}
     bad = [f"{b.id} ({b.lang or 'no language'})" for b in BLOCKS if b.lang not in allowed]
     assert not bad, f"code blocks with a language this test does not check: {bad}"
 
@@ -260,14 +260,16 @@ def test_exception_tree_matches_the_code() -> None:
 
 
 def test_diagram_names_are_public() -> None:
-    """The names drawn in a mermaid diagram (after the ``·``) are real public names."""
-    diagrams = [b for b in BLOCKS if b.lang == "mermaid"]
-    assert diagrams
-    for block in diagrams:
-        for label in re.findall(r"·\s*([^<\"]+)", block.body):
-            for name in re.split(r"[/,]", label):
-                name = name.strip()
-                assert name in deltafold.__all__, f"{block.id}: {name!r} is not a public name"
+    """The names drawn in the layers diagram (after the ``·``) are real public names, and the
+    diagram is a local file, not a script that renders in the browser."""
+    svg = (DOCS / "img" / "layers.svg").read_text()
+    labels = re.findall(r"·\s*([^<]+)</text>", svg)
+    assert len(labels) == 4, labels
+    for label in labels:
+        for name in re.split(r"[/,]", label):
+            assert name.strip() in deltafold.__all__, f"layers.svg: {name.strip()!r} is not public"
+    assert "img/layers.svg" in (DOCS / "concepts.md").read_text()
+    assert not [b.id for b in BLOCKS if b.lang == "mermaid"], "mermaid needs a CDN script"
 
 
 # --- examples -------------------------------------------------------------------
