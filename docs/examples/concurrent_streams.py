@@ -37,5 +37,3 @@ async def main(base_url: str) -> None:
 
 with deltafold.replay_server(RECORDING, delay_ms=1) as base_url:
     anyio.run(main, base_url)
-
-# expect: 20 streams, 20 finished with tool calls, 1100 tokens in total

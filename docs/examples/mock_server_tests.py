@@ -79,7 +79,3 @@ if __name__ == "__main__":  # under pytest, these run as ordinary tests
     ):
         test()
         print("passed:", test.__name__)
-
-# expect: passed: test_answers_with_the_weather
-# expect: passed: test_answers_without_a_tool_call
-# expect: passed: test_split_round_trips

@@ -48,8 +48,3 @@ async def main(base_url: str) -> None:
 
 with deltafold.replay_server(RECORDING) as base_url:
     anyio.run(main, base_url)
-
-# expect: Let me check the weather in Paris for you.
-# expect: reasoning: The user wants the weather in Paris, so I call the tool.
-# expect: tool call: get_weather {"city": "Paris"}
-# expect: provider: Replay | cost: 0.00012

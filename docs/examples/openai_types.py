@@ -63,7 +63,3 @@ print(type(sdk).__module__, type(sdk).__name__)
 print(call.function.name, call.function.arguments)
 # Fields the SDK does not declare (here OpenRouter-style `reasoning`) stay reachable:
 print("reasoning:", sdk.choices[0].message.model_extra["reasoning"])
-
-# expect: openai.types.chat.chat_completion ChatCompletion
-# expect: get_weather {"city": "Paris"}
-# expect: reasoning: Need the weather.

@@ -21,9 +21,7 @@ async def main(base_url: str) -> None:
         deltafold.aconnect_chat(http, f"{base_url}/chat/completions", json=request) as stream,
     ):
         async for chunk in stream:  # typed ChatCompletionChunk objects
-            for choice in chunk.choices:
-                if choice.delta and isinstance(choice.delta.content, str):
-                    print(choice.delta.content, end="", flush=True)
+            print(chunk.text, end="", flush=True)  # the new text of choice 0, always a str
         completion = stream.completion  # the whole ChatCompletion, folded as it streamed
     print()
     call = completion.choices[0].message.tool_calls[0]
@@ -33,7 +31,3 @@ async def main(base_url: str) -> None:
 
 with deltafold.replay_server(RECORDING) as base_url:
     anyio.run(main, base_url)
-
-# expect: Let me check the weather in Paris for you.
-# expect: tool call: get_weather {"city": "Paris"}
-# expect: tokens: 55

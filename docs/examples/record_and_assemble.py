@@ -51,7 +51,4 @@ with tempfile.TemporaryDirectory() as tmp:
     print("tokens:", completion.usage.total_tokens if completion.usage else None)
 
     # assemble() detects the format too: SSE, JSON lines, or a JSON array of chunks.
-    assert deltafold.assemble(path.read_bytes()) == completion
-
-# expect: content: Recorded once, replayed forever.
-# expect: tokens: 11
+    print("same completion:", deltafold.assemble(path.read_bytes()) == completion)

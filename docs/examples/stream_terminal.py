@@ -44,8 +44,3 @@ async def main(base_url: str) -> None:
 
 with deltafold.replay_server(RECORDING) as base_url:
     anyio.run(main, base_url)
-
-# expect: The user wants the weather in Paris, so I call the tool.
-# expect: -> get_weather({"city": "Paris"})
-# expect: [finish_reason: tool_calls]
-# expect: [usage: 55 tokens, cost 0.00012]

@@ -33,6 +33,3 @@ async def main(base_url: str) -> None:
 
 with deltafold.replay_server(RECORDING) as base_url:
     trio.run(main, base_url)
-
-# expect: answer: Let me check the weather in Paris for you.
-# expect: finish_reason: tool_calls

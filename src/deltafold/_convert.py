@@ -30,7 +30,8 @@ from ._merge import bounded
 
 __all__ = ["converter", "from_dict", "to_dict"]
 
-_T = TypeVar("_T")
+ModelT = TypeVar("ModelT")
+"""The model class ``from_dict`` builds."""
 
 #: Fields written even when empty, per class: the shape clients expect.
 _ALWAYS: dict[type, frozenset[str]] = {
@@ -260,7 +261,7 @@ def to_dict(obj: Any) -> dict[str, Any]:
     return result
 
 
-def from_dict(cls: type[_T], data: Any) -> _T:
+def from_dict(cls: type[ModelT], data: Any) -> ModelT:
     """Build ``cls`` from its wire form; fields it does not declare land in ``extra``.
 
     Raises :class:`ChunkDecodeError` naming the field when a value has the wrong type.

@@ -36,7 +36,9 @@ class ContentDelta:
     """New text of a choice's ``message.content``."""
 
     index: int
+    """The choice index."""
     text: str
+    """The new text, to append."""
 
 
 @frozen
@@ -44,7 +46,9 @@ class RefusalDelta:
     """New text of a choice's ``message.refusal``."""
 
     index: int
+    """The choice index."""
     text: str
+    """The new text, to append."""
 
 
 @frozen
@@ -52,7 +56,9 @@ class ReasoningDelta:
     """New text of ``message.reasoning`` (from ``reasoning`` or ``reasoning_content``)."""
 
     index: int
+    """The choice index."""
     text: str
+    """The new text, to append."""
 
 
 @frozen
@@ -60,8 +66,11 @@ class ReasoningDetailDelta:
     """A ``reasoning_details`` fragment as it arrived; ``position`` is the detail it merged into."""
 
     index: int
+    """The choice index."""
     position: int
+    """The detail's position in ``message.reasoning_details``."""
     detail: dict[str, Any]
+    """The fragment, as the wire dict that arrived."""
 
 
 @frozen
@@ -69,9 +78,13 @@ class ToolCallStarted:
     """A new tool call (or legacy function call, with ``tool_index`` -1) began."""
 
     index: int
+    """The choice index."""
     tool_index: int
+    """The call's position in ``message.tool_calls`` (-1: the legacy ``function_call``)."""
     id: str
+    """The call's id (``""`` until the provider sends one)."""
     name: str
+    """The function's name (``""`` until the provider sends one)."""
 
 
 @frozen
@@ -83,9 +96,13 @@ class ToolCallArgumentsDelta:
     """
 
     index: int
+    """The choice index."""
     tool_index: int
+    """The call's position in ``message.tool_calls`` (-1: the legacy ``function_call``)."""
     text: str
+    """The new argument text (the whole value when ``replaced``)."""
     replaced: bool = False
+    """True when ``text`` replaces the arguments so far instead of extending them."""
 
 
 @frozen
@@ -93,10 +110,15 @@ class ToolCallDone:
     """A tool call is complete: its choice finished or the stream ended."""
 
     index: int
+    """The choice index."""
     tool_index: int
+    """The call's position in ``message.tool_calls`` (-1: the legacy ``function_call``)."""
     id: str
+    """The call's id."""
     name: str
+    """The function's name."""
     arguments: str
+    """The complete arguments as JSON text."""
 
 
 @frozen
@@ -104,8 +126,11 @@ class LogprobsDelta:
     """New per-token log probabilities (wire dicts) for content and/or refusal."""
 
     index: int
+    """The choice index."""
     content: list[Any] | None
+    """New entries for the content tokens, as wire dicts."""
     refusal: list[Any] | None
+    """New entries for the refusal tokens, as wire dicts."""
 
 
 @frozen
@@ -113,7 +138,9 @@ class AnnotationAdded:
     """A new annotation (for example a ``url_citation``) as a wire dict."""
 
     index: int
+    """The choice index."""
     annotation: dict[str, Any]
+    """The annotation as its wire dict."""
 
 
 @frozen
@@ -121,7 +148,9 @@ class ImageAdded:
     """A new image as a wire dict."""
 
     index: int
+    """The choice index."""
     image: dict[str, Any]
+    """The image as its wire dict."""
 
 
 @frozen
@@ -129,6 +158,7 @@ class UsageUpdated:
     """Usage arrived; ``usage`` is the merged usage so far."""
 
     usage: Usage
+    """The usage merged so far (the latest value of each field)."""
 
 
 @frozen
@@ -136,7 +166,9 @@ class ChoiceFinished:
     """A choice got its finish_reason (or a different one than before)."""
 
     index: int
+    """The choice index."""
     finish_reason: str
+    """The new finish reason."""
 
 
 Event: TypeAlias = (

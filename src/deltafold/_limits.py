@@ -15,8 +15,6 @@ from ._exceptions import LimitExceededError
 
 __all__ = ["Limits"]
 
-_MiB = 1024 * 1024
-
 
 @frozen
 class Limits:
@@ -26,17 +24,17 @@ class Limits:
     event is a few MB) while stopping runaway input long before it hurts.
     """
 
-    max_event_bytes: int | None = 32 * _MiB
+    max_event_bytes: int | None = 32 * 1024 * 1024
     """Bytes of one SSE event (its lines since the last blank line, comments included), or of
     one line of a JSON-lines body. Checked by the SSE framer as bytes arrive, so an endless
     line is cut here without being buffered."""
-    max_total_bytes: int | None = 1024 * _MiB
+    max_total_bytes: int | None = 1024 * 1024 * 1024
     """Bytes of the whole response body (SSE as it arrives, a JSON body up front)."""
     max_choices: int | None = 128
     """Distinct choice indexes."""
     max_tool_calls: int | None = 1024
     """Tool calls in one choice."""
-    max_field_chars: int | None = 256 * _MiB
+    max_field_chars: int | None = 256 * 1024 * 1024
     """Characters of one accumulated text: content, refusal, reasoning, one tool call's
     arguments, one reasoning_details text/summary/data, audio data/transcript, and any
     unknown string field that concatenates. Each has its own running length, checked before

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import orjson
@@ -175,12 +175,18 @@ def _sse_events(body: bytes) -> list[bytes]:
 
 
 def replay_app(
-    source: Source | Recording,
+    source: str
+    | os.PathLike[str]
+    | bytes
+    | ChatCompletion
+    | dict[str, Any]
+    | list[Any]
+    | Recording,
     *,
     delay_ms: float = 0.0,
     chunk_chars: int = 4,
     seed: int | None = None,
-    style: Style = "openrouter",
+    style: Literal["openai", "openrouter"] = "openrouter",
 ) -> Starlette:
     """A starlette app serving ``source`` (see :func:`load_recording`) as an OpenAI endpoint.
 
@@ -302,14 +308,20 @@ def make_server(app: Any) -> uvicorn.Server:
 
 @contextlib.contextmanager
 def replay_server(
-    source: Source | Recording,
+    source: str
+    | os.PathLike[str]
+    | bytes
+    | ChatCompletion
+    | dict[str, Any]
+    | list[Any]
+    | Recording,
     *,
     delay_ms: float = 0.0,
     host: str = "127.0.0.1",
     port: int = 0,
     chunk_chars: int = 4,
     seed: int | None = None,
-    style: Style = "openrouter",
+    style: Literal["openai", "openrouter"] = "openrouter",
 ) -> Iterator[str]:
     """Run the replay server in a background thread; yields its base URL (``http://.../v1``).
 

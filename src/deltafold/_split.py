@@ -102,8 +102,8 @@ def split(
     *,
     chunk_chars: int = 4,
     seed: int | None = None,
-    usage: UsageMode = "final",
-    style: Style = "openai",
+    usage: Literal["final", "none", "every"] = "final",
+    style: Literal["openai", "openrouter"] = "openai",
 ) -> Iterator[dict[str, Any]]:
     """Stream ``completion`` as ``chat.completion.chunk`` dicts that the official clients accept.
 

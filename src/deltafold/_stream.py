@@ -79,6 +79,8 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+ChunkT = TypeVar("ChunkT")
+"""The type of the chunks ``afold`` / ``fold`` pass through unchanged."""
 _CLOSE_TIMEOUT = 5.0
 """Upper bound on closing a response, which runs shielded from cancellation."""
 _ERROR_BODY_TIMEOUT = 30.0
@@ -659,7 +661,7 @@ class _FoldBase:
             raise self._state.fail(exc) from None
 
 
-class AsyncFold(_FoldBase, Generic[_T]):
+class AsyncFold(_FoldBase, Generic[ChunkT]):
     """Passes every item of an async iterable through unchanged while folding it.
 
     Items may be anything ``Accumulator.feed`` takes (dicts, JSON text,
@@ -671,17 +673,17 @@ class AsyncFold(_FoldBase, Generic[_T]):
     """
 
     def __init__(
-        self, source: AsyncIterable[_T], *, strict: bool = False, limits: Limits | None = None
+        self, source: AsyncIterable[ChunkT], *, strict: bool = False, limits: Limits | None = None
     ) -> None:
         self._source = source
-        self._iterator: AsyncIterator[_T] | None = None
+        self._iterator: AsyncIterator[ChunkT] | None = None
         self._state = FoldState(limits)
         self._strict = strict
 
-    def __aiter__(self) -> AsyncFold[_T]:
+    def __aiter__(self) -> AsyncFold[ChunkT]:
         return self
 
-    async def __anext__(self) -> _T:
+    async def __anext__(self) -> ChunkT:
         state = self._state
         state.check_open()
         iterator = self._iterator
@@ -723,7 +725,7 @@ class AsyncFold(_FoldBase, Generic[_T]):
                 if inspect.isawaitable(result):
                     await result
 
-    async def __aenter__(self) -> AsyncFold[_T]:
+    async def __aenter__(self) -> AsyncFold[ChunkT]:
         return self
 
     async def __aexit__(
@@ -735,21 +737,21 @@ class AsyncFold(_FoldBase, Generic[_T]):
         await self.aclose()
 
 
-class Fold(_FoldBase, Generic[_T]):
+class Fold(_FoldBase, Generic[ChunkT]):
     """The sync twin of :class:`AsyncFold`; ``close()`` calls the source's ``close()``."""
 
     def __init__(
-        self, source: Iterable[_T], *, strict: bool = False, limits: Limits | None = None
+        self, source: Iterable[ChunkT], *, strict: bool = False, limits: Limits | None = None
     ) -> None:
         self._source = source
-        self._iterator: Iterator[_T] | None = None
+        self._iterator: Iterator[ChunkT] | None = None
         self._state = FoldState(limits)
         self._strict = strict
 
-    def __iter__(self) -> Fold[_T]:
+    def __iter__(self) -> Fold[ChunkT]:
         return self
 
-    def __next__(self) -> _T:
+    def __next__(self) -> ChunkT:
         state = self._state
         state.check_open()
         iterator = self._iterator
@@ -786,7 +788,7 @@ class Fold(_FoldBase, Generic[_T]):
             if close is not None:
                 close()
 
-    def __enter__(self) -> Fold[_T]:
+    def __enter__(self) -> Fold[ChunkT]:
         return self
 
     def __exit__(
@@ -799,8 +801,8 @@ class Fold(_FoldBase, Generic[_T]):
 
 
 def afold(
-    source: AsyncIterable[_T], *, strict: bool = False, limits: Limits | None = None
-) -> AsyncFold[_T]:
+    source: AsyncIterable[ChunkT], *, strict: bool = False, limits: Limits | None = None
+) -> AsyncFold[ChunkT]:
     """Wrap an async iterable of chunks (the OpenAI SDK's ``AsyncStream``, dicts, ...).
 
     ``async for`` yields its items unchanged; ``.completion`` is the folded
@@ -809,6 +811,8 @@ def afold(
     return AsyncFold(source, strict=strict, limits=limits)
 
 
-def fold(source: Iterable[_T], *, strict: bool = False, limits: Limits | None = None) -> Fold[_T]:
+def fold(
+    source: Iterable[ChunkT], *, strict: bool = False, limits: Limits | None = None
+) -> Fold[ChunkT]:
     """Wrap an iterable of chunks; the sync twin of :func:`afold`."""
     return Fold(source, strict=strict, limits=limits)
