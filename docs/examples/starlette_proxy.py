@@ -113,6 +113,3 @@ if __name__ == "__main__":
             uvicorn.run(app, host="127.0.0.1", port=8000)
         else:
             anyio.run(self_check, app)
-
-# expect: browser got: Let me check the weather in Paris for you.
-# expect: proxy logged the same completion: True
