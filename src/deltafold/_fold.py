@@ -20,7 +20,7 @@ import orjson
 
 from . import _models as m
 from ._convert import converter
-from ._decode import decode_chunk
+from ._decode import InputSeen, decode_chunk, no_chunk_error
 from ._events import (
     AnnotationAdded,
     ChoiceFinished,
@@ -365,6 +365,8 @@ class Accumulator:
         self._usage: dict[str, Any] | None = None
         self._count = 0
         self._closed = False
+        self._input: InputSeen | None = None
+        """What the entry point saw of its input, for the error when nothing folds."""
         self._limits = limits = limits or Limits()
         self._max_field = (
             sys.maxsize if limits.max_field_chars is None else limits.max_field_chars
@@ -426,11 +428,18 @@ class Accumulator:
     def result(self, *, strict: bool = False) -> ChatCompletion:
         """The final completion; closes the stream.
 
-        With ``strict=True`` a stream with no choice, or a choice without a
+        Input that folded to nothing (no choice, id, model or usage: no chunk at
+        all, or only items that are not chat-completion chunks) raises
+        :class:`EmptyStreamError` rather than return an empty completion. With
+        ``strict=True`` a stream with no choice, or a choice without a
         finish_reason, raises :class:`IncompleteStreamError` (with ``.partial``).
         """
         self.close()
         completion = self.snapshot()
+        if not (self._choices or self._top or self._usage is not None or "error" in self._extra):
+            raise no_chunk_error(
+                self._input, self._count, list(self._extra), completion if self._count else None
+            )
         if strict:
             unfinished = [c.index for c in completion.choices if c.finish_reason is None]
             if not completion.choices or unfinished:

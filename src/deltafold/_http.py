@@ -8,6 +8,7 @@ credential headers are dropped from the response headers that are kept.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ __all__ = [
     "body_error",
     "connect_error",
     "idle_error",
+    "scrub_tokens",
     "stream_error",
 ]
 
@@ -40,6 +42,14 @@ REDACTED = "***"
 
 _ERROR_FIELDS = ("raw", "error", "metadata", "body", "body_start")
 """Attributes of deltafold errors that may hold upstream text (an echoed key)."""
+
+_TOKEN_LIKE = re.compile(
+    r"(?i)(\b(?:bearer|basic|token)\s+|\b(?:api[_-]?key|access[_-]?token|secret|password)"
+    r"[\"']?\s*[:=]\s*[\"']?)[\w.~+/=-]{6,}"
+    r"|\b(?:sk|gsk|xai|pk|rk)[-_][\w-]{8,}|\bAIza[\w-]{20,}"
+)
+"""Text that looks like a credential: a bearer/basic token, a ``key=value`` secret, a
+provider key (``sk-...``, ``sk-or-v1-...``, ``gsk_...``, ``AIza...``)."""
 
 _SECRET_HEADERS = frozenset(
     {
@@ -123,6 +133,15 @@ class Request:
         partial = exc.partial
         if partial is not None and partial.extra:
             partial.extra = {k: self.scrub_value(v) for k, v in partial.extra.items()}
+
+
+def scrub_tokens(text: str) -> str:
+    """``text`` with anything that looks like a credential replaced by :data:`REDACTED`.
+
+    For text whose secrets are not known (the start of a body that is shown in an
+    error): the name of a ``key=value`` or ``Bearer`` pair stays, its value goes.
+    """
+    return _TOKEN_LIKE.sub(lambda m: (m.group(1) or "") + REDACTED, text)
 
 
 def _secrets_of(headers: Mapping[str, str]) -> list[str]:

@@ -53,6 +53,7 @@ import httpx
 from httpx_sse import aconnect_sse, connect_sse
 
 from ._core import CHUNKS, END, EVENTS, NEED_INPUT, FoldState, StreamCore
+from ._decode import ITEMS, InputSeen, argument_error, is_done, is_one_item
 from ._events import Event
 from ._exceptions import DeltafoldError, StreamUsageError
 from ._http import (
@@ -90,14 +91,6 @@ def _check_idle(idle_timeout: float | None) -> float | None:
     if idle_timeout is not None and not idle_timeout > 0:
         raise ValueError(f"idle_timeout must be > 0 or None, got {idle_timeout!r}")
     return idle_timeout
-
-
-def _is_done_marker(item: Any) -> bool:
-    if isinstance(item, str):
-        return item.strip() == "[DONE]"
-    if isinstance(item, (bytes, bytearray)):
-        return bytes(item).strip() == b"[DONE]"
-    return False
 
 
 class _Base:
@@ -638,8 +631,19 @@ def connect_chat(
 # --- folding any iterable ----------------------------------------------------------
 
 
+_FOLD_TAKES = "an iterable of chunks (dicts, JSON text or bytes, typed or pydantic chunks)"
+_AFOLD_TAKES = (
+    "an async iterable of chunks (the OpenAI SDK's AsyncStream, an async generator of dicts...)"
+)
+
+
 class _FoldBase:
     _state: FoldState
+    _seen: InputSeen
+
+    def _start(self, limits: Limits | None) -> None:
+        self._state = FoldState(limits)
+        self._state.acc._input = self._seen = InputSeen(ITEMS)
 
     def snapshot(self) -> ChatCompletion:
         """The completion folded so far; the final one once the source ended."""
@@ -651,7 +655,8 @@ class _FoldBase:
         return self._state.completion
 
     def _fold(self, item: Any) -> None:
-        if item.__class__ is not dict and _is_done_marker(item):
+        if item.__class__ is not dict and is_done(item):
+            self._seen.done = True
             return
         try:
             self._state.acc.feed_many((item,))
@@ -673,9 +678,11 @@ class AsyncFold(_FoldBase, Generic[_T]):
     def __init__(
         self, source: AsyncIterable[_T], *, strict: bool = False, limits: Limits | None = None
     ) -> None:
+        if not hasattr(source, "__aiter__"):
+            raise argument_error("afold", source, _AFOLD_TAKES)
         self._source = source
         self._iterator: AsyncIterator[_T] | None = None
-        self._state = FoldState(limits)
+        self._start(limits)
         self._strict = strict
 
     def __aiter__(self) -> AsyncFold[_T]:
@@ -691,7 +698,7 @@ class AsyncFold(_FoldBase, Generic[_T]):
             item = await iterator.__anext__()
         except StopAsyncIteration:
             if not state.ended:
-                state.finish(strict=self._strict, empty_ok=not self._strict)
+                state.finish(strict=self._strict)
             raise
         self._fold(item)
         return item
@@ -741,9 +748,15 @@ class Fold(_FoldBase, Generic[_T]):
     def __init__(
         self, source: Iterable[_T], *, strict: bool = False, limits: Limits | None = None
     ) -> None:
+        if (
+            not hasattr(source, "__iter__")
+            or isinstance(source, (bytes, bytearray, memoryview, str))
+            or is_one_item(source)
+        ):
+            raise argument_error("fold", source, _FOLD_TAKES)
         self._source = source
         self._iterator: Iterator[_T] | None = None
-        self._state = FoldState(limits)
+        self._start(limits)
         self._strict = strict
 
     def __iter__(self) -> Fold[_T]:
@@ -759,7 +772,7 @@ class Fold(_FoldBase, Generic[_T]):
             item = next(iterator)
         except StopIteration:
             if not state.ended:
-                state.finish(strict=self._strict, empty_ok=not self._strict)
+                state.finish(strict=self._strict)
             raise
         self._fold(item)
         return item
