@@ -132,15 +132,10 @@ def fold_sse(
     sampling = seen is not None
     try:
         for piece in _pieces(body):
-            if (
-                piece.__class__ is not bytes
-                and piece.__class__ is not str
-                and not isinstance(piece, _TEXT)
-            ):
-                what = f"one of its pieces is {type_name(piece)}"
-                raise argument_error("assemble_sse", piece, _SSE_TAKES, what=what)
-            if sampling:
-                sampling = seen.take(piece)  # type: ignore[union-attr]  # set with sampling
+            if piece.__class__ is not bytes and piece.__class__ is not str:
+                _check_piece(piece)
+            if sampling and seen is not None:
+                sampling = seen.take(piece)
             over = False
             if max_total is not None:
                 total += len(piece)
@@ -184,6 +179,12 @@ def fold_sse(
     finally:
         if seen is not None:
             seen.size = decoder.bytes_seen
+
+
+def _check_piece(piece: object) -> None:
+    if not isinstance(piece, _TEXT):
+        what = f"one of its pieces is {type_name(piece)}"
+        raise argument_error("assemble_sse", piece, _SSE_TAKES, what=what)
 
 
 def _saw_done(seen: InputSeen | None) -> None:
