@@ -306,7 +306,7 @@ def _describe_text(sample: bytes | str, size: int, done: bool) -> str:
 def no_chunk_error(
     seen: InputSeen | None, count: int, keys: list[str], partial: Any
 ) -> EmptyStreamError:
-    """The error for input that folded to nothing: no choice, id, model or usage.
+    """The error for input in which no item was a chat-completion chunk.
 
     ``count`` items arrived; ``keys`` are the top-level fields they did carry (none known).
     """
@@ -319,9 +319,10 @@ def no_chunk_error(
     if count:
         items = "1 item" if count == 1 else f"{count} items"
         held = ", ".join(repr(k) for k in keys[:5]) + (", ..." if len(keys) > 5 else "")
-        which = f" ({'it' if count == 1 else 'they'} held only {held})" if keys else ""
+        which = f"; {'it' if count == 1 else 'they'} held only {held}" if keys else ""
         return EmptyStreamError(
-            f"{lead}: {items} arrived but none carried a choice, an id, a model or usage{which}",
+            f"{lead}: {items} arrived but none carried a chat-completion field "
+            f"(id, object, choices, usage, model...){which}",
             head=head,
             partial=partial,
         )
