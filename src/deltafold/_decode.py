@@ -274,7 +274,7 @@ def _describe_text(sample: bytes | str, size: int, done: bool) -> str:
     if not raw.strip():
         if done:
             return "it holds only [DONE]"
-        return "the input is empty" if not size and not raw else "the input is only whitespace"
+        return "the input is empty" if not raw else "the input is only whitespace"
     comments = data = fields = other = 0
     for line in _LINES.split(raw):
         if not line.strip():
