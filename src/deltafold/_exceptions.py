@@ -92,7 +92,8 @@ class StreamError(DeltafoldError):
 
 
 class IncompleteStreamError(DeltafoldError):
-    """The stream ended before every choice got a finish_reason (or before any chunk)."""
+    """The stream ended before every choice got a finish_reason (or, as its subclass
+    :class:`EmptyStreamError`, before any chunk)."""
 
 
 class EmptyStreamError(IncompleteStreamError):

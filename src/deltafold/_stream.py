@@ -817,11 +817,15 @@ def afold(
     """Wrap an async iterable of chunks (the OpenAI SDK's ``AsyncStream``, dicts, ...).
 
     ``async for`` yields its items unchanged; ``.completion`` is the folded
-    result once it is exhausted.
+    result once it is exhausted (:class:`EmptyStreamError` if no item was a
+    chunk). A source that is not an async iterable is a ``TypeError``.
     """
     return AsyncFold(source, strict=strict, limits=limits)
 
 
 def fold(source: Iterable[_T], *, strict: bool = False, limits: Limits | None = None) -> Fold[_T]:
-    """Wrap an iterable of chunks; the sync twin of :func:`afold`."""
+    """Wrap an iterable of chunks; the sync twin of :func:`afold`.
+
+    Text, bytes or a single mapping is a ``TypeError`` (they go to :func:`assemble`).
+    """
     return Fold(source, strict=strict, limits=limits)
