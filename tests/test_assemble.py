@@ -12,6 +12,7 @@ from deltafold import (
     ChatCompletion,
     ChatCompletionChunk,
     ChunkDecodeError,
+    EmptyStreamError,
     assemble,
     assemble_sse,
     from_dict,
@@ -213,9 +214,12 @@ def test_assemble_sse_event_lines_and_multiline_data() -> None:
     check(assemble_sse(body))
 
 
-def test_assemble_empty_inputs() -> None:
-    assert assemble([]).choices == []
-    assert assemble_sse(b"").choices == []
+def test_assemble_empty_inputs_raise() -> None:
+    # Empty input is no completion: it raises instead of an empty success (issue 10).
+    with pytest.raises(EmptyStreamError, match="the iterable is empty"):
+        assemble([])
+    with pytest.raises(EmptyStreamError, match="the input is empty"):
+        assemble_sse(b"")
 
 
 # --- decode errors ------------------------------------------------------------------

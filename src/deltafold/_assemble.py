@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import io
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import orjson
 
-from ._decode import DONE, event_to_chunk
+from ._decode import (
+    ARRAY,
+    BODY,
+    DONE,
+    ITEMS,
+    InputSeen,
+    argument_error,
+    event_to_chunk,
+    is_done,
+    is_one_item,
+    type_name,
+)
 from ._exceptions import ChunkDecodeError, DeltafoldError
 from ._fold import Accumulator
 from ._limits import Limits
@@ -18,6 +30,12 @@ __all__ = ["assemble", "assemble_sse", "fold_body", "fold_sse"]
 
 _BOM = "\ufeff"
 _BOM_BYTES = b"\xef\xbb\xbf"
+_TEXT = (bytes, bytearray, memoryview, str)
+_ASSEMBLE_TAKES = (
+    "an iterable of chunks, one chunk or completion (a dict or other mapping), "
+    "or a whole body as bytes or str"
+)
+_SSE_TAKES = "an SSE body as bytes or str, or an iterable of bytes or str pieces"
 
 
 def assemble(
@@ -26,18 +44,28 @@ def assemble(
     """Fold a whole stream of chunks into one completion.
 
     ``chunks`` is an iterable of dicts, JSON text or bytes, typed
-    ``ChatCompletionChunk`` objects or pydantic chunks (mixed is fine); or a
-    whole recorded body as ``bytes``/``str``: SSE, JSON lines, or a JSON array
-    of chunks (detected). A ``"[DONE]"`` item ends the stream.
+    ``ChatCompletionChunk`` objects or pydantic chunks (mixed is fine); one
+    chunk or completion (a dict or other mapping, a typed or pydantic model);
+    a whole recorded body as ``bytes``/``str`` (SSE, JSON lines, a JSON array
+    of chunks or one JSON object, detected); or a file object holding one. A
+    ``"[DONE]"`` item ends the stream.
 
-    With ``strict=True`` a choice left without a finish_reason raises
+    Input holding no chat-completion chunk raises :class:`EmptyStreamError`
+    saying what it held; another argument type raises ``TypeError``. With
+    ``strict=True`` a choice left without a finish_reason raises
     :class:`IncompleteStreamError`; by default it comes back with a null one.
     """
     acc = Accumulator(limits=limits)
-    if isinstance(chunks, (bytes, bytearray, memoryview, str)):
+    if isinstance(chunks, _TEXT):
         fold_body(chunks, acc._feed, limits=acc._limits, accumulator=acc)
+    elif is_one_item(chunks):
+        acc._feed(chunks)
+    elif isinstance(chunks, io.IOBase):
+        fold_body(chunks.read(), acc._feed, limits=acc._limits, accumulator=acc)
     else:
-        _fold_items(chunks, acc._feed)
+        items = _iterate(chunks, "assemble", _ASSEMBLE_TAKES)
+        acc._input = seen = InputSeen(ITEMS)
+        _fold_items(items, acc._feed, seen)
     return acc.result(strict=strict)
 
 
@@ -47,15 +75,31 @@ def assemble_sse(
     strict: bool = False,
     limits: Limits | None = None,
 ) -> ChatCompletion:
-    """Fold a recorded SSE response body: bytes, text, or pieces cut anywhere."""
+    """Fold a recorded SSE response body: bytes, text, or pieces cut anywhere.
+
+    A body holding no chunk raises :class:`EmptyStreamError`; decoded chunks
+    (dicts) belong to :func:`assemble` and get a ``TypeError`` saying so.
+    """
     acc = Accumulator(limits=limits)
     fold_sse(body, acc._feed, limits=acc._limits, accumulator=acc)
     return acc.result(strict=strict)
 
 
-def _fold_items(chunks: Iterable[Any], consume: Callable[[Any], object]) -> None:
+def _iterate(value: Any, func: str, accepted: str) -> Iterator[Any]:
+    """An iterator over ``value``, or the TypeError that says what ``func`` takes."""
+    try:
+        return iter(value)
+    except TypeError:
+        raise argument_error(func, value, accepted) from None
+
+
+def _fold_items(
+    chunks: Iterable[Any], consume: Callable[[Any], object], seen: InputSeen | None = None
+) -> None:
     for chunk in chunks:
-        if chunk.__class__ is not dict and _is_done(chunk):
+        if chunk.__class__ is not dict and is_done(chunk):
+            if seen is not None:
+                seen.done = True
             break
         consume(chunk)
 
@@ -74,15 +118,24 @@ def fold_sse(
     string) is decoded right here, and kept when it is a JSON object; anything
     else (an error event, ``[DONE]``, bad JSON, another value) goes through
     ``event_to_chunk``, which names the event. A whole body is framed a window at
-    a time. An error raised while framing carries ``accumulator``'s partial.
+    a time. An error raised while framing carries ``accumulator``'s partial, and
+    ``accumulator`` keeps what was seen for the error if no chunk comes of it.
     """
     decoder = DataDecoder(max_event_bytes=limits.max_event_bytes)
     loads = orjson.loads
     max_total = limits.max_total_bytes
     total = 0
     position = 0
+    seen = None
+    if accumulator is not None and accumulator._input is None:
+        accumulator._input = seen = InputSeen(BODY)
+    sampling = seen is not None
     try:
         for piece in _pieces(body):
+            if piece.__class__ is not bytes and piece.__class__ is not str:
+                _check_piece(piece)
+            if sampling and seen is not None:
+                sampling = seen.take(piece)
             over = False
             if max_total is not None:
                 total += len(piece)
@@ -104,6 +157,7 @@ def fold_sse(
                     if chunk is None:
                         continue
                     if chunk is DONE:
+                        _saw_done(seen)
                         return
                 position += 1
                 consume(chunk)
@@ -114,6 +168,7 @@ def fold_sse(
             if chunk is None:
                 continue
             if chunk is DONE:
+                _saw_done(seen)
                 return
             position += 1
             consume(chunk)
@@ -121,6 +176,20 @@ def fold_sse(
         if exc.partial is None and accumulator is not None and accumulator.chunks_folded:
             exc.partial = accumulator.snapshot()
         raise
+    finally:
+        if seen is not None:
+            seen.size = decoder.bytes_seen
+
+
+def _check_piece(piece: object) -> None:
+    if not isinstance(piece, _TEXT):
+        what = f"one of its pieces is {type_name(piece)}"
+        raise argument_error("assemble_sse", piece, _SSE_TAKES, what=what)
+
+
+def _saw_done(seen: InputSeen | None) -> None:
+    if seen is not None:
+        seen.done = True
 
 
 def _event_chunk(event: str | ServerSentEvent, position: int) -> Any:
@@ -130,20 +199,23 @@ def _event_chunk(event: str | ServerSentEvent, position: int) -> Any:
 
 
 def _pieces(body: bytes | str | Iterable[bytes | str]) -> Iterable[Any]:
-    """A whole body a window at a time (framed whole it is held several times over)."""
+    """A whole body a window at a time (framed whole it is held several times over).
+
+    Anything but text or an iterable of text pieces is refused here, once per call;
+    a list of decoded chunks is told apart by its first item.
+    """
     if isinstance(body, (bytes, str)):
         return iter_windows(body)
     if isinstance(body, (bytearray, memoryview)):
         return iter_windows(bytes(body))
-    return body
-
-
-def _is_done(chunk: Any) -> bool:
-    if isinstance(chunk, str):
-        return chunk.strip() == "[DONE]"
-    if isinstance(chunk, (bytes, bytearray, memoryview)):
-        return bytes(chunk).strip() == b"[DONE]"
-    return False
+    if is_one_item(body):
+        raise argument_error("assemble_sse", body, _SSE_TAKES)
+    if isinstance(body, (list, tuple)) and body and not isinstance(body[0], _TEXT):
+        raise argument_error(
+            "assemble_sse", body, _SSE_TAKES,
+            what=f"got a {type(body).__name__} of {type(body[0]).__name__}",
+        )
+    return _iterate(body, "assemble_sse", _SSE_TAKES)
 
 
 def fold_body(
@@ -179,7 +251,10 @@ def fold_body(
             raw = text[:2000]
             raise ChunkDecodeError(f"invalid JSON array body ({exc})", raw=raw) from None
         if isinstance(items, list):
-            _fold_items(items, consume)
+            seen = None
+            if accumulator is not None:
+                accumulator._input = seen = InputSeen(ARRAY)
+            _fold_items(items, consume, seen)
             return
     # One (possibly pretty-printed) object; for JSON lines this fails after the first line.
     try:

@@ -30,7 +30,7 @@ from ._events import (
     RefusalDelta,
     UsageUpdated,
 )
-from ._exceptions import DeltafoldError
+from ._exceptions import DeltafoldError, EmptyStreamError
 from ._fold import Accumulator
 from ._models import ChatCompletion
 from ._server import ServeExtraMissing
@@ -465,7 +465,7 @@ def _run_assemble(args: AssembleArgs) -> int:
     except DeltafoldError as exc:
         sys.stdout.flush()
         message = _one_line(str(exc))
-        if not re.search(r"\bevents? \d+", message):
+        if not isinstance(exc, EmptyStreamError) and not re.search(r"\bevents? \d+", message):
             message = f"event {acc.chunks_folded}: {message}"
         name = "-" if args.file == "-" else args.file
         print(f"{_PROG} assemble: {name}: {message}", file=sys.stderr)

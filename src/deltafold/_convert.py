@@ -25,6 +25,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from . import _models as m
+from ._decode import argument_error, type_name
 from ._exceptions import ChunkDecodeError
 from ._merge import bounded
 
@@ -255,8 +256,16 @@ def _make_converter() -> cattrs.Converter:
 converter = _make_converter()
 
 
+_MODELS = "a deltafold model (ChatCompletion, ChatCompletionChunk, Usage, ...)"
+
+
 def to_dict(obj: Any) -> dict[str, Any]:
-    """The wire form of any deltafold model (snake_case keys as the API sends them)."""
+    """The wire form of any deltafold model (snake_case keys as the API sends them).
+
+    Anything else raises ``TypeError`` (cattrs would hand it back unchanged).
+    """
+    if not attrs.has(obj.__class__):
+        raise argument_error("to_dict", obj, _MODELS)
     result: dict[str, Any] = converter.unstructure(obj)
     return result
 
@@ -264,8 +273,18 @@ def to_dict(obj: Any) -> dict[str, Any]:
 def from_dict(cls: type[ModelT], data: Any) -> ModelT:
     """Build ``cls`` from its wire form; fields it does not declare land in ``extra``.
 
-    Raises :class:`ChunkDecodeError` naming the field when a value has the wrong type.
+    Raises :class:`ChunkDecodeError` naming the field when a value has the wrong type,
+    and ``TypeError`` when ``cls`` is not a class (the arguments swapped, most often).
     """
+    if not isinstance(cls, type) and get_origin(cls) is None:
+        swapped = ": the arguments are swapped" if isinstance(data, type) else ""
+        raise argument_error(
+            "from_dict",
+            cls,
+            "the class first, then the data: from_dict(cls, data), e.g. "
+            "from_dict(ChatCompletion, data)",
+            what=f"got {type_name(cls)} as cls{swapped}",
+        )
     try:
         return converter.structure(data, cls)
     except Exception as exc:  # cattrs raises several kinds; one typed error out

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from ._convert import from_dict
-from ._decode import DONE, event_to_chunk
+from ._decode import DONE, STREAM, InputSeen, event_to_chunk
 from ._events import Event
 from ._exceptions import ChunkDecodeError, DeltafoldError, IncompleteStreamError, StreamUsageError
 from ._fold import Accumulator
@@ -107,15 +107,14 @@ class FoldState:
         if self._closed and self._completion is None:
             raise StreamUsageError("this stream is closed; snapshot() has what arrived")
 
-    def finish(self, *, strict: bool, empty_ok: bool = False) -> list[Event]:
+    def finish(self, *, strict: bool) -> list[Event]:
         """Close the fold and set ``completion``; returns the closing events.
 
         ``strict`` applies the end-of-stream rule: a choice without a
-        finish_reason is an :class:`IncompleteStreamError`.
+        finish_reason is an :class:`IncompleteStreamError`. A stream that held no
+        chunk is an :class:`EmptyStreamError` (``Accumulator.result``'s rule).
         """
         acc = self.acc
-        if not acc.chunks_folded and not empty_ok:
-            raise self.fail(IncompleteStreamError("the stream ended before any chunk arrived"))
         events = acc.close()
         try:
             self._completion = acc.result(strict=strict)
@@ -156,8 +155,9 @@ class StreamCore(FoldState):
     End rules: ``[DONE]`` ends the stream and nothing after it is read (a choice
     without a finish_reason is accepted, as some providers send none). End of
     input without ``[DONE]`` is a normal end only if every choice has a
-    finish_reason; otherwise, or if no chunk came at all, it is an
-    :class:`IncompleteStreamError`. A last event cut off by the end of input
+    finish_reason; otherwise it is an :class:`IncompleteStreamError`, and if
+    no chunk came at all (only comments or ``[DONE]``, an empty body) an
+    :class:`EmptyStreamError` saying which. A last event cut off by the end of input
     that does not decode is reported as that truncation, not as bad JSON.
     """
 
@@ -170,6 +170,7 @@ class StreamCore(FoldState):
         "_over",
         "_pending",
         "_popped",
+        "_seen",
         "_tail_at",
         "_tail_events",
         "_total",
@@ -195,6 +196,7 @@ class StreamCore(FoldState):
         self._tail_events: list[Event] | None = None
         self._over: DeltafoldError | None = None
         """max_total_bytes crossed: raised once the events framed before it are folded."""
+        self.acc._input = self._seen = InputSeen(STREAM)
 
     @property
     def input_ended(self) -> bool:
@@ -209,6 +211,9 @@ class StreamCore(FoldState):
             return
         if self._over is not None:
             raise self.fail(self._over)
+        seen = self._seen
+        if seen.sampling:
+            seen.take(data)
         if self._max_total is not None:
             self._total += len(data)
             if self._total > self._max_total:
@@ -226,6 +231,7 @@ class StreamCore(FoldState):
             return
         self._eof = True
         self._tail_at = self._framed
+        self._seen.size = self._decoder.bytes_seen
         self._queue(self._decoder.close)
 
     def _queue(self, frame: Callable[..., list[ServerSentEvent]], *args: Any) -> None:
@@ -259,7 +265,8 @@ class StreamCore(FoldState):
             if chunk is None:
                 continue
             if chunk is DONE:
-                self._done = True
+                self._done = self._seen.done = True
+                self._seen.size = self._decoder.bytes_seen
                 pending.clear()
                 break
             return chunk

@@ -8,13 +8,28 @@ the stream and ``event: error`` becomes a chunk with a top-level ``error``.
 
 from __future__ import annotations
 
+import inspect
+import os
+import re
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
-from ._exceptions import ChunkDecodeError
+from ._exceptions import ChunkDecodeError, EmptyStreamError
+from ._http import Redactor
 
-__all__ = ["DONE", "decode_chunk", "event_to_chunk"]
+__all__ = [
+    "DONE",
+    "InputSeen",
+    "argument_error",
+    "decode_chunk",
+    "event_to_chunk",
+    "is_done",
+    "is_one_item",
+    "no_chunk_error",
+    "type_name",
+]
 
 
 class _Done:
@@ -66,9 +81,9 @@ def decode_chunk(chunk: Any, position: int) -> dict[str, Any]:
         return _loads(raw, position)
     if isinstance(chunk, dict):
         return dict(chunk)
-    from ._models import ChatCompletionChunk
+    from ._models import ChatCompletion, ChatCompletionChunk
 
-    if isinstance(chunk, ChatCompletionChunk):
+    if isinstance(chunk, (ChatCompletionChunk, ChatCompletion)):
         from ._convert import to_dict
 
         return to_dict(chunk)
@@ -80,6 +95,8 @@ def decode_chunk(chunk: Any, position: int) -> dict[str, Any]:
             data = dump()
         if isinstance(data, dict):
             return data
+    if isinstance(chunk, Mapping):
+        return dict(chunk)
     raise ChunkDecodeError(
         f"event {position}: cannot read a chunk from {type(chunk).__name__}",
         raw=repr(chunk)[:2000],
@@ -106,3 +123,208 @@ def event_to_chunk(event_type: str, data: str, position: int) -> dict[str, Any] 
     if data.strip() == "[DONE]":
         return DONE  # type: ignore[no-any-return]
     return _loads(data, position)
+
+
+def is_done(item: Any) -> bool:
+    """``"[DONE]"`` as an item of an iterable (text or bytes): the stream is over."""
+    if isinstance(item, str):
+        return item.strip() == "[DONE]"
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        return bytes(item).strip() == b"[DONE]"
+    return False
+
+
+def is_one_item(value: Any) -> bool:
+    """A single chunk or completion rather than many: a mapping, a typed or pydantic model.
+
+    Checked once per call, so ``assemble(chunk)`` folds it instead of iterating its keys
+    (a pydantic model iterates as field pairs).
+    """
+    if isinstance(value, Mapping):
+        return True
+    from ._models import ChatCompletion, ChatCompletionChunk
+
+    return isinstance(value, (ChatCompletionChunk, ChatCompletion)) or callable(
+        getattr(value, "model_dump", None)
+    )
+
+
+# --- wrong argument types -------------------------------------------------------------
+
+_TEXT = (bytes, bytearray, memoryview, str)
+
+
+def argument_error(func: str, value: Any, accepted: str, *, what: str | None = None) -> TypeError:
+    """The TypeError for a wrong argument: what came, what is accepted, and the fitting hint.
+
+    ``what`` replaces "got X" when the fault is inside the argument (``piece 3 is X``).
+    """
+    hint = _hint(func, value)
+    got = what or f"got {type_name(value)}"
+    return TypeError(f"{func}() takes {accepted}; {got}" + (f" ({hint})" if hint else ""))
+
+
+def type_name(value: Any) -> str:
+    if value is None:
+        return "None"
+    cls = type(value)
+    module = cls.__module__
+    name = cls.__qualname__
+    return name if module in ("builtins", "deltafold") or module.startswith("deltafold.") else (
+        f"{module.partition('.')[0]}.{name}"
+    )
+
+
+def _hint(func: str, value: Any) -> str | None:
+    """The likely mix-up behind a wrong argument, as advice; None when there is no better one."""
+    is_async = hasattr(value, "__aiter__")
+    if is_async and not hasattr(value, "__iter__") and func != "afold":
+        return "an async iterable: use deltafold.afold(), then `await afold(stream).until_done()`"
+    if inspect.isawaitable(value):
+        return "an awaitable: await it first"
+    if func == "afold" and hasattr(value, "__iter__"):
+        if isinstance(value, _TEXT):
+            return "a whole body goes to deltafold.assemble() or assemble_sse()"
+        return "a sync iterable: use deltafold.fold(), or assemble() for the completion only"
+    if func == "fold":
+        if isinstance(value, _TEXT):
+            return "a whole body goes to deltafold.assemble() or assemble_sse()"
+        if is_one_item(value):
+            return "one chunk or completion goes to deltafold.assemble()"
+    if func == "assemble_sse" and (is_one_item(value) or isinstance(value, (list, tuple))):
+        return "decoded chunks or a completion go to deltafold.assemble()"
+    if isinstance(value, os.PathLike):
+        return f"read the file first: {func}(Path(...).read_bytes())"
+    return None
+
+
+# --- input that held no chunk -----------------------------------------------------------
+
+BODY = "body"
+"""Text framed as SSE: ``assemble`` of bytes/str, ``assemble_sse``, the CLI."""
+STREAM = "stream"
+"""An HTTP event stream."""
+ITEMS = "items"
+"""An iterable of chunks: ``assemble(list)``, ``fold``, ``afold``."""
+ARRAY = "array"
+"""A body holding a JSON array of chunks."""
+
+_SAMPLE_BYTES = 4096
+_HEAD_CHARS = 40
+_LINES = re.compile(rb"\r\n|\r|\n")
+_SSE_FIELDS = frozenset({b"event", b"id", b"retry"})
+
+
+class InputSeen:
+    """What an entry point saw of its input, kept to say what it was if it held no chunk.
+
+    It is filled on rare branches only (the first pieces of a body, ``[DONE]``), so the
+    fold pays nothing for it; ``Accumulator.result`` reads it once, when nothing was folded.
+    """
+
+    __slots__ = ("done", "form", "sample", "sampling", "size")
+
+    def __init__(self, form: str) -> None:
+        self.form = form
+        self.sample: bytes | str = b""
+        self.sampling = True
+        """True while the first bytes are still being kept."""
+        self.size = 0
+        """Bytes of a body seen (set when it ended), to tell empty from whitespace."""
+        self.done = False
+        """``[DONE]`` ended the input."""
+
+    def take(self, piece: bytes | str) -> bool:
+        """Keep the start of the body; False once enough is kept (the caller stops calling)."""
+        if not isinstance(piece, (bytes, str)):
+            piece = bytes(piece[:_SAMPLE_BYTES])
+        if not self.sample:
+            self.sample = piece[:_SAMPLE_BYTES]
+        elif isinstance(piece, type(self.sample)):
+            self.sample += piece[: _SAMPLE_BYTES - len(self.sample)]  # type: ignore[operator]
+        self.sampling = len(self.sample) < _SAMPLE_BYTES
+        return self.sampling
+
+    def describe(self) -> str:
+        """What the input was, for an input that produced no chunk."""
+        if self.form in (ITEMS, ARRAY):
+            where = "the iterable" if self.form == ITEMS else "the body is a JSON array that"
+            if self.done:
+                return f"{where} holds only [DONE]"
+            return "the iterable is empty" if self.form == ITEMS else "the body is an empty array"
+        return _describe_text(self.sample, self.size, self.done)
+
+    def head(self) -> bytes | str | None:
+        """The first bytes, credentials scrubbed; None when nothing was seen."""
+        if not self.sample:
+            return None
+        return _scrubbed(self.sample[: _HEAD_CHARS * 4])[:_HEAD_CHARS]
+
+
+def _scrubbed(text: bytes | str) -> bytes | str:
+    if isinstance(text, str):
+        return Redactor.guess(text)
+    return Redactor.guess(text.decode("latin-1")).encode("latin-1")
+
+
+def _describe_text(sample: bytes | str, size: int, done: bool) -> str:
+    raw = sample.encode("utf-8", "surrogatepass") if isinstance(sample, str) else bytes(sample)
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
+    if not raw.strip():
+        if done:
+            return "it holds only [DONE]"
+        return "the input is empty" if not raw else "the input is only whitespace"
+    comments = data = fields = other = 0
+    for line in _LINES.split(raw):
+        if not line.strip():
+            continue
+        name = line.partition(b":")[0]
+        if not name:
+            comments += 1
+        elif name == b"data":
+            data += 1
+        elif name in _SSE_FIELDS:
+            fields += 1
+        else:
+            other += 1
+    if done:
+        what = "it holds only " + ("comments (keep-alives) and [DONE]" if comments else "[DONE]")
+    elif data:
+        what = "its SSE events carry no data"
+    elif other:
+        what = "it is not SSE (no 'data:' line), not JSON lines, not a JSON array or object"
+    elif fields:
+        what = "its SSE events have no 'data:' line"
+    else:
+        what = "it holds only SSE comments (keep-alives)"
+    head = _scrubbed(sample[: _HEAD_CHARS * 4])
+    more = "..." if len(head) > _HEAD_CHARS or size > len(sample) else ""
+    return f"{what}; it starts with {head[:_HEAD_CHARS]!r}{more}"
+
+
+def no_chunk_error(
+    seen: InputSeen | None, count: int, keys: list[str], partial: Any
+) -> EmptyStreamError:
+    """The error for input in which no item was a chat-completion chunk.
+
+    ``count`` items arrived; ``keys`` are the top-level fields they did carry (none known).
+    """
+    lead = (
+        "the stream ended without any chat-completion chunk"
+        if seen is not None and seen.form == STREAM
+        else "no chat-completion chunk in the input"
+    )
+    head = seen.head() if seen is not None else None
+    if count:
+        items = "1 item" if count == 1 else f"{count} items"
+        held = ", ".join(repr(k) for k in keys[:5]) + (", ..." if len(keys) > 5 else "")
+        which = f"; {'it' if count == 1 else 'they'} held only {held}" if keys else ""
+        return EmptyStreamError(
+            f"{lead}: {items} arrived but none carried a chat-completion field "
+            f"(id, object, choices, usage, model...){which}",
+            head=head,
+            partial=partial,
+        )
+    if seen is None:
+        return EmptyStreamError(f"{lead}: no chunk was fed")
+    return EmptyStreamError(f"{lead}: {seen.describe()}", head=head)

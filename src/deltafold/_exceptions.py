@@ -17,6 +17,7 @@ __all__ = [
     "ChunkDecodeError",
     "ConnectError",
     "DeltafoldError",
+    "EmptyStreamError",
     "EndpointError",
     "IdleTimeoutError",
     "IncompleteStreamError",
@@ -92,7 +93,28 @@ class StreamError(DeltafoldError):
 
 
 class IncompleteStreamError(DeltafoldError):
-    """The stream ended before every choice got a finish_reason (or before any chunk)."""
+    """The stream ended before every choice got a finish_reason (or, as its subclass
+    :class:`EmptyStreamError`, before any chunk)."""
+
+
+class EmptyStreamError(IncompleteStreamError):
+    """The input held no chat-completion chunk at all, so there is nothing to return.
+
+    Empty input, only comments or ``[DONE]``, text that is not SSE or JSON, or
+    items none of which carries a choice, an id, a model or usage. The message
+    says which, and shows the first bytes (credentials scrubbed); ``.head`` is
+    that start of the input, or None when the input was not text.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        head: bytes | str | None = None,
+        partial: ChatCompletion | None = None,
+    ) -> None:
+        super().__init__(message, partial=partial)
+        self.head = head
 
 
 class LimitExceededError(DeltafoldError):

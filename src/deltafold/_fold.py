@@ -20,7 +20,7 @@ import orjson
 
 from . import _models as m
 from ._convert import converter
-from ._decode import decode_chunk
+from ._decode import InputSeen, decode_chunk, no_chunk_error
 from ._events import (
     AnnotationAdded,
     ChoiceFinished,
@@ -365,6 +365,10 @@ class Accumulator:
         self._usage: dict[str, Any] | None = None
         self._count = 0
         self._closed = False
+        self._input: InputSeen | None = None
+        """What the entry point saw of its input, for the error when no chunk came."""
+        self._known = False
+        """A chunk without choices carried a known top-level field."""
         self._limits = limits = limits or Limits()
         self._max_field = (
             sys.maxsize if limits.max_field_chars is None else limits.max_field_chars
@@ -426,11 +430,19 @@ class Accumulator:
     def result(self, *, strict: bool = False) -> ChatCompletion:
         """The final completion; closes the stream.
 
-        With ``strict=True`` a stream with no choice, or a choice without a
+        Input without a chat-completion chunk (no item at all, or none carrying a
+        known top-level field: ``id``, ``object``, ``choices``, ``usage``, ``model``,
+        ``created``, ``error``...) raises :class:`EmptyStreamError` rather than
+        return an empty completion. With
+        ``strict=True`` a stream with no choice, or a choice without a
         finish_reason, raises :class:`IncompleteStreamError` (with ``.partial``).
         """
         self.close()
         completion = self.snapshot()
+        if not (self._choices or self._known):
+            raise no_chunk_error(
+                self._input, self._count, list(self._extra), completion if self._count else None
+            )
         if strict:
             unfinished = [c.index for c in completion.choices if c.finish_reason is None]
             if not completion.choices or unfinished:
@@ -472,6 +484,10 @@ class Accumulator:
                 else:
                     for n, choice in enumerate(choices):
                         self._fold_choice(choice, n, events)
+            elif not self._known and not _TOP_KNOWN.isdisjoint(chunk):
+                # A chunk without choices is still a chat-completion chunk if it carries
+                # a known field (looked at on this rare branch only, for result()).
+                self._known = True
             pending = self._pending_top
             if pending:
                 for name in pending:

@@ -46,6 +46,14 @@ REDACTED = "***"
 _ERROR_FIELDS = ("raw", "error", "metadata", "body", "body_start")
 """Attributes of deltafold errors that may hold upstream text (an echoed key)."""
 
+_TOKEN_LIKE = re.compile(
+    r"(?i)(\b(?:bearer|basic|token)\s+|\b(?:api[_-]?key|access[_-]?token|secret|password)"
+    r"[\"']?\s*[:=]\s*[\"']?)[\w.~+/=-]{6,}"
+    r"|\b(?:sk|gsk|xai|pk|rk)[-_][\w-]{8,}|\bAIza[\w-]{20,}"
+)
+"""Text that looks like a credential: a bearer/basic token, a ``key=value`` secret, a
+provider key (``sk-...``, ``sk-or-v1-...``, ``gsk_...``, ``AIza...``)."""
+
 _SECRET_HEADERS = frozenset(
     {
         "authorization",
@@ -107,6 +115,15 @@ class Redactor:
             if secret in text:
                 text = text.replace(secret, REDACTED)
         return text
+
+    @staticmethod
+    def guess(text: str) -> str:
+        """``text`` with anything that *looks* like a credential replaced by :data:`REDACTED`.
+
+        For text whose secrets are not known (the start of an unreadable input shown
+        in an error): the name of a ``key=value`` or ``Bearer`` pair stays, its value goes.
+        """
+        return _TOKEN_LIKE.sub(lambda m: (m.group(1) or "") + REDACTED, text)
 
     def value(self, value: Any) -> Any:
         """``value`` (text, bytes or decoded JSON) without the secrets."""

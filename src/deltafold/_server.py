@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 import orjson
 
-from ._assemble import assemble_sse
+from ._assemble import assemble, assemble_sse
 from ._convert import to_dict
-from ._exceptions import ChunkDecodeError, DeltafoldError, StreamError
+from ._exceptions import ChunkDecodeError, EmptyStreamError, StreamError
 from ._models import ChatCompletion
 from ._split import Style, split, to_sse
 
@@ -104,14 +104,15 @@ def load_recording(
     included), chunks as JSON lines or a JSON array, or a completion JSON,
     which is split into chunks with ``chunk_chars``, ``seed`` and ``style``.
     A list is taken as chunks, a dict as a completion in wire form.
-    Raises :class:`DeltafoldError` (or ``OSError``) for input that is none of these.
+    Raises :class:`DeltafoldError` (or ``OSError``) for input that is none of
+    these, and :class:`EmptyStreamError` for one that holds no chunk.
     """
     if isinstance(source, dict):
         source = ChatCompletion.from_dict(source)
     if isinstance(source, ChatCompletion):
         return _from_completion(source, chunk_chars, seed, style)
     if isinstance(source, list):
-        return Recording(list(to_sse(source)))
+        return _chunks_recording(source, source)
     body = source if isinstance(source, bytes) else Path(source).read_bytes()
     if body.startswith(_BOM):
         body = body[len(_BOM) :]
@@ -121,7 +122,7 @@ def load_recording(
             chunks = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise ChunkDecodeError(f"invalid JSON array of chunks ({exc})") from None
-        return Recording(list(to_sse(chunks)))
+        return _chunks_recording(chunks, body)
     if head == b"{":
         try:
             whole = orjson.loads(body)
@@ -129,8 +130,20 @@ def load_recording(
             whole = None  # several lines: chunks as JSON lines
         if isinstance(whole, dict) and _is_completion(whole):
             return _from_completion(ChatCompletion.from_dict(whole), chunk_chars, seed, style)
-        return Recording(list(to_sse(_json_lines(body))))
+        return _chunks_recording(_json_lines(body), body)
     return Recording(_sse_events(body))
+
+
+def _chunks_recording(chunks: Any, given: Any) -> Recording:
+    """A recording of chunks; input with none is refused as ``assemble`` describes it.
+
+    The SSE framed from no chunk holds only ``[DONE]``, which is not what was given.
+    """
+    try:
+        return Recording(list(to_sse(chunks)))
+    except EmptyStreamError:
+        assemble(given)
+        raise
 
 
 def _json_lines(body: bytes) -> list[Any]:
@@ -168,10 +181,7 @@ def _from_completion(
 def _sse_events(body: bytes) -> list[bytes]:
     """An SSE body cut into its events (comments too), each with its blank line."""
     text = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    events = [block + b"\n\n" for block in text.split(b"\n\n") if block.strip(b"\n")]
-    if not events:
-        raise DeltafoldError("the recording holds no SSE event")
-    return events
+    return [block + b"\n\n" for block in text.split(b"\n\n") if block.strip(b"\n")]
 
 
 def replay_app(

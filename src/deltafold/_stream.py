@@ -53,6 +53,7 @@ import httpx
 from httpx_sse import aconnect_sse, connect_sse
 
 from ._core import CHUNKS, END, EVENTS, NEED_INPUT, FoldState, StreamCore
+from ._decode import ITEMS, InputSeen, argument_error, is_done, is_one_item
 from ._events import Event
 from ._exceptions import DeltafoldError, StreamUsageError
 from ._http import (
@@ -78,7 +79,6 @@ __all__ = [
     "fold",
 ]
 
-_T = TypeVar("_T")
 ChunkT = TypeVar("ChunkT")
 """The type of the chunks ``afold`` / ``fold`` pass through unchanged."""
 _CLOSE_TIMEOUT = 5.0
@@ -92,14 +92,6 @@ def _check_idle(idle_timeout: float | None) -> float | None:
     if idle_timeout is not None and not idle_timeout > 0:
         raise ValueError(f"idle_timeout must be > 0 or None, got {idle_timeout!r}")
     return idle_timeout
-
-
-def _is_done_marker(item: Any) -> bool:
-    if isinstance(item, str):
-        return item.strip() == "[DONE]"
-    if isinstance(item, (bytes, bytearray)):
-        return bytes(item).strip() == b"[DONE]"
-    return False
 
 
 class _Base:
@@ -308,7 +300,7 @@ class AsyncChatStream(_Base):
             return
         raise core.fail(error)
 
-    async def _pull(self, step: Callable[[], _T]) -> _T:
+    async def _pull(self, step: Callable[[], ChunkT]) -> ChunkT:
         """Step the core until it yields something; read whenever it needs input."""
         core = self._core
         core.check_open()
@@ -546,7 +538,7 @@ class ChatStream(_Base):
             error = idle_error(idle, events=core.received)
         raise core.fail(error)
 
-    def _pull(self, step: Callable[[], _T]) -> _T:
+    def _pull(self, step: Callable[[], ChunkT]) -> ChunkT:
         core = self._core
         core.check_open()
         self._deadline = None
@@ -640,8 +632,19 @@ def connect_chat(
 # --- folding any iterable ----------------------------------------------------------
 
 
+_FOLD_TAKES = "an iterable of chunks (dicts, JSON text or bytes, typed or pydantic chunks)"
+_AFOLD_TAKES = (
+    "an async iterable of chunks (the OpenAI SDK's AsyncStream, an async generator of dicts...)"
+)
+
+
 class _FoldBase:
     _state: FoldState
+    _seen: InputSeen
+
+    def _start(self, limits: Limits | None) -> None:
+        self._state = FoldState(limits)
+        self._state.acc._input = self._seen = InputSeen(ITEMS)
 
     def snapshot(self) -> ChatCompletion:
         """The completion folded so far; the final one once the source ended."""
@@ -653,7 +656,8 @@ class _FoldBase:
         return self._state.completion
 
     def _fold(self, item: Any) -> None:
-        if item.__class__ is not dict and _is_done_marker(item):
+        if item.__class__ is not dict and is_done(item):
+            self._seen.done = True
             return
         try:
             self._state.acc.feed_many((item,))
@@ -675,9 +679,11 @@ class AsyncFold(_FoldBase, Generic[ChunkT]):
     def __init__(
         self, source: AsyncIterable[ChunkT], *, strict: bool = False, limits: Limits | None = None
     ) -> None:
+        if not hasattr(source, "__aiter__"):
+            raise argument_error("afold", source, _AFOLD_TAKES)
         self._source = source
         self._iterator: AsyncIterator[ChunkT] | None = None
-        self._state = FoldState(limits)
+        self._start(limits)
         self._strict = strict
 
     def __aiter__(self) -> AsyncFold[ChunkT]:
@@ -693,7 +699,7 @@ class AsyncFold(_FoldBase, Generic[ChunkT]):
             item = await iterator.__anext__()
         except StopAsyncIteration:
             if not state.ended:
-                state.finish(strict=self._strict, empty_ok=not self._strict)
+                state.finish(strict=self._strict)
             raise
         self._fold(item)
         return item
@@ -743,9 +749,15 @@ class Fold(_FoldBase, Generic[ChunkT]):
     def __init__(
         self, source: Iterable[ChunkT], *, strict: bool = False, limits: Limits | None = None
     ) -> None:
+        if (
+            not hasattr(source, "__iter__")
+            or isinstance(source, (bytes, bytearray, memoryview, str))
+            or is_one_item(source)
+        ):
+            raise argument_error("fold", source, _FOLD_TAKES)
         self._source = source
         self._iterator: Iterator[ChunkT] | None = None
-        self._state = FoldState(limits)
+        self._start(limits)
         self._strict = strict
 
     def __iter__(self) -> Fold[ChunkT]:
@@ -761,7 +773,7 @@ class Fold(_FoldBase, Generic[ChunkT]):
             item = next(iterator)
         except StopIteration:
             if not state.ended:
-                state.finish(strict=self._strict, empty_ok=not self._strict)
+                state.finish(strict=self._strict)
             raise
         self._fold(item)
         return item
@@ -806,7 +818,8 @@ def afold(
     """Wrap an async iterable of chunks (the OpenAI SDK's ``AsyncStream``, dicts, ...).
 
     ``async for`` yields its items unchanged; ``.completion`` is the folded
-    result once it is exhausted.
+    result once it is exhausted (:class:`EmptyStreamError` if no item was a
+    chunk). A source that is not an async iterable is a ``TypeError``.
     """
     return AsyncFold(source, strict=strict, limits=limits)
 
@@ -814,5 +827,8 @@ def afold(
 def fold(
     source: Iterable[ChunkT], *, strict: bool = False, limits: Limits | None = None
 ) -> Fold[ChunkT]:
-    """Wrap an iterable of chunks; the sync twin of :func:`afold`."""
+    """Wrap an iterable of chunks; the sync twin of :func:`afold`.
+
+    Text, bytes or a single mapping is a ``TypeError`` (they go to :func:`assemble`).
+    """
     return Fold(source, strict=strict, limits=limits)
