@@ -373,6 +373,7 @@ class Accumulator:
         self._usage: dict[str, Any] | None = None
         self._count = 0
         self._closed = False
+        self._whole = False  # folding a complete message (see _fold_message)
         self._limits = limits = limits or Limits()
         self._max_field = (
             sys.maxsize if limits.max_field_chars is None else limits.max_field_chars
@@ -605,23 +606,22 @@ class Accumulator:
     ) -> None:
         """Fold a non-streaming choice's ``message`` as one delta, under the same rules.
 
-        Its tool calls are complete and usually carry no ``index``: each one without an
-        index gets the next free one, so they stay separate calls, in order.
+        Its tool calls are complete: each one is a call of its own, in order, whatever its
+        ``index`` or ``id`` (none, or repeated); so they are folded without ``index`` (the
+        fragment matching by index is for streams) and with ``_whole`` set (no match by id).
         """
         if message.__class__ is not dict:
             raise _FieldError(f"choices[{n}].message", f"expected an object, got {_kind(message)}")
         calls = message.get("tool_calls")
         if calls.__class__ is list and any(
-            item.__class__ is dict and item.get("index") is None for item in calls
+            item.__class__ is dict and "index" in item for item in calls
         ):
-            free = max(state.calls_by_index, default=-1) + 1
-            numbered = []
-            for item in calls:
-                if item.__class__ is dict and item.get("index") is None:
-                    item = {**item, "index": free}
-                    free += 1
-                numbered.append(item)
-            message = {**message, "tool_calls": numbered}
+            calls = [
+                {k: v for k, v in item.items() if k != "index"} if item.__class__ is dict else item
+                for item in calls
+            ]
+            message = {**message, "tool_calls": calls}
+        self._whole = True
         try:
             self._fold_delta(state, message, n, events)
         except _FieldError as exc:
@@ -631,6 +631,8 @@ class Accumulator:
                 raise
             path = f"choices[{n}].message{exc.path[len(prefix):]}"
             raise _FieldError(path, str(exc)[len(exc.path) + 2 :]) from None
+        finally:
+            self._whole = False
 
     def _fold_choice_extra(self, state: _Choice, choice: dict[str, Any], delta: Any) -> None:
         """The choice's unknown fields (``delta`` is what was folded: the delta or the message).
@@ -825,6 +827,8 @@ class Accumulator:
                     events.append(ToolCallArgumentsDelta(state.index, position, *added))
 
     def _find_call(self, state: _Choice, index: int | None, call_id: str | None) -> _Call | None:
+        if self._whole:
+            return None  # a complete message: every tool call is a new one
         calls = state.calls
         if index is not None:
             position = state.calls_by_index.get(index)
