@@ -107,6 +107,13 @@ def expected_usage(chunks: list[dict[str, Any]]) -> dict[str, Any] | None:
         if isinstance(chunk.get("usage"), dict):
             usage = {} if usage is None else usage
             latest(usage, chunk["usage"])
+    if usage is None:
+        # Groq's older streams: usage only inside the top-level x_groq, lifted.
+        for chunk in chunks:
+            carried = chunk.get("x_groq")
+            if isinstance(carried, dict) and isinstance(carried.get("usage"), dict):
+                usage = {} if usage is None else usage
+                latest(usage, carried["usage"])
     return usage
 
 
@@ -137,6 +144,12 @@ def test_recording_assembles(entry: dict[str, Any]) -> None:
         assert completion.usage is None
     else:
         assert completion.to_dict()["usage"] == usage
+
+    # Per-chunk padding (obfuscation, p) never reaches the completion, at any level.
+    wire = completion.to_dict()
+    levels = [wire, *wire["choices"], *(c["message"] for c in wire["choices"])]
+    for level in levels:
+        assert not {"obfuscation", "p"} & set(level)
 
     assert ChatCompletion.from_dict(completion.to_dict()) == completion
 

@@ -59,7 +59,7 @@ def stream(n: int) -> Iterator[dict[str, Any]]:
             delta = {"reasoning_details": [{"type": "reasoning.text", "index": 0, "text": "t."}]}
         else:
             delta = {"content": "x"}
-        yield {"id": "gen-1", "choices": [{"index": 0, "delta": delta}], "obfuscation": f"{i:x}"}
+        yield {"id": "gen-1", "choices": [{"index": 0, "delta": delta}], "x_trace": f"{i:x}"}
     yield {
         "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 1, "completion_tokens": n, "total_tokens": n + 1},
@@ -108,7 +108,7 @@ def test_peak_memory_stays_within_three_times_the_completion(source: str) -> Non
     message = completion.choices[0].message
     n = CHUNKS // 4 if source == "sse" else CHUNKS
     assert message.tool_calls[0].function.arguments.count(",") == n // 5
-    assert completion.extra["obfuscation"].endswith(f"{n - 2:x}{n - 1:x}")
+    assert completion.extra["x_trace"].endswith(f"{n - 2:x}{n - 1:x}")
     assert peak < 3 * size + 10 * MiB, (peak, size)
     assert peak < 4 * size + 2 * MiB, (peak, size)  # the ratio, with room for fixed costs
 

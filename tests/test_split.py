@@ -61,7 +61,7 @@ def _json(*, nulls: bool) -> st.SearchStrategy[Any]:
 
 
 # Realistic provider extras plus arbitrary ones; never a name the model or the fold knows.
-_keys = st.sampled_from(["citations", "metadata", "x_groq", "prompt_filter_results", "obfuscation"])
+_keys = st.sampled_from(["citations", "metadata", "x_groq", "prompt_filter_results", "moderation"])
 _keys = _keys | _nonempty.map(lambda s: "x_" + s)
 
 

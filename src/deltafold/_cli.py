@@ -353,7 +353,7 @@ def demo_recording() -> bytes:
 
 
 def _run_demo(args: DemoArgs) -> int:
-    from ._server import load_recording, replay_server, require_serve
+    from ._server import load_recording, recording_app, require_serve, serve_app
 
     require_serve()
     import anyio
@@ -365,7 +365,7 @@ def _run_demo(args: DemoArgs) -> int:
 
     messages = [{"role": "user", "content": "What's the weather in Lisbon? Do I need an umbrella?"}]
     params = {"tools": [_WEATHER_TOOL], "reasoning": {"effort": "low"}}
-    with replay_server(recording, delay_ms=delay_ms) as base:
+    with serve_app(recording_app(recording, delay_ms=delay_ms)) as base:
         client = Client(base, api_key="")  # a local replay: no key goes anywhere
         completion = anyio.run(
             _stream_chat, client, recording.model, messages, params, {}, 30.0, printer
@@ -524,7 +524,7 @@ def _run_stream(args: StreamArgs) -> int:
 
 
 def _run_serve(args: ServeArgs) -> int:
-    from ._server import base_url, bind, load_recording, make_server, replay_app, require_serve
+    from ._server import base_url, bind, load_recording, make_server, recording_app, require_serve
 
     require_serve()
     style: Style = "openai" if args.style == "openai" else "openrouter"
@@ -536,7 +536,7 @@ def _run_serve(args: ServeArgs) -> int:
         raise CommandError(f"cannot read {args.file}: {exc.strerror or exc}") from None
     except (DeltafoldError, orjson.JSONDecodeError) as exc:
         raise CommandError(f"{args.file}: {_one_line(str(exc))}") from None
-    app = replay_app(recording, delay_ms=args.delay_ms)
+    app = recording_app(recording, delay_ms=args.delay_ms)
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:

@@ -3,7 +3,9 @@
 Structuring moves the keys a class does not declare into its ``extra``;
 unstructuring writes them back beside the known ones and leaves out optional
 fields that are empty, except the few the API always sends (``message.role``,
-``message.content``, ``message.refusal``, ``choice.finish_reason``, ...).
+``message.content``, ``message.refusal``, ``choice.finish_reason``, ...). An
+unknown field named like a known one is never dropped: it is written under
+``"extra." + name`` (see :data:`CLASH_PREFIX`), at every level.
 
 Scalars are coerced only where the meaning is clear (``"12"`` for an int,
 ``"0.5"`` for a float, ``"true"`` for a bool); cattrs' own ``str(x)`` /
@@ -136,6 +138,20 @@ def _structure_bool(value: Any, _: Any) -> bool:
     raise TypeError(f"expected a boolean, got {_kind(value)}")
 
 
+CLASH_PREFIX = "extra."
+"""The rule for an unknown field named like a known one (``choice.extra["message"]`` beside
+``choice.message``): ``to_dict`` writes it under ``"extra." + name``, prefixed again while
+that name is taken, so the field keeps its key and nothing is dropped."""
+
+
+def clash_key(key: str, out: dict[str, Any], extra: dict[str, Any]) -> str:
+    """The key under which ``extra[key]``, clashing with a field, is written into ``out``."""
+    name = CLASH_PREFIX + key
+    while name in out or name in extra:
+        name = CLASH_PREFIX + name
+    return name
+
+
 def _default_value(default: Any) -> Any:
     factory = getattr(default, "factory", None)
     return factory() if callable(factory) else default
@@ -226,8 +242,10 @@ def _make_converter() -> cattrs.Converter:
             for a in attrs.fields(cls)
             if a.name != "extra" and a.default is not attrs.NOTHING
         }
-        # A strict class never lets an extra key stand in for one of its fields.
-        shadowed = frozenset() if cls in LENIENT else frozenset(defaults) | always
+        fields = frozenset(a.name for a in attrs.fields(cls) if a.name != "extra")
+        # Only a LENIENT class lets an extra key stand in for a field left at its default:
+        # there it holds the value of the wrong type that the field could not take.
+        stand_in = frozenset(defaults) if cls in LENIENT else frozenset()
         overrides: dict[str, Any] = {name: override(omit_if_default=False) for name in always}
         base = make_dict_unstructure_fn(
             cls, conv, _cattrs_omit_if_default=True, extra=override(omit=True), **overrides
@@ -235,15 +253,18 @@ def _make_converter() -> cattrs.Converter:
 
         def unstructure(obj: Any) -> dict[str, Any]:
             out: dict[str, Any] = base(obj)
-            if obj.extra:
-                for key, value in obj.extra.items():
-                    # A known key in extra holds a value of the wrong type (kept by a LENIENT
-                    # class); it replaces the default the field fell back to. Elsewhere the
-                    # field wins its key, so the wire form always structures again.
-                    if key in shadowed:
-                        continue
-                    if key not in out or (key in defaults and getattr(obj, key) == defaults[key]):
+            extra = obj.extra
+            if extra:
+                clashes = []
+                for key, value in extra.items():
+                    if key not in fields or (
+                        key in stand_in and getattr(obj, key) == defaults[key]
+                    ):
                         out[key] = value
+                    else:
+                        clashes.append(key)
+                for key in clashes:
+                    out[clash_key(key, out, extra)] = extra[key]
             return out
 
         return unstructure

@@ -87,6 +87,14 @@ _DELTA_KNOWN = frozenset(
     }
 )
 _CHOICE_KNOWN = frozenset({"index", "delta", "finish_reason", "native_finish_reason", "logprobs"})
+PADDING_FIELDS = frozenset({"obfuscation", "p"})
+"""Per-chunk padding against length side channels (OpenAI/Azure ``obfuscation``, Mistral's
+``p``): random text, meaningless once joined, absent from a non-streaming response. Left out
+of the completion wherever a chunk carries it (top level, choice, delta); the chunks and
+events still have it."""
+_USAGE_CARRIERS = ("x_groq",)
+"""Top-level objects whose ``usage`` stands in for a missing top-level one (Groq's older
+streams); lifted when the completion is built, the original stays in ``extra``."""
 _TOOL_KNOWN = frozenset({"index", "id", "type", "function"})
 _FUNCTION_KNOWN = frozenset({"name", "arguments"})
 _DETAIL_TEXT = ("text", "summary", "data")
@@ -369,6 +377,7 @@ class Accumulator:
         """What the entry point saw of its input, for the error when no chunk came."""
         self._known = False
         """A chunk without choices carried a known top-level field."""
+        self._whole = False  # folding a complete message (see _fold_message)
         self._limits = limits = limits or Limits()
         self._max_field = (
             sys.maxsize if limits.max_field_chars is None else limits.max_field_chars
@@ -414,7 +423,8 @@ class Accumulator:
         """The completion as folded so far: valid at any point, cheap to repeat."""
         choices = [self._build_choice(self._choices[i]) for i in sorted(self._choices)]
         top = self._top
-        usage = None if self._usage is None else _lenient(m.Usage, self._usage)
+        fields = self._usage if self._usage is not None else self._carried_usage()
+        usage = None if fields is None else _lenient(m.Usage, fields)
         return m.ChatCompletion(
             id=top.get("id", ""),
             choices=choices,
@@ -455,6 +465,16 @@ class Accumulator:
                     f"stream ended after {self._count} chunks but {what}", partial=completion
                 )
         return completion
+
+    def _carried_usage(self) -> dict[str, Any] | None:
+        """The ``usage`` inside a carrier of :data:`_USAGE_CARRIERS`, when no top-level one came."""
+        for name in _USAGE_CARRIERS:
+            carrier = materialize(self._extra.get(name))
+            usage = carrier.get("usage") if carrier.__class__ is dict else None
+            if usage.__class__ is dict:
+                result: dict[str, Any] = usage
+                return result
+        return None
 
     def incomplete_choices(self) -> list[int]:
         """Indexes of the choices that have no finish_reason yet."""
@@ -500,7 +520,7 @@ class Accumulator:
             if not _TOP_KNOWN.issuperset(chunk):
                 extra = self._extra
                 for key, value in chunk.items():
-                    if key not in _TOP_KNOWN:
+                    if key not in _TOP_KNOWN and key not in PADDING_FIELDS:
                         merge_unknown(extra, key, value, self._max_field)
             error = chunk.get("error")
             if error is not None:
@@ -571,10 +591,13 @@ class Accumulator:
             if delta.__class__ is not dict:
                 raise _FieldError(f"choices[{n}].delta", f"expected an object, got {_kind(delta)}")
             self._fold_delta(state, delta, n, events)
+        elif delta is None:
+            # No delta: a non-streaming choice, whose message is one complete delta.
+            delta = choice.get("message")
+            if delta is not None:
+                self._fold_message(state, delta, n, events)
         if not _CHOICE_KNOWN.issuperset(choice):
-            for key, value in choice.items():
-                if key not in _CHOICE_KNOWN:
-                    merge_unknown(state.extra, key, value, self._max_field)
+            self._fold_choice_extra(state, choice, delta)
         logprobs = choice.get("logprobs")
         if logprobs:
             self._fold_logprobs(state, logprobs, n, events)
@@ -594,13 +617,75 @@ class Accumulator:
                     events.append(ChoiceFinished(index, finish))
                 state.finish_reason = finish
 
+    def _fold_message(
+        self, state: _Choice, message: Any, n: int, events: list[Event] | None
+    ) -> None:
+        """Fold a non-streaming choice's ``message`` as one delta, under the same rules.
+
+        Its tool calls are complete: each one is a call of its own, in order, whatever its
+        ``index`` or ``id`` (none, or repeated); so they are folded without ``index`` (the
+        fragment matching by index is for streams) and with ``_whole`` set (no match by id).
+        """
+        if message.__class__ is not dict:
+            raise _FieldError(f"choices[{n}].message", f"expected an object, got {_kind(message)}")
+        calls = message.get("tool_calls")
+        if calls.__class__ is list and any(
+            item.__class__ is dict and "index" in item for item in calls
+        ):
+            calls = [
+                {k: v for k, v in item.items() if k != "index"} if item.__class__ is dict else item
+                for item in calls
+            ]
+            message = {**message, "tool_calls": calls}
+        self._whole = True
+        try:
+            self._fold_delta(state, message, n, events)
+        except _FieldError as exc:
+            # The rules name the delta; here the field sits in the message.
+            prefix = f"choices[{n}].delta"
+            if not exc.path.startswith(prefix):
+                raise
+            path = f"choices[{n}].message{exc.path[len(prefix):]}"
+            raise _FieldError(path, str(exc)[len(exc.path) + 2 :]) from None
+        finally:
+            self._whole = False
+
+    def _fold_choice_extra(self, state: _Choice, choice: dict[str, Any], delta: Any) -> None:
+        """The choice's unknown fields (``delta`` is what was folded: the delta or the message).
+
+        Three are not merged: padding is left out; a ``message`` that was not folded (a
+        copy beside a delta, as Writer sends) is kept as the last one seen in
+        ``extra["message"]``; a ``text`` equal to the content folded from this chunk
+        (Hugging Face router -> Together) is a copy and left out.
+        """
+        extra = state.extra
+        for key, value in choice.items():
+            if key in _CHOICE_KNOWN or key in PADDING_FIELDS:
+                continue
+            if key == "message":
+                if value is not delta:
+                    extra["message"] = bounded(value)
+                continue
+            if (
+                key == "text"
+                and value.__class__ is str
+                and delta.__class__ is dict
+                and delta.get("content") == value
+            ):
+                continue
+            merge_unknown(extra, key, value, self._max_field)
+
     def _fold_delta(
         self, state: _Choice, delta: dict[str, Any], n: int, events: list[Event] | None
     ) -> None:
         for key, value in delta.items():
             if value is None:
                 # A null unknown field is still a field the provider sent: keep it.
-                if key not in _DELTA_KNOWN and key not in state.message_extra:
+                if (
+                    key not in _DELTA_KNOWN
+                    and key not in state.message_extra
+                    and key not in PADDING_FIELDS
+                ):
                     state.message_extra[key] = None
                 continue
             if key == "content":
@@ -657,7 +742,7 @@ class Accumulator:
                         events.append(ImageAdded(state.index, item))
             elif key == "audio":
                 self._fold_audio(state, _as_object(value, f"choices[{n}].delta.audio"), n)
-            else:
+            elif key not in PADDING_FIELDS:
                 merge_unknown(state.message_extra, key, value, self._max_field)
 
     def _rope(self, state: _Choice, name: str, first: str) -> Rope:
@@ -758,6 +843,8 @@ class Accumulator:
                     events.append(ToolCallArgumentsDelta(state.index, position, *added))
 
     def _find_call(self, state: _Choice, index: int | None, call_id: str | None) -> _Call | None:
+        if self._whole:
+            return None  # a complete message: every tool call is a new one
         calls = state.calls
         if index is not None:
             position = state.calls_by_index.get(index)

@@ -282,11 +282,15 @@ def merge_latest(target: dict[str, Any], update: dict[str, Any], depth: int = 0)
     """Merge ``update`` into ``target``: later non-null values win, objects merge recursively.
 
     The rule for ``usage``: cumulative or partial reports both end at the
-    latest known value of every field; nothing is summed, nothing erased.
+    latest known value of every field; nothing is summed, nothing erased (a null
+    is kept only for a field not seen before).
     Below :data:`MERGE_DEPTH` levels an object simply replaces the earlier value.
     """
     for key, value in update.items():
         if value is None:
+            # Kept only as a field the provider sent (a non-streaming body's nulls round-trip).
+            if key not in target:
+                target[key] = None
             continue
         if value.__class__ is dict and depth < MERGE_DEPTH:
             inner = target.get(key)

@@ -40,9 +40,11 @@ __all__ = [
     "Recording",
     "ServeExtraMissing",
     "load_recording",
+    "recording_app",
     "replay_app",
     "replay_server",
     "require_serve",
+    "serve_app",
 ]
 
 _INSTALL_HINT = 'the replay server needs starlette and uvicorn: pip install "deltafold[serve]"'
@@ -185,13 +187,7 @@ def _sse_events(body: bytes) -> list[bytes]:
 
 
 def replay_app(
-    source: str
-    | os.PathLike[str]
-    | bytes
-    | ChatCompletion
-    | dict[str, Any]
-    | list[Any]
-    | Recording,
+    source: str | os.PathLike[str] | bytes | ChatCompletion | dict[str, Any] | list[Any],
     *,
     delay_ms: float = 0.0,
     chunk_chars: int = 4,
@@ -204,15 +200,17 @@ def replay_app(
     Needs the ``serve`` extra.
     """
     require_serve()
+    recording = load_recording(source, chunk_chars=chunk_chars, seed=seed, style=style)
+    return recording_app(recording, delay_ms=delay_ms)
+
+
+def recording_app(recording: Recording, *, delay_ms: float = 0.0) -> Starlette:
+    """The app behind :func:`replay_app`, for a recording already loaded (the CLI's)."""
+    require_serve()
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse, StreamingResponse
     from starlette.routing import Route
 
-    recording = (
-        source
-        if isinstance(source, Recording)
-        else load_recording(source, chunk_chars=chunk_chars, seed=seed, style=style)
-    )
     delay = max(0.0, delay_ms) / 1000.0
 
     async def play() -> AsyncIterator[bytes]:
@@ -318,13 +316,7 @@ def make_server(app: Any) -> uvicorn.Server:
 
 @contextlib.contextmanager
 def replay_server(
-    source: str
-    | os.PathLike[str]
-    | bytes
-    | ChatCompletion
-    | dict[str, Any]
-    | list[Any]
-    | Recording,
+    source: str | os.PathLike[str] | bytes | ChatCompletion | dict[str, Any] | list[Any],
     *,
     delay_ms: float = 0.0,
     host: str = "127.0.0.1",
@@ -338,6 +330,13 @@ def replay_server(
     The port is ephemeral by default; the server stops when the block ends.
     """
     app = replay_app(source, delay_ms=delay_ms, chunk_chars=chunk_chars, seed=seed, style=style)
+    with serve_app(app, host=host, port=port) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serve_app(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Run ``app`` with uvicorn in a background thread; yields its base URL."""
     server = make_server(app)
     sock = bind(host, port)
     thread = threading.Thread(
