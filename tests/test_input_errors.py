@@ -64,6 +64,9 @@ BODIES: list[tuple[bytes | str, str]] = [
     ),
     (b"event: ping\nid: 3\n\n", "its SSE events have no 'data:' line"),
     (b"data:\n\ndata: \n\n", "its SSE events carry no data"),
+    ("null", "it is a JSON null, not a chunk"),
+    (b" 42\n", "it is a JSON int, not a chunk"),
+    ('"a string"', "it is a JSON str, not a chunk"),
 ]
 BODY_IDS = [repr(b)[:30] for b, _ in BODIES]
 

@@ -292,7 +292,9 @@ def _describe_text(sample: bytes | str, size: int, done: bool) -> str:
     elif data:
         what = "its SSE events carry no data"
     elif other:
-        what = "it is not SSE (no 'data:' line), not JSON lines, not a JSON array or object"
+        what = _json_scalar(raw) or (
+            "it is not SSE (no 'data:' line), not JSON lines, not a JSON array or object"
+        )
     elif fields:
         what = "its SSE events have no 'data:' line"
     else:
@@ -300,6 +302,16 @@ def _describe_text(sample: bytes | str, size: int, done: bool) -> str:
     head = _scrubbed(sample[: _HEAD_CHARS * 4])
     more = "..." if len(head) > _HEAD_CHARS or size > len(sample) else ""
     return f"{what}; it starts with {head[:_HEAD_CHARS]!r}{more}"
+
+
+def _json_scalar(raw: bytes) -> str | None:
+    """For a body that is one JSON value but no object or array (``null``, ``5``, ``"x"``)."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    kind = "null" if value is None else type(value).__name__
+    return f"it is a JSON {kind}, not a chunk, a completion or a list of them"
 
 
 def no_chunk_error(
