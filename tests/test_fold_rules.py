@@ -16,6 +16,7 @@ from deltafold import (
     ContentDelta,
     ImageAdded,
     IncompleteStreamError,
+    Limits,
     LogprobsDelta,
     ReasoningDelta,
     ReasoningDetailDelta,
@@ -1792,3 +1793,24 @@ def test_stream_error_message_is_the_providers_own() -> None:
         assemble([{"error": "boom"}])
     assert plain.value.message == "boom"
     assert plain.value.code is None
+
+
+def test_add_folds_like_feed_and_fills_a_given_event_list() -> None:
+    chunks = [
+        {"id": "a", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hel"}}]},
+        {"id": "a", "choices": [{"index": 0, "delta": {"content": "lo"}, "finish_reason": "stop"}]},
+    ]
+    quiet, loud = Accumulator(), Accumulator()
+    events: list[Any] = []
+    for chunk in chunks:
+        quiet.add(chunk)
+        loud.add(chunk, events)
+    assert quiet.result() == loud.result()
+    assert quiet.result().choices[0].message.content == "Hello"
+    assert [type(e).__name__ for e in events] == ["ContentDelta", "ContentDelta", "ChoiceFinished"]
+
+
+def test_limits_are_readable() -> None:
+    limits = Limits(max_choices=3)
+    assert Accumulator(limits=limits).limits is limits
+    assert Accumulator().limits == Limits()

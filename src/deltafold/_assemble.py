@@ -57,15 +57,15 @@ def assemble(
     """
     acc = Accumulator(limits=limits)
     if isinstance(chunks, _TEXT):
-        fold_body(chunks, acc._feed, limits=acc._limits, accumulator=acc)
+        fold_body(chunks, acc.add, limits=acc.limits, accumulator=acc)
     elif is_one_item(chunks):
-        acc._feed(chunks)
+        acc.add(chunks)
     elif isinstance(chunks, io.IOBase):
-        fold_body(chunks.read(), acc._feed, limits=acc._limits, accumulator=acc)
+        fold_body(chunks.read(), acc.add, limits=acc.limits, accumulator=acc)
     else:
         items = _iterate(chunks, "assemble", _ASSEMBLE_TAKES)
         acc._input = seen = InputSeen(ITEMS)
-        _fold_items(items, acc._feed, seen)
+        _fold_items(items, acc.add, seen)
     return acc.result(strict=strict)
 
 
@@ -81,7 +81,7 @@ def assemble_sse(
     (dicts) belong to :func:`assemble` and get a ``TypeError`` saying so.
     """
     acc = Accumulator(limits=limits)
-    fold_sse(body, acc._feed, limits=acc._limits, accumulator=acc)
+    fold_sse(body, acc.add, limits=acc.limits, accumulator=acc)
     return acc.result(strict=strict)
 
 

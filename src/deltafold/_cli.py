@@ -458,7 +458,7 @@ def _run_assemble(args: AssembleArgs) -> int:
             _write_events(events)
 
     try:
-        fold_body(body, fold, limits=acc._limits, accumulator=acc)
+        fold_body(body, fold, limits=acc.limits, accumulator=acc)
         if args.events:
             _write_events(acc.close())
         completion = acc.result(strict=args.strict)

@@ -386,6 +386,11 @@ class Accumulator:
     # --- public surface -----------------------------------------------------
 
     @property
+    def limits(self) -> Limits:
+        """The limits this accumulator enforces."""
+        return self._limits
+
+    @property
     def chunks_folded(self) -> int:
         """How many chunks have been fed (also the position of the next one)."""
         return self._count
@@ -398,13 +403,13 @@ class Accumulator:
         read; both carry ``.partial``.
         """
         events: list[Event] = []
-        self._feed(chunk, events)
+        self.add(chunk, events)
         return events
 
     def feed_many(self, chunks: Iterable[Any]) -> None:
         """Fold many chunks without producing events (the fast path of ``assemble``)."""
         for chunk in chunks:
-            self._feed(chunk, None)
+            self.add(chunk)
 
     def close(self) -> list[Event]:
         """Mark the end of the stream and return the last events (tool calls done).
@@ -482,7 +487,12 @@ class Accumulator:
 
     # --- the fold ---------------------------------------------------------------
 
-    def _feed(self, chunk: Any, events: list[Event] | None = None) -> None:
+    def add(self, chunk: Any, events: list[Event] | None = None) -> None:
+        """Fold one chunk; the events it caused are appended to ``events`` when given.
+
+        The verb under :meth:`feed`, for callers that want no events (``assemble``)
+        or keep their own list; raises as :meth:`feed` does.
+        """
         position = self._count
         if chunk.__class__ is not dict:
             try:
