@@ -22,7 +22,7 @@ from ._decode import (
 )
 from ._exceptions import ChunkDecodeError, DeltafoldError
 from ._fold import Accumulator
-from ._limits import Limits
+from ._limits import Limits, limit_error
 from ._models import ChatCompletion
 from ._sse import DataDecoder, ServerSentEvent, iter_windows
 
@@ -162,7 +162,7 @@ def fold_sse(
                 position += 1
                 consume(chunk)
             if over:
-                limits.exceeded("max_total_bytes", total)
+                raise limit_error("max_total_bytes", total, max_total)
         for data in decoder.close_data():
             chunk = _event_chunk(data, position)
             if chunk is None:
@@ -243,7 +243,7 @@ def fold_body(
         return
     # The SSE path counts bytes as it frames; a JSON body is checked whole, up front.
     if limits.max_total_bytes is not None and len(text) > limits.max_total_bytes:
-        limits.exceeded("max_total_bytes", len(text))
+        raise limit_error("max_total_bytes", len(text), limits.max_total_bytes)
     if head.startswith("["):
         try:
             items = orjson.loads(text)
@@ -269,5 +269,5 @@ def fold_body(
     if limits.max_event_bytes is not None:
         longest = max(map(len, lines), default=0)
         if longest > limits.max_event_bytes:
-            limits.exceeded("max_event_bytes", longest, "a JSON line")
+            raise limit_error("max_event_bytes", longest, limits.max_event_bytes, "a JSON line")
     _fold_items(lines, consume)

@@ -19,7 +19,7 @@ from ._decode import DONE, STREAM, InputSeen, event_to_chunk
 from ._events import Event
 from ._exceptions import ChunkDecodeError, DeltafoldError, IncompleteStreamError, StreamUsageError
 from ._fold import Accumulator
-from ._limits import Limits
+from ._limits import Limits, limit_error
 from ._models import ChatCompletion, ChatCompletionChunk
 from ._sse import ServerSentEvent, SSEDecoder
 
@@ -219,7 +219,7 @@ class StreamCore(FoldState):
             if self._total > self._max_total:
                 # Frame the bytes that fit; the error follows the events complete within them.
                 try:
-                    self.limits.exceeded("max_total_bytes", self._total)
+                    raise limit_error("max_total_bytes", self._total, self.limits.max_total_bytes)
                 except DeltafoldError as exc:
                     self._over = exc
                 data = data[: len(data) - (self._total - self._max_total)]

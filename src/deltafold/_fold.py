@@ -37,7 +37,7 @@ from ._events import (
     UsageUpdated,
 )
 from ._exceptions import ChunkDecodeError, DeltafoldError, IncompleteStreamError, StreamError
-from ._limits import Limits
+from ._limits import Limits, limit_error
 from ._merge import (
     Rope,
     bounded,
@@ -593,7 +593,7 @@ class Accumulator:
         if state is None:
             limit = self._limits.max_choices
             if limit is not None and len(self._choices) >= limit:
-                self._limits.exceeded("max_choices", len(self._choices) + 1)
+                raise limit_error("max_choices", len(self._choices) + 1, limit)
             _check_range(index, f"choices[{n}].index")
             state = self._choices[index] = _Choice(index)
         delta = choice.get("delta")
@@ -883,7 +883,7 @@ class Accumulator:
     def _start_call(self, state: _Choice, index: int | None, call_id: str, path: str) -> _Call:
         limit = self._limits.max_tool_calls
         if limit is not None and len(state.calls) >= limit:
-            self._limits.exceeded("max_tool_calls", len(state.calls) + 1)
+            raise limit_error("max_tool_calls", len(state.calls) + 1, limit)
         if index is not None:
             _check_range(index, f"{path}.index")
         position = len(state.calls)

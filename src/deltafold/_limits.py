@@ -7,13 +7,11 @@ with ``.partial`` holding everything folded before (docs/hardening.md).
 
 from __future__ import annotations
 
-from typing import NoReturn
-
 from attrs import frozen
 
 from ._exceptions import LimitExceededError
 
-__all__ = ["Limits"]
+__all__ = ["Limits", "limit_error"]
 
 
 @frozen
@@ -45,13 +43,19 @@ class Limits:
         """No limit at all: for trusted input only."""
         return cls(None, None, None, None, None)
 
-    def exceeded(self, limit: str, value: int, where: str | None = None) -> NoReturn:
-        """Raise the error for ``limit``; the fold attaches ``.partial``."""
-        maximum = getattr(self, limit)
-        place = f" at {where}" if where else ""
-        raise LimitExceededError(
-            f"{limit} exceeded{place}: {value} > {maximum}",
-            limit=limit,
-            value=value,
-            maximum=maximum,
-        )
+
+def limit_error(
+    limit: str, value: int, maximum: int | None, where: str | None = None
+) -> LimitExceededError:
+    """The one error (and message format) for an exceeded limit; the caller raises it.
+
+    ``where`` names the place (a field path, "an SSE event", "a JSON line"). The
+    fold attaches ``.partial`` on its way out.
+    """
+    place = f" at {where}" if where else ""
+    return LimitExceededError(
+        f"{limit} exceeded{place}: {value} > {maximum}",
+        limit=limit,
+        value=value,
+        maximum=maximum,
+    )

@@ -22,7 +22,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ._exceptions import LimitExceededError
+from ._limits import limit_error
 
 __all__ = [
     "BLOCK_CHARS",
@@ -156,12 +156,7 @@ class _Object:
 
 
 def _too_long(key: str, length: int, limit: int) -> None:
-    raise LimitExceededError(
-        f"max_field_chars exceeded at {key!r}: {length} > {limit}",
-        limit="max_field_chars",
-        value=length,
-        maximum=limit,
-    )
+    raise limit_error("max_field_chars", length, limit, repr(key))
 
 
 def merge_unknown(

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from ._exceptions import LimitExceededError
+from ._limits import limit_error
 
 __all__ = ["SSEDecoder", "ServerSentEvent", "iter_sse", "iter_windows"]
 
@@ -320,12 +321,7 @@ class SSEDecoder:
                 raise self._limit_error(pending)
 
     def _limit_error(self, value: int) -> LimitExceededError:
-        return LimitExceededError(
-            f"SSE event of at least {value} bytes exceeds max_event_bytes={self._max}",
-            limit="max_event_bytes",
-            value=value,
-            maximum=self._max,
-        )
+        return limit_error("max_event_bytes", value, self._max, "an SSE event")
 
 
 class DataDecoder(SSEDecoder):
