@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from ._body import JSON_ARRAY, SSE, Body, Text
 from ._decode import (
     ARRAY,
     BODY,
@@ -20,7 +21,7 @@ from ._decode import (
     is_one_item,
     type_name,
 )
-from ._exceptions import ChunkDecodeError, DeltafoldError
+from ._exceptions import DeltafoldError
 from ._fold import Accumulator
 from ._limits import Limits, limit_error
 from ._models import ChatCompletion
@@ -28,8 +29,6 @@ from ._sse import DataDecoder, ServerSentEvent, iter_windows
 
 __all__ = ["assemble", "assemble_sse", "fold_body", "fold_sse"]
 
-_BOM = "\ufeff"
-_BOM_BYTES = b"\xef\xbb\xbf"
 _TEXT = (bytes, bytearray, memoryview, str)
 _ASSEMBLE_TAKES = (
     "an iterable of chunks, one chunk or completion (a dict or other mapping), "
@@ -219,55 +218,18 @@ def _pieces(body: bytes | str | Iterable[bytes | str]) -> Iterable[Any]:
 
 
 def fold_body(
-    body: bytes | bytearray | memoryview | str,
+    body: Text | Body,
     consume: Callable[[Any], object],
     *,
     limits: Limits,
     accumulator: Accumulator | None = None,
 ) -> None:
-    """Hand each chunk of a whole recorded body to ``consume``.
-
-    The body is SSE, JSON lines, a JSON array or one JSON object, told apart by
-    its first significant character (a leading BOM is dropped: orjson rejects it).
-    """
-    text = bytes(body) if isinstance(body, (bytearray, memoryview)) else body
-    if isinstance(text, bytes):
-        text = text.removeprefix(_BOM_BYTES)
-        head = text[:64].decode("utf-8", "replace")
-    else:
-        text = text.removeprefix(_BOM)
-        head = text[:64]
-    head = head.lstrip(" \t\r\n")
-    if not head.startswith(("[", "{")):
-        fold_sse(text, consume, limits=limits, accumulator=accumulator)
+    """Hand each chunk of a whole recorded body (SSE or JSON, see ``Body``) to ``consume``."""
+    whole = body if isinstance(body, Body) else Body(body, limits)
+    if whole.form is SSE:
+        fold_sse(whole.text, consume, limits=limits, accumulator=accumulator)
         return
-    # The SSE path counts bytes as it frames; a JSON body is checked whole, up front.
-    if limits.max_total_bytes is not None and len(text) > limits.max_total_bytes:
-        raise limit_error("max_total_bytes", len(text), limits.max_total_bytes)
-    if head.startswith("["):
-        try:
-            items = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
-            raw = text[:2000]
-            raise ChunkDecodeError(f"invalid JSON array body ({exc})", raw=raw) from None
-        if isinstance(items, list):
-            seen = None
-            if accumulator is not None:
-                accumulator._input = seen = InputSeen(ARRAY)
-            _fold_items(items, consume, seen)
-            return
-    # One (possibly pretty-printed) object; for JSON lines this fails after the first line.
-    try:
-        whole = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        whole = None
-    if isinstance(whole, dict):
-        consume(whole)
-        return
-    raw = text if isinstance(text, bytes) else text.encode()
-    lines = [line.strip() for line in raw.splitlines() if line.strip()]
-    if limits.max_event_bytes is not None:
-        longest = max(map(len, lines), default=0)
-        if longest > limits.max_event_bytes:
-            raise limit_error("max_event_bytes", longest, limits.max_event_bytes, "a JSON line")
-    _fold_items(lines, consume)
+    seen = None
+    if whole.form is JSON_ARRAY and accumulator is not None:
+        accumulator._input = seen = InputSeen(ARRAY)
+    _fold_items(whole.items, consume, seen)

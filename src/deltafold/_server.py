@@ -24,9 +24,12 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 import orjson
 
-from ._assemble import assemble, assemble_sse
+from ._assemble import assemble, assemble_sse, fold_body
+from ._body import SSE, Body
 from ._convert import to_dict
-from ._exceptions import ChunkDecodeError, EmptyStreamError, StreamError
+from ._decode import decode_chunk
+from ._exceptions import EmptyStreamError, StreamError
+from ._limits import Limits
 from ._models import ChatCompletion
 from ._split import Style, split, to_sse
 
@@ -50,7 +53,7 @@ __all__ = [
 _INSTALL_HINT = 'the replay server needs starlette and uvicorn: pip install "deltafold[serve]"'
 _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 5.0
-_BOM = b"\xef\xbb\xbf"
+_LIMITS = Limits()
 _log = logging.getLogger("deltafold.server")
 
 
@@ -115,25 +118,16 @@ def load_recording(
         return _from_completion(source, chunk_chars, seed, style)
     if isinstance(source, list):
         return _chunks_recording(source, source)
-    body = source if isinstance(source, bytes) else Path(source).read_bytes()
-    if body.startswith(_BOM):
-        body = body[len(_BOM) :]
-    head = body.lstrip()[:1]
-    if head == b"[":
-        try:
-            chunks = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise ChunkDecodeError(f"invalid JSON array of chunks ({exc})") from None
-        return _chunks_recording(chunks, body)
-    if head == b"{":
-        try:
-            whole = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            whole = None  # several lines: chunks as JSON lines
-        if isinstance(whole, dict) and _is_completion(whole):
-            return _from_completion(ChatCompletion.from_dict(whole), chunk_chars, seed, style)
-        return _chunks_recording(_json_lines(body), body)
-    return Recording(_sse_events(body))
+    raw = source if isinstance(source, bytes) else Path(source).read_bytes()
+    body = Body(raw, _LIMITS)
+    if body.form is SSE:
+        return Recording(body.events())
+    completion = body.completion()
+    if completion is not None:
+        return _from_completion(ChatCompletion.from_dict(completion), chunk_chars, seed, style)
+    chunks: list[dict[str, Any]] = []
+    fold_body(body, lambda chunk: chunks.append(decode_chunk(chunk, len(chunks))), limits=_LIMITS)
+    return _chunks_recording(chunks, body.text)
 
 
 def _chunks_recording(chunks: Any, given: Any) -> Recording:
@@ -148,42 +142,12 @@ def _chunks_recording(chunks: Any, given: Any) -> Recording:
         raise
 
 
-def _json_lines(body: bytes) -> list[Any]:
-    chunks = []
-    for n, line in enumerate(body.splitlines()):
-        if not line.strip():
-            continue
-        try:
-            chunks.append(orjson.loads(line))
-        except orjson.JSONDecodeError as exc:
-            raise ChunkDecodeError(
-                f"line {n + 1}: invalid JSON ({exc})", raw=line[:2000], position=len(chunks)
-            ) from None
-    return chunks
-
-
-def _is_completion(data: dict[str, Any]) -> bool:
-    """A non-streamed completion rather than one chunk: messages, not deltas."""
-    if data.get("object") == "chat.completion":
-        return True
-    choices = data.get("choices")
-    return isinstance(choices, list) and any(
-        isinstance(c, dict) and "message" in c and "delta" not in c for c in choices
-    )
-
-
 def _from_completion(
     completion: ChatCompletion, chunk_chars: int, seed: int | None, style: Style
 ) -> Recording:
     chunks = split(completion, chunk_chars=chunk_chars, seed=seed, style=style)
     comments = 8 if style == "openrouter" else None
     return Recording(list(to_sse(chunks, comments_every=comments)))
-
-
-def _sse_events(body: bytes) -> list[bytes]:
-    """An SSE body cut into its events (comments too), each with its blank line."""
-    text = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    return [block + b"\n\n" for block in text.split(b"\n\n") if block.strip(b"\n")]
 
 
 def replay_app(
