@@ -18,7 +18,9 @@ import pytest
 
 from conftest import CORPUS
 from deltafold import ContentDelta, ReasoningDelta, assemble, replay_server, to_dict
-from deltafold._cli import LivePrinter, _use_color, demo_recording, usage_line
+from deltafold._cli import demo_recording
+from deltafold._live import LivePrinter, usage_line
+from deltafold._live import use_color as _use_color
 from deltafold._server import base_url, bind, make_server
 
 TIMEOUT = 60

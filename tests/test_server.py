@@ -179,6 +179,37 @@ def test_a_recorded_error_is_replayed() -> None:
     assert "Token limit" in whole.json()["error"]["message"]
 
 
+_CHUNK = {"id": "a", "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}]}
+_LINE = orjson.dumps(_CHUNK)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        orjson.dumps(_CHUNK, option=orjson.OPT_INDENT_2),  # one chunk over several lines
+        b"\xef\xbb\xbf" + orjson.dumps([_CHUNK]),  # a BOM before a JSON array
+        orjson.dumps([_CHUNK, "[DONE]", 5]),  # [DONE] ends an array
+        _LINE + b"\n[DONE]\nnot json\n",  # ... and JSON lines
+        b"\xef\xbb\xbf\r\n  " + _LINE + b"\r\n" + _LINE + b"\r\n",
+        b"\xef\xbb\xbfdata: " + _LINE + b"\r\n\r\n",
+    ],
+    ids=["pretty-chunk", "bom-array", "array-done", "lines-done", "bom-crlf-lines", "bom-sse"],
+)
+def test_a_body_replays_as_assemble_reads_it(body: bytes) -> None:
+    """The server tells a body's format by the same rule as ``assemble``."""
+    assert load_recording(body).completion == assemble(body)
+    assert assemble_sse(b"".join(load_recording(body).events)) == assemble(body)
+
+
+def test_a_bad_body_fails_at_load_as_assemble_fails() -> None:
+    for body in (b"[1, ", _LINE + b"\n{oops\n"):
+        with pytest.raises(deltafold.ChunkDecodeError) as served:
+            load_recording(body)
+        with pytest.raises(deltafold.ChunkDecodeError) as assembled:
+            assemble(body)
+        assert str(served.value) == str(assembled.value)
+
+
 def test_unreadable_recording_fails_at_load() -> None:
     with pytest.raises(deltafold.ChunkDecodeError):
         load_recording(b"data: {broken\n\n")

@@ -1,8 +1,10 @@
 """The ``deltafold`` command: demo, assemble, stream and serve.
 
-Each command parses into a small frozen dataclass so the code behind it is
-typed; output goes to stdout, one-line errors to stderr (exit code 1), and an
-API key never reaches either.
+A thin layer over the library: ``stream`` and ``demo`` go through ``Client``,
+``assemble`` through the fold and the body sniffer, ``serve`` through the replay
+server; each command's parser names the function that runs it, which reads the
+parsed arguments as they are. Output goes to stdout, one-line errors to stderr
+(exit code 1), and an API key never reaches either (``_http.Redactor``).
 """
 
 from __future__ import annotations
@@ -11,87 +13,48 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TypeAlias
 
+import anyio
 import attrs
 import orjson
 
+from . import __version__
 from ._assemble import fold_body
+from ._client import Client
 from ._convert import to_dict
 from ._endpoint import OPENAI_URL, OPENROUTER_URL
-from ._events import (
-    ContentDelta,
-    Event,
-    ReasoningDelta,
-    RefusalDelta,
-    UsageUpdated,
-)
+from ._events import Event
 from ._exceptions import DeltafoldError, EmptyStreamError
 from ._fold import Accumulator
+from ._live import LivePrinter, use_color
 from ._models import ChatCompletion
-from ._server import ServeExtraMissing
-from ._split import Style
-
-if TYPE_CHECKING:
-    from ._client import Client
+from ._server import (
+    ServeExtraMissing,
+    base_url,
+    bind,
+    load_recording,
+    make_server,
+    recording_app,
+    require_serve,
+    serve_app,
+)
 
 __all__ = ["main"]
 
 _PROG = "deltafold"
 _DEMO_FILE = "demo_stream.sse"
 _DEMO_SECONDS = 1.5
-_DIM = "\x1b[2m"
-_BOLD = "\x1b[1m"
-_RESET = "\x1b[0m"
 
 
 class CommandError(Exception):
     """A failure the user can fix; printed as one line on stderr, exit code 1."""
 
 
-# --- typed arguments ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DemoArgs:
-    json: bool
-
-
-@dataclass(frozen=True)
-class AssembleArgs:
-    file: str
-    events: bool
-    partial: bool
-    strict: bool
-
-
-@dataclass(frozen=True)
-class StreamArgs:
-    model: str
-    prompt: str
-    system: str | None
-    base_url: str | None
-    api_key: str | None
-    max_tokens: int | None
-    temperature: float | None
-    reasoning_effort: str | None
-    idle_timeout: float
-    json: bool
-
-
-@dataclass(frozen=True)
-class ServeArgs:
-    file: str
-    host: str
-    port: int
-    delay_ms: float
-    chunk_chars: int
-    seed: int | None
-    style: str
+# --- argument types ----------------------------------------------------------------
 
 
 def _positive_float(text: str) -> float:
@@ -128,9 +91,19 @@ def build_parser() -> argparse.ArgumentParser:
         prog=_PROG,
         description="Fold streamed chat-completion chunks into one complete ChatCompletion.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_demo(commands)
+    _add_assemble(commands)
+    _add_stream(commands)
+    _add_serve(commands)
+    return parser
 
+
+_Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _add_demo(commands: _Commands) -> None:
     demo = commands.add_parser(
         "demo",
         help="stream a bundled recording from a local replay server (no key, no network)",
@@ -143,7 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--json", action="store_true", help="print the final completion as JSON instead"
     )
+    demo.set_defaults(run=_run_demo)
 
+
+def _add_assemble(commands: _Commands) -> None:
     assemble = commands.add_parser(
         "assemble",
         help="fold a recorded stream (SSE body or chunks JSONL) into a completion",
@@ -167,7 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     assemble.add_argument(
         "--strict", action="store_true", help="fail when a choice has no finish_reason"
     )
+    assemble.set_defaults(run=_run_assemble)
 
+
+def _add_stream(commands: _Commands) -> None:
     stream = commands.add_parser(
         "stream",
         help="stream a prompt from a real endpoint and print it live",
@@ -201,7 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument(
         "--json", action="store_true", help="print the final completion as JSON instead"
     )
+    stream.set_defaults(run=_run_stream)
 
+
+def _add_serve(commands: _Commands) -> None:
     serve = commands.add_parser(
         "serve",
         help="serve a recording as an OpenAI-compatible endpoint on 127.0.0.1",
@@ -238,101 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="openrouter",
         help="for a completion JSON: the shape of the chunks (default openrouter)",
     )
-    return parser
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
-
-
-# --- live output ------------------------------------------------------------------
-
-
-class LivePrinter:
-    """Prints a stream as it arrives: reasoning (dimmed on a terminal), then the answer."""
-
-    def __init__(self, out: TextIO, *, color: bool) -> None:
-        self.out = out
-        self.color = color
-        self.section: str | None = None
-
-    def _write(self, text: str) -> None:
-        self.out.write(text)
-        self.out.flush()
-
-    def _style(self, text: str, code: str) -> str:
-        return f"{code}{text}{_RESET}" if self.color else text
-
-    def _enter(self, section: str) -> None:
-        if self.section == section:
-            return
-        if self.section is not None:
-            self._write("\n\n")
-        self.section = section
-        if section == "reasoning":
-            self._write(self._style("thinking: ", _DIM))
-        elif section == "refusal":
-            self._write("refusal: ")
-
-    def event(self, event: Event) -> None:
-        """Print what one event adds; only the first choice is shown live."""
-        if isinstance(event, UsageUpdated) or getattr(event, "index", 0) != 0:
-            return
-        if isinstance(event, ReasoningDelta):
-            self._enter("reasoning")
-            self._write(self._style(event.text, _DIM))
-        elif isinstance(event, ContentDelta):
-            self._enter("content")
-            self._write(event.text)
-        elif isinstance(event, RefusalDelta):
-            self._enter("refusal")
-            self._write(event.text)
-
-    def summary(self, completion: ChatCompletion) -> None:
-        """After the stream: every tool call (name and arguments), then one line of usage."""
-        if self.section is not None:
-            self._write("\n\n")
-        many = len(completion.choices) > 1
-        for choice in completion.choices:
-            label = f"[choice {choice.index}] " if many else ""
-            for call in choice.message.tool_calls:
-                name = self._style(call.function.name, _BOLD)
-                self._write(f"{label}tool call: {name} {call.function.arguments}\n")
-            function_call = choice.message.function_call
-            if function_call is not None:
-                name = self._style(function_call.name, _BOLD)
-                self._write(f"{label}function call: {name} {function_call.arguments}\n")
-        self._write(usage_line(completion) + "\n")
-
-
-def usage_line(completion: ChatCompletion) -> str:
-    """One line of usage: tokens in, out and total, reasoning tokens, and OpenRouter's cost."""
-    usage = completion.usage
-    if usage is None:
-        return "usage: not reported"
-    parts = []
-    if usage.prompt_tokens is not None:
-        parts.append(f"{usage.prompt_tokens} prompt")
-    if usage.completion_tokens is not None:
-        parts.append(f"{usage.completion_tokens} completion")
-    text = " + ".join(parts)
-    if usage.total_tokens is not None:
-        text = f"{text} = {usage.total_tokens} tokens" if text else f"{usage.total_tokens} tokens"
-    elif text:
-        text += " tokens"
-    details = usage.completion_tokens_details
-    if details is not None and details.reasoning_tokens:
-        text += f" ({details.reasoning_tokens} reasoning)"
-    if usage.cost is not None:
-        text += f", cost ${usage.cost:.6f}".rstrip("0").rstrip(".")
-    return f"usage: {text or 'reported without token counts'}"
-
-
-def _use_color(out: TextIO) -> bool:
-    isatty = getattr(out, "isatty", None)
-    return bool(isatty is not None and isatty()) and not os.environ.get("NO_COLOR")
+    serve.set_defaults(run=_run_serve)
 
 
 def _dump(value: Any) -> str:
@@ -344,6 +232,14 @@ def _print_completion(completion: ChatCompletion) -> None:
     sys.stdout.flush()
 
 
+def _show(completion: ChatCompletion, printer: LivePrinter | None) -> None:
+    """The end of a streamed command: the JSON, or the live view's summary."""
+    if printer is None:
+        _print_completion(completion)
+    else:
+        printer.summary(completion)
+
+
 # --- demo ---------------------------------------------------------------------------
 
 
@@ -352,17 +248,11 @@ def demo_recording() -> bytes:
     return resources.files("deltafold").joinpath(_DEMO_FILE).read_bytes()
 
 
-def _run_demo(args: DemoArgs) -> int:
-    from ._server import load_recording, recording_app, require_serve, serve_app
-
+def _run_demo(args: argparse.Namespace) -> int:
     require_serve()
-    import anyio
-
     recording = load_recording(demo_recording())
     delay_ms = 0.0 if args.json else _DEMO_SECONDS * 1000 / max(1, len(recording.events))
-    printer = None if args.json else LivePrinter(sys.stdout, color=_use_color(sys.stdout))
-    from ._client import Client
-
+    printer = None if args.json else LivePrinter(sys.stdout, color=use_color(sys.stdout))
     messages = [{"role": "user", "content": "What's the weather in Lisbon? Do I need an umbrella?"}]
     params = {"tools": [_WEATHER_TOOL], "reasoning": {"effort": "low"}}
     with serve_app(recording_app(recording, delay_ms=delay_ms)) as base:
@@ -370,10 +260,7 @@ def _run_demo(args: DemoArgs) -> int:
         completion = anyio.run(
             _stream_chat, client, recording.model, messages, params, {}, 30.0, printer
         )
-    if printer is None:
-        _print_completion(completion)
-    else:
-        printer.summary(completion)
+    _show(completion, printer)
     return 0
 
 
@@ -448,7 +335,7 @@ def _one_line(message: str) -> str:
     return " ".join(message.split())
 
 
-def _run_assemble(args: AssembleArgs) -> int:
+def _run_assemble(args: argparse.Namespace) -> int:
     body = _read_input(args.file)
     acc = Accumulator()
 
@@ -480,11 +367,7 @@ def _run_assemble(args: AssembleArgs) -> int:
 # --- stream ---------------------------------------------------------------------------
 
 
-def _run_stream(args: StreamArgs) -> int:
-    import anyio
-
-    from ._client import Client
-
+def _run_stream(args: argparse.Namespace) -> int:
     client = Client(args.base_url, args.api_key)  # the endpoint rule; EndpointError if unusable
     endpoint = client._endpoint
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
@@ -503,7 +386,7 @@ def _run_stream(args: StreamArgs) -> int:
         else:
             params["reasoning_effort"] = args.reasoning_effort
     headers = {"X-Title": _PROG} if openrouter else {}
-    printer = None if args.json else LivePrinter(sys.stdout, color=_use_color(sys.stdout))
+    printer = None if args.json else LivePrinter(sys.stdout, color=use_color(sys.stdout))
     try:
         completion = anyio.run(
             _stream_chat, client, args.model, messages, params, headers, args.idle_timeout, printer
@@ -513,28 +396,22 @@ def _run_stream(args: StreamArgs) -> int:
         sys.stdout.flush()
         print(f"{_PROG} stream: {endpoint.redactor(_one_line(str(exc)))}", file=sys.stderr)
         return 1
-    if printer is None:
-        _print_completion(completion)
-    else:
-        printer.summary(completion)
+    _show(completion, printer)
     return 0
 
 
 # --- serve ------------------------------------------------------------------------------
 
 
-def _run_serve(args: ServeArgs) -> int:
-    from ._server import base_url, bind, load_recording, make_server, recording_app, require_serve
-
+def _run_serve(args: argparse.Namespace) -> int:
     require_serve()
-    style: Style = "openai" if args.style == "openai" else "openrouter"
     try:
         recording = load_recording(
-            args.file, chunk_chars=args.chunk_chars, seed=args.seed, style=style
+            args.file, chunk_chars=args.chunk_chars, seed=args.seed, style=args.style
         )
     except OSError as exc:
         raise CommandError(f"cannot read {args.file}: {exc.strerror or exc}") from None
-    except (DeltafoldError, orjson.JSONDecodeError) as exc:
+    except DeltafoldError as exc:
         raise CommandError(f"{args.file}: {_one_line(str(exc))}") from None
     app = recording_app(recording, delay_ms=args.delay_ms)
     try:
@@ -556,43 +433,15 @@ def _run_serve(args: ServeArgs) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    ns = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
     try:
-        if ns.command == "demo":
-            return _run_demo(DemoArgs(json=ns.json))
-        if ns.command == "assemble":
-            return _run_assemble(AssembleArgs(ns.file, ns.events, ns.partial, ns.strict))
-        if ns.command == "stream":
-            return _run_stream(
-                StreamArgs(
-                    model=ns.model,
-                    prompt=ns.prompt,
-                    system=ns.system,
-                    base_url=ns.base_url,
-                    api_key=ns.api_key,
-                    max_tokens=ns.max_tokens,
-                    temperature=ns.temperature,
-                    reasoning_effort=ns.reasoning_effort,
-                    idle_timeout=ns.idle_timeout,
-                    json=ns.json,
-                )
-            )
-        return _run_serve(
-            ServeArgs(
-                file=ns.file,
-                host=ns.host,
-                port=ns.port,
-                delay_ms=ns.delay_ms,
-                chunk_chars=ns.chunk_chars,
-                seed=ns.seed,
-                style=ns.style,
-            )
-        )
+        return run(args)
     except (CommandError, ServeExtraMissing) as exc:
-        print(f"{_PROG} {ns.command}: {exc}", file=sys.stderr)
+        print(f"{_PROG} {args.command}: {exc}", file=sys.stderr)
         return 1
     except DeltafoldError as exc:
-        print(f"{_PROG} {ns.command}: {_one_line(str(exc))}", file=sys.stderr)
+        print(f"{_PROG} {args.command}: {_one_line(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
