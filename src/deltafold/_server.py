@@ -63,7 +63,7 @@ class ServeExtraMissing(ImportError):
 
 def require_serve() -> None:
     """Fail early, with the install command, when the ``serve`` extra is missing."""
-    try:
+    try:  # imported only to see whether the optional extra is installed
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as exc:
@@ -171,6 +171,7 @@ def replay_app(
 def recording_app(recording: Recording, *, delay_ms: float = 0.0) -> Starlette:
     """The app behind :func:`replay_app`, for a recording already loaded (the CLI's)."""
     require_serve()
+    # Deferred on purpose: starlette is the optional ``serve`` extra (see the module docstring).
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse, StreamingResponse
     from starlette.routing import Route
@@ -266,7 +267,7 @@ def base_url(sock: socket.socket) -> str:
 def make_server(app: Any) -> uvicorn.Server:
     """A quiet uvicorn server whose shutdown never waits long for open streams."""
     require_serve()
-    import uvicorn
+    import uvicorn  # deferred on purpose: the optional ``serve`` extra
 
     config = uvicorn.Config(
         app,
