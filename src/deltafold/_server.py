@@ -107,7 +107,8 @@ def load_recording(
 
     Bodies may be an SSE recording (played back as recorded, comments
     included), chunks as JSON lines or a JSON array, or a completion JSON,
-    which is split into chunks with ``chunk_chars``, ``seed`` and ``style``.
+    which is split into chunks with ``chunk_chars``, ``seed`` and ``style``;
+    the format is told, and a JSON body read, exactly as :func:`assemble` does.
     A list is taken as chunks, a dict as a completion in wire form.
     Raises :class:`DeltafoldError` (or ``OSError``) for input that is none of
     these, and :class:`EmptyStreamError` for one that holds no chunk.
