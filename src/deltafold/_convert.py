@@ -29,7 +29,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from . import _models as m
 from ._decode import argument_error, type_name
 from ._exceptions import ChunkDecodeError
-from ._merge import bounded
+from ._jsonvalue import INT_END, INT_MIN, bounded, kind_of
 
 __all__ = ["converter", "from_dict", "to_dict"]
 
@@ -82,19 +82,10 @@ LENIENT: frozenset[type] = frozenset(
     }
 )
 
-_INT_MIN = -(2**63)
-_INT_END = 2**64
-"""JSON integers deltafold keeps: what orjson reads and writes (i64 and u64)."""
-
-
-def _kind(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
-
-
 def _structure_str(value: Any, _: Any) -> str:
     if isinstance(value, str):
         return value
-    raise TypeError(f"expected a string, got {_kind(value)}")
+    raise TypeError(f"expected a string, got {kind_of(value)}")
 
 
 def _structure_int(value: Any, _: Any) -> int:
@@ -109,8 +100,8 @@ def _structure_int(value: Any, _: Any) -> int:
     ):
         result = int(value)
     else:
-        raise TypeError(f"expected an integer, got {_kind(value)}")
-    if not _INT_MIN <= result < _INT_END:
+        raise TypeError(f"expected an integer, got {kind_of(value)}")
+    if not INT_MIN <= result < INT_END:
         raise ValueError(f"integer {result} out of range")
     return result
 
@@ -124,7 +115,7 @@ def _structure_float(value: Any, _: Any) -> float:
         except ValueError:
             raise TypeError(f"expected a number, got {value!r}") from None
     else:
-        raise TypeError(f"expected a number, got {_kind(value)}")
+        raise TypeError(f"expected a number, got {kind_of(value)}")
     if result != result or result in (float("inf"), float("-inf")):
         raise ValueError("expected a finite number")
     return result
@@ -135,7 +126,7 @@ def _structure_bool(value: Any, _: Any) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
-    raise TypeError(f"expected a boolean, got {_kind(value)}")
+    raise TypeError(f"expected a boolean, got {kind_of(value)}")
 
 
 CLASH_PREFIX = "extra."

@@ -37,10 +37,10 @@ from ._events import (
     UsageUpdated,
 )
 from ._exceptions import ChunkDecodeError, DeltafoldError, IncompleteStreamError, StreamError
+from ._jsonvalue import INT_END, INT_MIN, bounded, kind_of
 from ._limits import Limits, limit_error
 from ._merge import (
     Rope,
-    bounded,
     materialize,
     materialize_fields,
     merge_latest,
@@ -50,9 +50,6 @@ from ._merge import (
 __all__ = ["Accumulator"]
 
 _TOP_FIRST_WINS = ("id", "model", "created", "system_fingerprint", "service_tier", "provider")
-_INT_MIN = -(2**63)
-_INT_END = 2**64
-"""Integers outside i64..u64 cannot be written back as JSON (orjson's range)."""
 _CAUGHT = (
     TypeError, AttributeError, KeyError, IndexError, ValueError, ArithmeticError, RecursionError
 )
@@ -98,8 +95,6 @@ streams); lifted when the completion is built, the original stays in ``extra``."
 _TOOL_KNOWN = frozenset({"index", "id", "type", "function"})
 _FUNCTION_KNOWN = frozenset({"name", "arguments"})
 _DETAIL_TEXT = ("text", "summary", "data")
-_DETAIL_KNOWN = frozenset({"type", "index", "text", "summary", "data", "id", "format", "signature"})
-_AUDIO_KNOWN = frozenset({"id", "data", "transcript", "expires_at"})
 _LOGPROBS_KNOWN = frozenset({"content", "refusal"})
 
 
@@ -111,10 +106,6 @@ class _FieldError(Exception):
         self.path = path
 
 
-def _kind(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
-
-
 def _as_index(value: Any, path: str) -> int:
     """An index as an int; ``"0"`` is coerced, anything else without a clear meaning is an error."""
     if value.__class__ is int:
@@ -124,14 +115,14 @@ def _as_index(value: Any, path: str) -> int:
         isinstance(value, float) and value.is_integer()
     ):
         index = int(value)
-    if index is not None and _INT_MIN <= index < _INT_END:
+    if index is not None and INT_MIN <= index < INT_END:
         return index
-    raise _FieldError(path, f"expected an integer index, got {_kind(value)} {_short(value)}")
+    raise _FieldError(path, f"expected an integer index, got {kind_of(value)} {_short(value)}")
 
 
 def _check_range(index: int, path: str) -> None:
     """Once per new choice, call or detail: an index JSON can hold (a dict may carry any int)."""
-    if not _INT_MIN <= index < _INT_END:
+    if not INT_MIN <= index < INT_END:
         raise _FieldError(path, f"index out of range: {_short(index)}")
 
 
@@ -151,7 +142,7 @@ def _short(value: Any) -> str:
 def _as_text(value: Any, path: str) -> str:
     if value.__class__ is str:
         return value
-    raise _FieldError(path, f"expected a string, got {_kind(value)} {_short(value)}")
+    raise _FieldError(path, f"expected a string, got {kind_of(value)} {_short(value)}")
 
 
 def _as_list(value: Any, path: str) -> list[Any]:
@@ -160,13 +151,13 @@ def _as_list(value: Any, path: str) -> list[Any]:
         return value
     if value.__class__ is dict:
         return [value] if value else []
-    raise _FieldError(path, f"expected a list, got {_kind(value)} {_short(value)}")
+    raise _FieldError(path, f"expected a list, got {kind_of(value)} {_short(value)}")
 
 
 def _as_object(value: Any, path: str) -> dict[str, Any]:
     if value.__class__ is dict:
         return value
-    raise _FieldError(path, f"expected an object, got {_kind(value)} {_short(value)}")
+    raise _FieldError(path, f"expected an object, got {kind_of(value)} {_short(value)}")
 
 
 def _call_path(n: int, i: int) -> str:
@@ -424,7 +415,7 @@ class Accumulator:
             self._finish_calls(self._choices[index], events)
         return events
 
-    def snapshot(self) -> ChatCompletion:
+    def snapshot(self) -> m.ChatCompletion:
         """The completion as folded so far: valid at any point, cheap to repeat."""
         choices = [self._build_choice(self._choices[i]) for i in sorted(self._choices)]
         top = self._top
@@ -442,7 +433,7 @@ class Accumulator:
             extra=materialize_fields(self._extra),
         )
 
-    def result(self, *, strict: bool = False) -> ChatCompletion:
+    def result(self, *, strict: bool = False) -> m.ChatCompletion:
         """The final completion; closes the stream.
 
         Input without a chat-completion chunk (no item at all, or none carrying a
@@ -554,7 +545,7 @@ class Accumulator:
     def _set_top(self, name: str, value: Any) -> None:
         if name == "created":
             if value.__class__ is int:
-                if not _INT_MIN <= value < _INT_END:
+                if not INT_MIN <= value < INT_END:
                     raise _FieldError("created", f"timestamp out of range: {_short(value)}")
             else:
                 # "123" and 123.0 mean 123; anything else has no clear meaning.
@@ -563,15 +554,15 @@ class Accumulator:
                         raise TypeError
                     value = int(float(value))
                 except (TypeError, ValueError, OverflowError):
-                    message = f"expected a timestamp, got {_kind(value)} {_short(value)}"
+                    message = f"expected a timestamp, got {kind_of(value)} {_short(value)}"
                     raise _FieldError("created", message) from None
-                if not _INT_MIN <= value < _INT_END:
+                if not INT_MIN <= value < INT_END:
                     raise _FieldError("created", f"timestamp out of range: {_short(value)}")
             if not value:
                 return
         elif value.__class__ is not str:
             # id, model, system_fingerprint, service_tier and provider are strings.
-            raise _FieldError(name, f"expected a string, got {_kind(value)} {_short(value)}")
+            raise _FieldError(name, f"expected a string, got {kind_of(value)} {_short(value)}")
         self._top[name] = value
         self._pending_top = [n for n in self._pending_top if n != name]
 
@@ -585,7 +576,7 @@ class Accumulator:
 
     def _fold_choice(self, choice: Any, n: int, events: list[Event] | None) -> None:
         if choice.__class__ is not dict:
-            raise _FieldError(f"choices[{n}]", f"expected an object, got {_kind(choice)}")
+            raise _FieldError(f"choices[{n}]", f"expected an object, got {kind_of(choice)}")
         index = choice.get("index", 0)
         if index.__class__ is not int:
             index = 0 if index is None else _as_index(index, f"choices[{n}].index")
@@ -599,7 +590,8 @@ class Accumulator:
         delta = choice.get("delta")
         if delta:
             if delta.__class__ is not dict:
-                raise _FieldError(f"choices[{n}].delta", f"expected an object, got {_kind(delta)}")
+                message = f"expected an object, got {kind_of(delta)}"
+                raise _FieldError(f"choices[{n}].delta", message)
             self._fold_delta(state, delta, n, events)
         elif delta is None:
             # No delta: a non-streaming choice, whose message is one complete delta.
@@ -637,7 +629,8 @@ class Accumulator:
         fragment matching by index is for streams) and with ``_whole`` set (no match by id).
         """
         if message.__class__ is not dict:
-            raise _FieldError(f"choices[{n}].message", f"expected an object, got {_kind(message)}")
+            problem = f"expected an object, got {kind_of(message)}"
+            raise _FieldError(f"choices[{n}].message", problem)
         calls = message.get("tool_calls")
         if calls.__class__ is list and any(
             item.__class__ is dict and "index" in item for item in calls
@@ -775,7 +768,7 @@ class Accumulator:
         if value.__class__ is dict:
             value = [value]  # one part on its own, as tool_calls may come
         elif value.__class__ is not list:
-            raise _FieldError(path, f"expected a string or a list of parts, got {_kind(value)}")
+            raise _FieldError(path, f"expected a string or a list of parts, got {kind_of(value)}")
         for part in value:
             if part.__class__ is str:
                 part = {"type": "text", "text": part}
@@ -804,7 +797,7 @@ class Accumulator:
         for item in value:
             i += 1
             if item.__class__ is not dict:
-                raise _FieldError(_call_path(n, i), f"expected an object, got {_kind(item)}")
+                raise _FieldError(_call_path(n, i), f"expected an object, got {kind_of(item)}")
             index = item.get("index")
             if index is not None and index.__class__ is not int:
                 index = _as_index(index, f"{_call_path(n, i)}.index")
@@ -1230,5 +1223,3 @@ def _raw(chunk: Any) -> bytes | str:
         except RecursionError:
             return f"<{type(chunk).__name__} nested too deep to show>"
 
-
-ChatCompletion = m.ChatCompletion
