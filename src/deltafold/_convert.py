@@ -305,3 +305,8 @@ def from_dict(cls: type[ModelT], data: Any) -> ModelT:
             f"cannot build {cls.__name__}: {'; '.join(messages)}",
             raw=repr(data)[:2000],
         ) from exc
+
+
+# The models' to_dict / from_dict methods call these (see ``_models.WIRE``).
+m.WIRE.to_dict = to_dict
+m.WIRE.from_dict = from_dict

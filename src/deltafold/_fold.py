@@ -190,21 +190,6 @@ def _lenient(cls: type[Any], data: Any) -> Any:
     return converter.structure(data, cls)
 
 
-def _thinking_texts(part: dict[str, Any]) -> list[str] | None:
-    """The texts of a Mistral thinking part, or None when it has another shape (kept as is)."""
-    thinking = part.get("thinking")
-    pieces = thinking if thinking.__class__ is list else [thinking]
-    texts = []
-    for piece in pieces:
-        if isinstance(piece, str):
-            texts.append(piece)
-        elif isinstance(piece, dict) and isinstance(piece.get("text"), str):
-            texts.append(piece["text"])
-        else:
-            return None
-    return texts
-
-
 class _Call:
     """A tool call (or the legacy function call) being assembled."""
 
@@ -764,25 +749,22 @@ class Accumulator:
         self, state: _Choice, value: Any, n: int, events: list[Event] | None
     ) -> None:
         """Mistral's content as a list of typed parts: text to content, thinking to reasoning."""
-        path = f"choices[{n}].delta.content"
-        if value.__class__ is dict:
-            value = [value]  # one part on its own, as tool_calls may come
-        elif value.__class__ is not list:
+        parts = m.content_parts(value)
+        if parts is None:
+            path = f"choices[{n}].delta.content"
             raise _FieldError(path, f"expected a string or a list of parts, got {kind_of(value)}")
-        for part in value:
-            if part.__class__ is str:
-                part = {"type": "text", "text": part}
-            kind = part.get("type") if part.__class__ is dict else None
-            thoughts = _thinking_texts(part) if kind == "thinking" else None
-            if kind == "text" and isinstance(part.get("text"), str):
-                text = part["text"]
+        for part in parts:
+            text = m.part_text(part)
+            if text is not None:
                 if state.content is None:
                     state.content = self._rope(state, "content", text)
                 elif text:
                     state.content.add(text)
                 if events is not None and text:
                     events.append(ContentDelta(state.index, text))
-            elif thoughts is not None:
+                continue
+            thoughts = m.thinking_texts(part)
+            if thoughts is not None:
                 for text in thoughts:
                     self._add_reasoning(state, text, events)
             else:
