@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import attrs
 import orjson
 
+from ._accumulator import Accumulator
 from ._assemble import fold_body
 from ._convert import to_dict
 from ._endpoint import OPENAI_URL, OPENROUTER_URL
@@ -31,7 +32,6 @@ from ._events import (
     UsageUpdated,
 )
 from ._exceptions import DeltafoldError, EmptyStreamError
-from ._fold import Accumulator
 from ._models import ChatCompletion
 from ._server import ServeExtraMissing
 from ._split import Style
