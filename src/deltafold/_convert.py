@@ -31,7 +31,7 @@ from ._decode import argument_error, type_name
 from ._exceptions import ChunkDecodeError
 from ._jsonvalue import INT_END, INT_MIN, bounded, kind_of
 
-__all__ = ["converter", "from_dict", "to_dict"]
+__all__ = ["converter", "from_dict", "to_dict", "wire_names"]
 
 ModelT = TypeVar("ModelT")
 """The model class ``from_dict`` builds."""
@@ -143,6 +143,14 @@ def clash_key(key: str, out: dict[str, Any], extra: dict[str, Any]) -> str:
     return name
 
 
+def wire_names(cls: type[Any]) -> frozenset[str]:
+    """The wire names of a model's fields: its attrs fields but ``extra`` (no field is renamed).
+
+    The converter's known fields, and the fold's and the split's known-field sets.
+    """
+    return frozenset(a.name for a in attrs.fields(cls) if a.name != "extra")
+
+
 def _default_value(default: Any) -> Any:
     factory = getattr(default, "factory", None)
     return factory() if callable(factory) else default
@@ -183,7 +191,7 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook_factory(is_model_list, model_list_factory)
 
     def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
-        known = frozenset(a.name for a in attrs.fields(cls) if a.name != "extra")
+        known = wire_names(cls)
         base = make_dict_structure_fn(cls, conv, extra=override(omit=True))
 
         def structure(data: Any, _: Any) -> Any:
@@ -233,7 +241,7 @@ def _make_converter() -> cattrs.Converter:
             for a in attrs.fields(cls)
             if a.name != "extra" and a.default is not attrs.NOTHING
         }
-        fields = frozenset(a.name for a in attrs.fields(cls) if a.name != "extra")
+        fields = wire_names(cls)
         # Only a LENIENT class lets an extra key stand in for a field left at its default:
         # there it holds the value of the wrong type that the field could not take.
         stand_in = frozenset(defaults) if cls in LENIENT else frozenset()

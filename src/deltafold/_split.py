@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 import orjson
 
-from ._convert import from_dict, to_dict
-from ._models import ChatCompletion, ChatCompletionChunk
+from ._convert import from_dict, to_dict, wire_names
+from ._models import ChatCompletion, ChatCompletionChunk, Choice, Message
 
 __all__ = ["split", "to_sse"]
 
@@ -25,24 +25,12 @@ UsageMode = Literal["final", "none", "every"]
 Style = Literal["openai", "openrouter"]
 
 _TOP_FIELDS = ("system_fingerprint", "service_tier", "provider")
-_TOP_KNOWN = frozenset(
-    {"id", "choices", "created", "model", "object", "usage", "error", *_TOP_FIELDS}
-)
-_CHOICE_KNOWN = frozenset({"index", "message", "finish_reason", "native_finish_reason", "logprobs"})
-_MESSAGE_KNOWN = frozenset(
-    {
-        "role",
-        "content",
-        "refusal",
-        "reasoning",
-        "reasoning_details",
-        "tool_calls",
-        "function_call",
-        "annotations",
-        "images",
-        "audio",
-    }
-)
+# The known fields are the completion model's (so a field added to a model is sent as a
+# field, not as an unknown one). ``error`` is added: it is not a completion field, and a
+# chunk carrying one is an in-band error that stops the fold, so it is never re-sent.
+_TOP_KNOWN = wire_names(ChatCompletion) | {"error"}
+_CHOICE_KNOWN = wire_names(Choice)
+_MESSAGE_KNOWN = wire_names(Message)
 _DETAIL_TEXTS = ("text", "summary", "data")
 _COMMENT = b": OPENROUTER PROCESSING\n\n"
 _DONE = b"data: [DONE]\n\n"
