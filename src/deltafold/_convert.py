@@ -156,120 +156,123 @@ def _default_value(default: Any) -> Any:
     return factory() if callable(factory) else default
 
 
+def _passthrough(value: Any, _: Any) -> Any:
+    return value
+
+
+def _is_model_list(cls: Any) -> bool:
+    args = get_args(cls)
+    return get_origin(cls) is list and len(args) == 1 and attrs.has(args[0])
+
+
+def _list_hook(conv: cattrs.Converter, cls: Any) -> Callable[[Any, Any], list[Any]]:
+    """The structure hook for a list of models."""
+    inner = get_args(cls)[0]
+    hook = conv.get_structure_hook(inner)
+
+    def structure_list(value: Any, _: Any) -> list[Any]:
+        # As in the fold: one object where a list belongs is a list of one, {} is none.
+        if value.__class__ is dict:
+            value = [value] if value else []
+        elif not isinstance(value, list):
+            raise TypeError(f"expected a list of {inner.__name__}, got {type(value).__name__}")
+        return [hook(item, inner) for item in value]
+
+    return structure_list
+
+
+def _structure_hook(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any, Any], Any]:
+    """The structure hook for a model: unknown keys to ``extra``; lenient for LENIENT classes."""
+    known = wire_names(cls)
+    base = make_dict_structure_fn(cls, conv, extra=override(omit=True))
+
+    def structure(data: Any, _: Any) -> Any:
+        if data.__class__ is list and not data:
+            data = {}  # as in the fold: an empty list where an object belongs is nothing
+        if not isinstance(data, dict):
+            raise TypeError(f"expected an object for {cls.__name__}, got {type(data).__name__}")
+        extra = {k: v for k, v in data.items() if k not in known}
+        obj = base({k: v for k, v in data.items() if k in known and v is not None}, cls)
+        if extra:
+            obj.extra = extra
+        return obj
+
+    def lenient(data: Any, _: Any) -> Any:
+        try:
+            obj = structure(data, cls)
+        except Exception:
+            if not isinstance(data, dict):
+                raise
+        else:
+            if obj.extra:
+                obj.extra = {key: bounded(value) for key, value in obj.extra.items()}
+            return obj
+        # Slow path, only for odd input: every field that fits, the rest verbatim in extra.
+        good: dict[str, Any] = {}
+        bad: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known or value is None:
+                good[key] = value
+                continue
+            try:
+                structure({key: value}, cls)
+            except Exception:
+                bad[key] = value
+            else:
+                good[key] = value
+        obj = structure(good, cls)
+        obj.extra = {key: bounded(value) for key, value in {**obj.extra, **bad}.items()}
+        return obj
+
+    return lenient if cls in LENIENT else structure
+
+
+def _unstructure_hook(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
+    """The unstructure hook for a model: empty optionals left out, ``extra`` written back."""
+    always = _ALWAYS.get(cls, frozenset())
+    defaults = {
+        a.name: _default_value(a.default)
+        for a in attrs.fields(cls)
+        if a.name != "extra" and a.default is not attrs.NOTHING
+    }
+    fields = wire_names(cls)
+    # Only a LENIENT class lets an extra key stand in for a field left at its default:
+    # there it holds the value of the wrong type that the field could not take.
+    stand_in = frozenset(defaults) if cls in LENIENT else frozenset()
+    overrides: dict[str, Any] = {name: override(omit_if_default=False) for name in always}
+    base = make_dict_unstructure_fn(
+        cls, conv, _cattrs_omit_if_default=True, extra=override(omit=True), **overrides
+    )
+
+    def unstructure(obj: Any) -> dict[str, Any]:
+        out: dict[str, Any] = base(obj)
+        extra = obj.extra
+        if extra:
+            clashes = []
+            for key, value in extra.items():
+                if key not in fields or (key in stand_in and getattr(obj, key) == defaults[key]):
+                    out[key] = value
+                else:
+                    clashes.append(key)
+            for key in clashes:
+                out[clash_key(key, out, extra)] = extra[key]
+        return out
+
+    return unstructure
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter()
-
-    def passthrough(value: Any, _: Any) -> Any:
-        return value
-
     # Mistral sends content as a list of typed parts; keep whichever form arrived.
-    conv.register_structure_hook(str | list[Any] | None, passthrough)
-    conv.register_structure_hook(Any, passthrough)
+    conv.register_structure_hook(str | list[Any] | None, _passthrough)
+    conv.register_structure_hook(Any, _passthrough)
     conv.register_structure_hook(str, _structure_str)
     conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(float, _structure_float)
     conv.register_structure_hook(bool, _structure_bool)
-
-    def is_model_list(cls: Any) -> bool:
-        args = get_args(cls)
-        return get_origin(cls) is list and len(args) == 1 and attrs.has(args[0])
-
-    def model_list_factory(cls: Any) -> Callable[[Any, Any], list[Any]]:
-        inner = get_args(cls)[0]
-        hook = conv.get_structure_hook(inner)
-
-        def structure_list(value: Any, _: Any) -> list[Any]:
-            # As in the fold: one object where a list belongs is a list of one, {} is none.
-            if value.__class__ is dict:
-                value = [value] if value else []
-            elif not isinstance(value, list):
-                raise TypeError(f"expected a list of {inner.__name__}, got {type(value).__name__}")
-            return [hook(item, inner) for item in value]
-
-        return structure_list
-
-    conv.register_structure_hook_factory(is_model_list, model_list_factory)
-
-    def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
-        known = wire_names(cls)
-        base = make_dict_structure_fn(cls, conv, extra=override(omit=True))
-
-        def structure(data: Any, _: Any) -> Any:
-            if data.__class__ is list and not data:
-                data = {}  # as in the fold: an empty list where an object belongs is nothing
-            if not isinstance(data, dict):
-                raise TypeError(f"expected an object for {cls.__name__}, got {type(data).__name__}")
-            extra = {k: v for k, v in data.items() if k not in known}
-            obj = base({k: v for k, v in data.items() if k in known and v is not None}, cls)
-            if extra:
-                obj.extra = extra
-            return obj
-
-        def lenient(data: Any, _: Any) -> Any:
-            try:
-                obj = structure(data, cls)
-            except Exception:
-                if not isinstance(data, dict):
-                    raise
-            else:
-                if obj.extra:
-                    obj.extra = {key: bounded(value) for key, value in obj.extra.items()}
-                return obj
-            # Slow path, only for odd input: every field that fits, the rest verbatim in extra.
-            good: dict[str, Any] = {}
-            bad: dict[str, Any] = {}
-            for key, value in data.items():
-                if key not in known or value is None:
-                    good[key] = value
-                    continue
-                try:
-                    structure({key: value}, cls)
-                except Exception:
-                    bad[key] = value
-                else:
-                    good[key] = value
-            obj = structure(good, cls)
-            obj.extra = {key: bounded(value) for key, value in {**obj.extra, **bad}.items()}
-            return obj
-
-        return lenient if cls in LENIENT else structure
-
-    def unstructure_factory(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
-        always = _ALWAYS.get(cls, frozenset())
-        defaults = {
-            a.name: _default_value(a.default)
-            for a in attrs.fields(cls)
-            if a.name != "extra" and a.default is not attrs.NOTHING
-        }
-        fields = wire_names(cls)
-        # Only a LENIENT class lets an extra key stand in for a field left at its default:
-        # there it holds the value of the wrong type that the field could not take.
-        stand_in = frozenset(defaults) if cls in LENIENT else frozenset()
-        overrides: dict[str, Any] = {name: override(omit_if_default=False) for name in always}
-        base = make_dict_unstructure_fn(
-            cls, conv, _cattrs_omit_if_default=True, extra=override(omit=True), **overrides
-        )
-
-        def unstructure(obj: Any) -> dict[str, Any]:
-            out: dict[str, Any] = base(obj)
-            extra = obj.extra
-            if extra:
-                clashes = []
-                for key, value in extra.items():
-                    if key not in fields or (
-                        key in stand_in and getattr(obj, key) == defaults[key]
-                    ):
-                        out[key] = value
-                    else:
-                        clashes.append(key)
-                for key in clashes:
-                    out[clash_key(key, out, extra)] = extra[key]
-            return out
-
-        return unstructure
-
-    conv.register_structure_hook_factory(attrs.has, structure_factory)
-    conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
+    conv.register_structure_hook_factory(_is_model_list, lambda cls: _list_hook(conv, cls))
+    conv.register_structure_hook_factory(attrs.has, lambda cls: _structure_hook(conv, cls))
+    conv.register_unstructure_hook_factory(attrs.has, lambda cls: _unstructure_hook(conv, cls))
     return conv
 
 

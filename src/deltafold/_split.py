@@ -209,21 +209,7 @@ def _choice_steps(
     first.update((k, v) for k, v in message.items() if k not in _MESSAGE_KNOWN)
     deltas.append(first)
 
-    reasoning = message.get("reasoning")
-    reasoning_pieces = cutter.text(reasoning)
-    fragments: list[dict[str, Any]] = []
-    for detail in message.get("reasoning_details") or []:
-        if openrouter and detail.get("index") is not None:
-            fragments.extend(_detail_fragments(detail, cutter, reasoning, reasoning_pieces))
-        else:
-            fragments.append(detail)
-    for k in range(max(len(reasoning_pieces), len(fragments))):
-        delta: dict[str, Any] = {}
-        if k < len(reasoning_pieces):
-            delta["reasoning"] = reasoning_pieces[k]
-        if k < len(fragments):
-            delta["reasoning_details"] = [fragments[k]]
-        deltas.append(delta)
+    deltas.extend(_reasoning_deltas(message, cutter, openrouter))
 
     refusal_start = len(deltas)
     deltas.extend({"refusal": piece} for piece in cutter.text(refusal) if piece)
@@ -271,18 +257,48 @@ def _choice_steps(
     if logprobs is not None:
         _spread_logprobs(logprobs, carriers)
 
+    _fill_defaults(steps, role, content is not None, openrouter)
+    return steps
+
+
+def _reasoning_deltas(
+    message: dict[str, Any], cutter: _Cutter, openrouter: bool
+) -> list[dict[str, Any]]:
+    """The reasoning text in pieces, beside the reasoning details (fragmented for OpenRouter)."""
+    reasoning = message.get("reasoning")
+    reasoning_pieces = cutter.text(reasoning)
+    fragments: list[dict[str, Any]] = []
+    for detail in message.get("reasoning_details") or []:
+        if openrouter and detail.get("index") is not None:
+            fragments.extend(_detail_fragments(detail, cutter, reasoning, reasoning_pieces))
+        else:
+            fragments.append(detail)
+    deltas = []
+    for k in range(max(len(reasoning_pieces), len(fragments))):
+        delta: dict[str, Any] = {}
+        if k < len(reasoning_pieces):
+            delta["reasoning"] = reasoning_pieces[k]
+        if k < len(fragments):
+            delta["reasoning_details"] = [fragments[k]]
+        deltas.append(delta)
+    return deltas
+
+
+def _fill_defaults(
+    steps: list[dict[str, Any]], role: str, has_content: bool, openrouter: bool
+) -> None:
+    """The fields every chunk of the style carries, null or empty where this one has none."""
     for step in steps:
         delta = step["delta"]
         if openrouter:
             delta.setdefault("role", role)
-            if content is not None:
+            if has_content:
                 delta.setdefault("content", "")
             delta.setdefault("reasoning", None)
         step.setdefault("finish_reason", None)
         if openrouter:
             step.setdefault("native_finish_reason", None)
         step.setdefault("logprobs", None)
-    return steps
 
 
 def _detail_fragments(
