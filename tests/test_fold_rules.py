@@ -1406,6 +1406,19 @@ def test_assemble_strict_raises_incomplete_stream_error() -> None:
     assert finished.choices[0].finish_reason == "stop"
 
 
+def test_incomplete_choices_names_the_unfinished_ones_as_the_stream_goes() -> None:
+    acc = Accumulator()
+    assert acc.incomplete_choices() == []
+    acc.feed(one({"content": "a"}, index=2))
+    acc.feed({"choices": [{"index": 0, "delta": {"content": "b"}}]})
+    assert acc.incomplete_choices() == [0, 2]
+    acc.feed(one({}, index=2, finish="length"))
+    assert acc.incomplete_choices() == [0]
+    acc.feed(one({}, index=0, finish="stop"))
+    assert acc.incomplete_choices() == []
+    assert [c.finish_reason for c in acc.result(strict=True).choices] == ["stop", "length"]
+
+
 # --- non-standard chunks ------------------------------------------------------------
 
 

@@ -25,7 +25,7 @@ from deltafold import (
     from_dict,
     to_dict,
 )
-from deltafold._merge import MAX_DEPTH, TOO_DEEP
+from deltafold._jsonvalue import MAX_DEPTH, TOO_DEEP
 
 GOOD = {"choices": [{"index": 0, "delta": {"content": "kept "}}]}
 """The first event of every case: it must survive in .partial whatever comes next.

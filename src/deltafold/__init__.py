@@ -5,6 +5,7 @@ The public API is re-exported here; every other module is private.
 
 from __future__ import annotations
 
+from ._accumulator import Accumulator
 from ._assemble import assemble, assemble_sse
 from ._client import Client, SyncClient
 from ._convert import from_dict, to_dict
@@ -38,7 +39,6 @@ from ._exceptions import (
     StreamUsageError,
     TransportError,
 )
-from ._fold import Accumulator
 from ._limits import Limits
 from ._models import (
     Annotation,

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from ._accumulator import Accumulator
 from ._body import JSON_ARRAY, SSE, Body, Text
 from ._decode import (
     ARRAY,
@@ -22,7 +23,6 @@ from ._decode import (
     type_name,
 )
 from ._exceptions import DeltafoldError
-from ._fold import Accumulator
 from ._limits import Limits, limit_error
 from ._models import ChatCompletion
 from ._sse import DataDecoder, ServerSentEvent, iter_windows

@@ -23,13 +23,13 @@ import attrs
 import orjson
 
 from . import __version__
+from ._accumulator import Accumulator
 from ._assemble import fold_body
 from ._client import Client
 from ._convert import to_dict
 from ._endpoint import OPENAI_URL, OPENROUTER_URL
 from ._events import Event
 from ._exceptions import DeltafoldError, EmptyStreamError
-from ._fold import Accumulator
 from ._live import LivePrinter, use_color
 from ._models import ChatCompletion
 from ._server import (

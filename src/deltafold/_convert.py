@@ -29,9 +29,9 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from . import _models as m
 from ._decode import argument_error, type_name
 from ._exceptions import ChunkDecodeError
-from ._merge import bounded
+from ._jsonvalue import INT_END, INT_MIN, bounded, kind_of
 
-__all__ = ["converter", "from_dict", "to_dict"]
+__all__ = ["converter", "from_dict", "to_dict", "wire_names"]
 
 ModelT = TypeVar("ModelT")
 """The model class ``from_dict`` builds."""
@@ -82,19 +82,10 @@ LENIENT: frozenset[type] = frozenset(
     }
 )
 
-_INT_MIN = -(2**63)
-_INT_END = 2**64
-"""JSON integers deltafold keeps: what orjson reads and writes (i64 and u64)."""
-
-
-def _kind(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
-
-
 def _structure_str(value: Any, _: Any) -> str:
     if isinstance(value, str):
         return value
-    raise TypeError(f"expected a string, got {_kind(value)}")
+    raise TypeError(f"expected a string, got {kind_of(value)}")
 
 
 def _structure_int(value: Any, _: Any) -> int:
@@ -109,8 +100,8 @@ def _structure_int(value: Any, _: Any) -> int:
     ):
         result = int(value)
     else:
-        raise TypeError(f"expected an integer, got {_kind(value)}")
-    if not _INT_MIN <= result < _INT_END:
+        raise TypeError(f"expected an integer, got {kind_of(value)}")
+    if not INT_MIN <= result < INT_END:
         raise ValueError(f"integer {result} out of range")
     return result
 
@@ -124,7 +115,7 @@ def _structure_float(value: Any, _: Any) -> float:
         except ValueError:
             raise TypeError(f"expected a number, got {value!r}") from None
     else:
-        raise TypeError(f"expected a number, got {_kind(value)}")
+        raise TypeError(f"expected a number, got {kind_of(value)}")
     if result != result or result in (float("inf"), float("-inf")):
         raise ValueError("expected a finite number")
     return result
@@ -135,7 +126,7 @@ def _structure_bool(value: Any, _: Any) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
-    raise TypeError(f"expected a boolean, got {_kind(value)}")
+    raise TypeError(f"expected a boolean, got {kind_of(value)}")
 
 
 CLASH_PREFIX = "extra."
@@ -152,125 +143,136 @@ def clash_key(key: str, out: dict[str, Any], extra: dict[str, Any]) -> str:
     return name
 
 
+def wire_names(cls: type[Any]) -> frozenset[str]:
+    """The wire names of a model's fields: its attrs fields but ``extra`` (no field is renamed).
+
+    The converter's known fields, and the fold's and the split's known-field sets.
+    """
+    return frozenset(a.name for a in attrs.fields(cls) if a.name != "extra")
+
+
 def _default_value(default: Any) -> Any:
     factory = getattr(default, "factory", None)
     return factory() if callable(factory) else default
 
 
+def _passthrough(value: Any, _: Any) -> Any:
+    return value
+
+
+def _is_model_list(cls: Any) -> bool:
+    args = get_args(cls)
+    return get_origin(cls) is list and len(args) == 1 and attrs.has(args[0])
+
+
+def _list_hook(conv: cattrs.Converter, cls: Any) -> Callable[[Any, Any], list[Any]]:
+    """The structure hook for a list of models."""
+    inner = get_args(cls)[0]
+    hook = conv.get_structure_hook(inner)
+
+    def structure_list(value: Any, _: Any) -> list[Any]:
+        # As in the fold: one object where a list belongs is a list of one, {} is none.
+        if value.__class__ is dict:
+            value = [value] if value else []
+        elif not isinstance(value, list):
+            raise TypeError(f"expected a list of {inner.__name__}, got {type(value).__name__}")
+        return [hook(item, inner) for item in value]
+
+    return structure_list
+
+
+def _structure_hook(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any, Any], Any]:
+    """The structure hook for a model: unknown keys to ``extra``; lenient for LENIENT classes."""
+    known = wire_names(cls)
+    base = make_dict_structure_fn(cls, conv, extra=override(omit=True))
+
+    def structure(data: Any, _: Any) -> Any:
+        if data.__class__ is list and not data:
+            data = {}  # as in the fold: an empty list where an object belongs is nothing
+        if not isinstance(data, dict):
+            raise TypeError(f"expected an object for {cls.__name__}, got {type(data).__name__}")
+        extra = {k: v for k, v in data.items() if k not in known}
+        obj = base({k: v for k, v in data.items() if k in known and v is not None}, cls)
+        if extra:
+            obj.extra = extra
+        return obj
+
+    def lenient(data: Any, _: Any) -> Any:
+        try:
+            obj = structure(data, cls)
+        except Exception:
+            if not isinstance(data, dict):
+                raise
+        else:
+            if obj.extra:
+                obj.extra = {key: bounded(value) for key, value in obj.extra.items()}
+            return obj
+        # Slow path, only for odd input: every field that fits, the rest verbatim in extra.
+        good: dict[str, Any] = {}
+        bad: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known or value is None:
+                good[key] = value
+                continue
+            try:
+                structure({key: value}, cls)
+            except Exception:
+                bad[key] = value
+            else:
+                good[key] = value
+        obj = structure(good, cls)
+        obj.extra = {key: bounded(value) for key, value in {**obj.extra, **bad}.items()}
+        return obj
+
+    return lenient if cls in LENIENT else structure
+
+
+def _unstructure_hook(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
+    """The unstructure hook for a model: empty optionals left out, ``extra`` written back."""
+    always = _ALWAYS.get(cls, frozenset())
+    defaults = {
+        a.name: _default_value(a.default)
+        for a in attrs.fields(cls)
+        if a.name != "extra" and a.default is not attrs.NOTHING
+    }
+    fields = wire_names(cls)
+    # Only a LENIENT class lets an extra key stand in for a field left at its default:
+    # there it holds the value of the wrong type that the field could not take.
+    stand_in = frozenset(defaults) if cls in LENIENT else frozenset()
+    overrides: dict[str, Any] = {name: override(omit_if_default=False) for name in always}
+    base = make_dict_unstructure_fn(
+        cls, conv, _cattrs_omit_if_default=True, extra=override(omit=True), **overrides
+    )
+
+    def unstructure(obj: Any) -> dict[str, Any]:
+        out: dict[str, Any] = base(obj)
+        extra = obj.extra
+        if extra:
+            clashes = []
+            for key, value in extra.items():
+                if key not in fields or (key in stand_in and getattr(obj, key) == defaults[key]):
+                    out[key] = value
+                else:
+                    clashes.append(key)
+            for key in clashes:
+                out[clash_key(key, out, extra)] = extra[key]
+        return out
+
+    return unstructure
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter()
-
-    def passthrough(value: Any, _: Any) -> Any:
-        return value
-
     # Mistral sends content as a list of typed parts; keep whichever form arrived.
-    conv.register_structure_hook(str | list[Any] | None, passthrough)
-    conv.register_structure_hook(Any, passthrough)
+    conv.register_structure_hook(str | list[Any] | None, _passthrough)
+    conv.register_structure_hook(Any, _passthrough)
     conv.register_structure_hook(str, _structure_str)
     conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(float, _structure_float)
     conv.register_structure_hook(bool, _structure_bool)
-
-    def is_model_list(cls: Any) -> bool:
-        args = get_args(cls)
-        return get_origin(cls) is list and len(args) == 1 and attrs.has(args[0])
-
-    def model_list_factory(cls: Any) -> Callable[[Any, Any], list[Any]]:
-        inner = get_args(cls)[0]
-        hook = conv.get_structure_hook(inner)
-
-        def structure_list(value: Any, _: Any) -> list[Any]:
-            # As in the fold: one object where a list belongs is a list of one, {} is none.
-            if value.__class__ is dict:
-                value = [value] if value else []
-            elif not isinstance(value, list):
-                raise TypeError(f"expected a list of {inner.__name__}, got {type(value).__name__}")
-            return [hook(item, inner) for item in value]
-
-        return structure_list
-
-    conv.register_structure_hook_factory(is_model_list, model_list_factory)
-
-    def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
-        known = frozenset(a.name for a in attrs.fields(cls) if a.name != "extra")
-        base = make_dict_structure_fn(cls, conv, extra=override(omit=True))
-
-        def structure(data: Any, _: Any) -> Any:
-            if data.__class__ is list and not data:
-                data = {}  # as in the fold: an empty list where an object belongs is nothing
-            if not isinstance(data, dict):
-                raise TypeError(f"expected an object for {cls.__name__}, got {type(data).__name__}")
-            extra = {k: v for k, v in data.items() if k not in known}
-            obj = base({k: v for k, v in data.items() if k in known and v is not None}, cls)
-            if extra:
-                obj.extra = extra
-            return obj
-
-        def lenient(data: Any, _: Any) -> Any:
-            try:
-                obj = structure(data, cls)
-            except Exception:
-                if not isinstance(data, dict):
-                    raise
-            else:
-                if obj.extra:
-                    obj.extra = {key: bounded(value) for key, value in obj.extra.items()}
-                return obj
-            # Slow path, only for odd input: every field that fits, the rest verbatim in extra.
-            good: dict[str, Any] = {}
-            bad: dict[str, Any] = {}
-            for key, value in data.items():
-                if key not in known or value is None:
-                    good[key] = value
-                    continue
-                try:
-                    structure({key: value}, cls)
-                except Exception:
-                    bad[key] = value
-                else:
-                    good[key] = value
-            obj = structure(good, cls)
-            obj.extra = {key: bounded(value) for key, value in {**obj.extra, **bad}.items()}
-            return obj
-
-        return lenient if cls in LENIENT else structure
-
-    def unstructure_factory(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
-        always = _ALWAYS.get(cls, frozenset())
-        defaults = {
-            a.name: _default_value(a.default)
-            for a in attrs.fields(cls)
-            if a.name != "extra" and a.default is not attrs.NOTHING
-        }
-        fields = frozenset(a.name for a in attrs.fields(cls) if a.name != "extra")
-        # Only a LENIENT class lets an extra key stand in for a field left at its default:
-        # there it holds the value of the wrong type that the field could not take.
-        stand_in = frozenset(defaults) if cls in LENIENT else frozenset()
-        overrides: dict[str, Any] = {name: override(omit_if_default=False) for name in always}
-        base = make_dict_unstructure_fn(
-            cls, conv, _cattrs_omit_if_default=True, extra=override(omit=True), **overrides
-        )
-
-        def unstructure(obj: Any) -> dict[str, Any]:
-            out: dict[str, Any] = base(obj)
-            extra = obj.extra
-            if extra:
-                clashes = []
-                for key, value in extra.items():
-                    if key not in fields or (
-                        key in stand_in and getattr(obj, key) == defaults[key]
-                    ):
-                        out[key] = value
-                    else:
-                        clashes.append(key)
-                for key in clashes:
-                    out[clash_key(key, out, extra)] = extra[key]
-            return out
-
-        return unstructure
-
-    conv.register_structure_hook_factory(attrs.has, structure_factory)
-    conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
+    conv.register_structure_hook_factory(_is_model_list, lambda cls: _list_hook(conv, cls))
+    conv.register_structure_hook_factory(attrs.has, lambda cls: _structure_hook(conv, cls))
+    conv.register_unstructure_hook_factory(attrs.has, lambda cls: _unstructure_hook(conv, cls))
     return conv
 
 
@@ -314,3 +316,8 @@ def from_dict(cls: type[ModelT], data: Any) -> ModelT:
             f"cannot build {cls.__name__}: {'; '.join(messages)}",
             raw=repr(data)[:2000],
         ) from exc
+
+
+# The models' to_dict / from_dict methods call these (see ``_models.WIRE``).
+m.WIRE.to_dict = to_dict
+m.WIRE.from_dict = from_dict

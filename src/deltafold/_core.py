@@ -14,11 +14,11 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
 
+from ._accumulator import Accumulator
 from ._convert import from_dict
 from ._decode import DONE, STREAM, InputSeen, event_to_chunk
 from ._events import Event
 from ._exceptions import ChunkDecodeError, DeltafoldError, IncompleteStreamError, StreamUsageError
-from ._fold import Accumulator
 from ._limits import Limits, limit_error
 from ._models import ChatCompletion, ChatCompletionChunk
 from ._sse import ServerSentEvent, SSEDecoder

@@ -22,17 +22,15 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from ._jsonvalue import MERGE_DEPTH, bounded
 from ._limits import limit_error
 
 __all__ = [
     "BLOCK_CHARS",
-    "MAX_DEPTH",
-    "MERGE_DEPTH",
-    "TOO_DEEP",
     "Rope",
-    "bounded",
     "compact",
     "materialize",
+    "materialize_fields",
     "merge_latest",
     "merge_unknown",
 ]
@@ -46,15 +44,7 @@ overhead under ~1% while copying each character only once more than a plain
 join at the end would.
 """
 
-MERGE_DEPTH = 32
-"""How many levels of objects merge key by key; below that the later value wins."""
-MAX_DEPTH = 200
-"""Levels of nesting a kept value may have; the completion around it adds fewer than 10."""
-TOO_DEEP = "[deltafold: nested deeper than 200 levels]"
-"""What stands in for the part of a value nested deeper than :data:`MAX_DEPTH`."""
 _NO_LIMIT = sys.maxsize
-_INT_MIN = -(2**63)
-_INT_END = 2**64
 
 
 def compact(parts: list[str], blocks: int) -> int:
@@ -222,47 +212,6 @@ def materialize(value: Any) -> Any:
         return {key: materialize(item) for key, item in value.fields.items()}
     if kind is dict or kind is list or kind is int:
         return bounded(value)
-    return value
-
-
-def bounded(value: Any) -> Any:
-    """``value`` itself when JSON can hold it, else a copy cut at MAX_DEPTH (see the module doc).
-
-    One walk over the containers; a copy is made only for a value that needs it.
-    """
-    kind = value.__class__
-    if kind is int:
-        return value if _INT_MIN <= value < _INT_END else str(value)
-    if kind is not dict and kind is not list:
-        return value
-    stack = [(value, 1)]
-    pop = stack.pop
-    push = stack.append
-    while stack:
-        item, depth = pop()
-        for inner in item.values() if item.__class__ is dict else item:
-            inner_kind = inner.__class__
-            if inner_kind is dict or inner_kind is list:
-                if depth >= MAX_DEPTH:
-                    return _cut(value, MAX_DEPTH)
-                push((inner, depth + 1))
-            elif inner_kind is int and not _INT_MIN <= inner < _INT_END:
-                return _cut(value, MAX_DEPTH)
-    return value
-
-
-def _cut(value: Any, room: int) -> Any:
-    kind = value.__class__
-    if kind is int:
-        return value if _INT_MIN <= value < _INT_END else str(value)
-    if kind is dict:
-        if not room:
-            return TOO_DEEP
-        return {key: _cut(item, room - 1) for key, item in value.items()}
-    if kind is list:
-        if not room:
-            return TOO_DEEP
-        return [_cut(item, room - 1) for item in value]
     return value
 
 

@@ -7,6 +7,7 @@ so nothing a provider sends is lost. Conversion lives in ``_convert``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from attrs import define, field
@@ -41,6 +42,29 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 
+class _Wire:
+    """Where the models' ``to_dict`` / ``from_dict`` find the converter.
+
+    ``_convert`` builds its converter from the classes of this module, so this module
+    cannot import it without an import circle; instead ``_convert`` installs its two
+    functions here when it loads (the package's ``__init__`` imports it, so it has
+    loaded before any model can be used).
+    """
+
+    __slots__ = ("from_dict", "to_dict")
+
+    def __init__(self) -> None:
+        self.to_dict: Callable[[Any], dict[str, Any]] = _not_installed
+        self.from_dict: Callable[[Any, Any], Any] = _not_installed
+
+
+def _not_installed(*_: Any) -> Any:
+    raise RuntimeError("deltafold._convert has not been imported (import deltafold)")
+
+
+WIRE = _Wire()
+
+
 class _WireModel:
     """Sugar shared by the top-level models: ``to_dict`` / ``from_dict`` through the converter."""
 
@@ -48,16 +72,13 @@ class _WireModel:
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form: API field names, unknown fields put back, empty optionals left out."""
-        from ._convert import to_dict
-
-        return to_dict(self)
+        return WIRE.to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Any) -> Self:
         """Build from the wire form; unknown fields go to ``extra``."""
-        from ._convert import from_dict
-
-        return from_dict(cls, data)
+        built: Self = WIRE.from_dict(cls, data)
+        return built
 
 
 # --- completion -------------------------------------------------------------
@@ -511,18 +532,61 @@ class ChatCompletionChunk(_WireModel):
         return ""
 
 
-def _content_text(content: object) -> str:
-    """The content text of a non-string delta ``content``, taken from the fold itself.
+# --- content parts (Mistral) ------------------------------------------------
 
-    Runs only for a list of parts, so the fold's part rule stays in one place; content the
-    fold rejects has no text.
+
+def content_parts(content: Any) -> list[Any] | None:
+    """A delta's ``content`` that is not a string, as its list of parts; None if it is neither.
+
+    One part on its own (an object) is a list of one, as tool calls may come.
     """
-    from ._events import ContentDelta
-    from ._exceptions import DeltafoldError
-    from ._fold import Accumulator
+    if content.__class__ is list:
+        result: list[Any] = content
+        return result
+    if content.__class__ is dict:
+        return [content]
+    return None
 
-    try:
-        events = Accumulator().feed({"choices": [{"index": 0, "delta": {"content": content}}]})
-    except DeltafoldError:
+
+def part_text(part: Any) -> str | None:
+    """The text a content part adds to ``message.content``; None when it is not a text part.
+
+    A text part is a string, or ``{"type": "text", "text": "..."}``.
+    """
+    if part.__class__ is str:
+        text: str = part
+        return text
+    if part.__class__ is dict and part.get("type") == "text":
+        value = part.get("text")
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def thinking_texts(part: Any) -> list[str] | None:
+    """The texts a Mistral ``thinking`` part adds to the reasoning; None for any other part.
+
+    ``thinking`` holds a string, a ``{"text": ...}`` piece or a list of either; a part of
+    another shape is not thinking (the fold keeps it as it came).
+    """
+    if part.__class__ is not dict or part.get("type") != "thinking":
+        return None
+    thinking = part.get("thinking")
+    pieces = thinking if thinking.__class__ is list else [thinking]
+    texts = []
+    for piece in pieces:
+        if isinstance(piece, str):
+            texts.append(piece)
+        elif isinstance(piece, dict) and isinstance(piece.get("text"), str):
+            texts.append(piece["text"])
+        else:
+            return None
+    return texts
+
+
+def _content_text(content: Any) -> str:
+    """The content text of a non-string delta ``content``: its text parts, by the fold's rule."""
+    parts = content_parts(content)
+    if parts is None:
         return ""
-    return "".join(event.text for event in events if isinstance(event, ContentDelta))
+    return "".join(text for text in map(part_text, parts) if text)

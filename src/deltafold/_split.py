@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 import orjson
 
-from ._convert import from_dict, to_dict
-from ._models import ChatCompletion, ChatCompletionChunk
+from ._convert import from_dict, to_dict, wire_names
+from ._models import ChatCompletion, ChatCompletionChunk, Choice, Message
 
 __all__ = ["split", "to_sse"]
 
@@ -25,24 +25,12 @@ UsageMode = Literal["final", "none", "every"]
 Style = Literal["openai", "openrouter"]
 
 _TOP_FIELDS = ("system_fingerprint", "service_tier", "provider")
-_TOP_KNOWN = frozenset(
-    {"id", "choices", "created", "model", "object", "usage", "error", *_TOP_FIELDS}
-)
-_CHOICE_KNOWN = frozenset({"index", "message", "finish_reason", "native_finish_reason", "logprobs"})
-_MESSAGE_KNOWN = frozenset(
-    {
-        "role",
-        "content",
-        "refusal",
-        "reasoning",
-        "reasoning_details",
-        "tool_calls",
-        "function_call",
-        "annotations",
-        "images",
-        "audio",
-    }
-)
+# The known fields are the completion model's (so a field added to a model is sent as a
+# field, not as an unknown one). ``error`` is added: it is not a completion field, and a
+# chunk carrying one is an in-band error that stops the fold, so it is never re-sent.
+_TOP_KNOWN = wire_names(ChatCompletion) | {"error"}
+_CHOICE_KNOWN = wire_names(Choice)
+_MESSAGE_KNOWN = wire_names(Message)
 _DETAIL_TEXTS = ("text", "summary", "data")
 _COMMENT = b": OPENROUTER PROCESSING\n\n"
 _DONE = b"data: [DONE]\n\n"
@@ -221,21 +209,7 @@ def _choice_steps(
     first.update((k, v) for k, v in message.items() if k not in _MESSAGE_KNOWN)
     deltas.append(first)
 
-    reasoning = message.get("reasoning")
-    reasoning_pieces = cutter.text(reasoning)
-    fragments: list[dict[str, Any]] = []
-    for detail in message.get("reasoning_details") or []:
-        if openrouter and detail.get("index") is not None:
-            fragments.extend(_detail_fragments(detail, cutter, reasoning, reasoning_pieces))
-        else:
-            fragments.append(detail)
-    for k in range(max(len(reasoning_pieces), len(fragments))):
-        delta: dict[str, Any] = {}
-        if k < len(reasoning_pieces):
-            delta["reasoning"] = reasoning_pieces[k]
-        if k < len(fragments):
-            delta["reasoning_details"] = [fragments[k]]
-        deltas.append(delta)
+    deltas.extend(_reasoning_deltas(message, cutter, openrouter))
 
     refusal_start = len(deltas)
     deltas.extend({"refusal": piece} for piece in cutter.text(refusal) if piece)
@@ -283,18 +257,48 @@ def _choice_steps(
     if logprobs is not None:
         _spread_logprobs(logprobs, carriers)
 
+    _fill_defaults(steps, role, content is not None, openrouter)
+    return steps
+
+
+def _reasoning_deltas(
+    message: dict[str, Any], cutter: _Cutter, openrouter: bool
+) -> list[dict[str, Any]]:
+    """The reasoning text in pieces, beside the reasoning details (fragmented for OpenRouter)."""
+    reasoning = message.get("reasoning")
+    reasoning_pieces = cutter.text(reasoning)
+    fragments: list[dict[str, Any]] = []
+    for detail in message.get("reasoning_details") or []:
+        if openrouter and detail.get("index") is not None:
+            fragments.extend(_detail_fragments(detail, cutter, reasoning, reasoning_pieces))
+        else:
+            fragments.append(detail)
+    deltas = []
+    for k in range(max(len(reasoning_pieces), len(fragments))):
+        delta: dict[str, Any] = {}
+        if k < len(reasoning_pieces):
+            delta["reasoning"] = reasoning_pieces[k]
+        if k < len(fragments):
+            delta["reasoning_details"] = [fragments[k]]
+        deltas.append(delta)
+    return deltas
+
+
+def _fill_defaults(
+    steps: list[dict[str, Any]], role: str, has_content: bool, openrouter: bool
+) -> None:
+    """The fields every chunk of the style carries, null or empty where this one has none."""
     for step in steps:
         delta = step["delta"]
         if openrouter:
             delta.setdefault("role", role)
-            if content is not None:
+            if has_content:
                 delta.setdefault("content", "")
             delta.setdefault("reasoning", None)
         step.setdefault("finish_reason", None)
         if openrouter:
             step.setdefault("native_finish_reason", None)
         step.setdefault("logprobs", None)
-    return steps
 
 
 def _detail_fragments(

@@ -1,0 +1,523 @@
+"""The fold: a sans-IO state machine from decoded chunks to one ``ChatCompletion``.
+
+``Accumulator.feed(chunk)`` takes one chunk (a dict, JSON text or bytes, a
+typed chunk, or a pydantic chunk) and returns the events it caused. It never
+touches a socket. The per-chunk work is a walk over the chunk's keys that
+appends string fragments to lists; strings are joined only when a snapshot or
+the result is built, and typed objects are built only there too.
+
+Each field has its own rule, written beside the code that applies it (the
+rules are listed in docs/concepts.md). This module folds a chunk down to each
+choice's delta, with the hot fields (content, reasoning, refusal) inline;
+``_choice`` holds a choice's state and the fold of its structured parts (tool
+calls, reasoning details, logprobs, audio) with the per-field checks, and
+``_result`` builds the typed completion from that state.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from . import _models as m
+from ._choice import (
+    ChoiceState,
+    FieldError,
+    as_index,
+    as_list,
+    as_object,
+    as_text,
+    check_range,
+    short,
+)
+from ._convert import wire_names
+from ._decode import InputSeen, decode_chunk, no_chunk_error
+from ._events import (
+    AnnotationAdded,
+    ChoiceFinished,
+    ContentDelta,
+    Event,
+    ImageAdded,
+    ReasoningDelta,
+    RefusalDelta,
+    UsageUpdated,
+)
+from ._exceptions import ChunkDecodeError, DeltafoldError, IncompleteStreamError, StreamError
+from ._jsonvalue import INT_END, INT_MIN, bounded, kind_of
+from ._limits import Limits, limit_error
+from ._merge import merge_latest, merge_unknown
+from ._result import build_completion, build_usage
+
+__all__ = ["Accumulator"]
+
+_TOP_FIRST_WINS = ("id", "model", "created", "system_fingerprint", "service_tier", "provider")
+_CAUGHT = (
+    TypeError, AttributeError, KeyError, IndexError, ValueError, ArithmeticError, RecursionError
+)
+"""Python errors a malformed chunk may still cause; each becomes a ChunkDecodeError."""
+# The known fields are the chunk model's: adding a field to a model adds it here. Two are
+# known but not kept as they are: ``object`` (the completion writes its own) and ``error``
+# (kept in ``extra``, then raised as StreamError). The non-streaming body's ``message`` is
+# not a chunk field: _fold_choice folds it, _fold_choice_extra keeps a copy beside a delta.
+_TOP_KNOWN = wire_names(m.ChatCompletionChunk)
+_CHOICE_KNOWN = wire_names(m.ChunkChoice)
+_DELTA_KNOWN = wire_names(m.Delta)
+PADDING_FIELDS = frozenset({"obfuscation", "p"})
+"""Per-chunk padding against length side channels (OpenAI/Azure ``obfuscation``, Mistral's
+``p``): random text, meaningless once joined, absent from a non-streaming response. Left out
+of the completion wherever a chunk carries it (top level, choice, delta); the chunks and
+events still have it."""
+
+
+class Accumulator:
+    """Folds chunks one at a time; ``snapshot()`` at any point, ``result()`` at the end.
+
+    >>> acc = Accumulator()
+    >>> events = acc.feed({"choices": [{"index": 0, "delta": {"content": "Hi"}}]})
+    >>> acc.result().choices[0].message.content
+    'Hi'
+    """
+
+    def __init__(self, *, limits: Limits | None = None) -> None:
+        self._choices: dict[int, ChoiceState] = {}
+        self._top: dict[str, Any] = {}
+        self._pending_top = list(_TOP_FIRST_WINS)
+        self._extra: dict[str, Any] = {}
+        self._usage: dict[str, Any] | None = None
+        self._count = 0
+        self._closed = False
+        self._input: InputSeen | None = None
+        """What the entry point saw of its input, for the error when no chunk came."""
+        self._known = False
+        """A chunk without choices carried a known top-level field."""
+        self._limits = limits = limits or Limits()
+        self._max_field = (
+            sys.maxsize if limits.max_field_chars is None else limits.max_field_chars
+        )
+
+    # --- public surface -----------------------------------------------------
+
+    @property
+    def limits(self) -> Limits:
+        """The limits this accumulator enforces."""
+        return self._limits
+
+    @property
+    def chunks_folded(self) -> int:
+        """How many chunks have been fed (also the position of the next one)."""
+        return self._count
+
+    def feed(self, chunk: Any) -> list[Event]:
+        """Fold one chunk and return the events it caused.
+
+        Raises :class:`StreamError` after folding a chunk that carries an
+        ``error``, and :class:`ChunkDecodeError` for a chunk that cannot be
+        read; both carry ``.partial``.
+        """
+        events: list[Event] = []
+        self.add(chunk, events)
+        return events
+
+    def feed_many(self, chunks: Iterable[Any]) -> None:
+        """Fold many chunks without producing events (the fast path of ``assemble``)."""
+        for chunk in chunks:
+            self.add(chunk)
+
+    def close(self) -> list[Event]:
+        """Mark the end of the stream and return the last events (tool calls done).
+
+        Idempotent; ``result()`` calls it.
+        """
+        if self._closed:
+            return []
+        self._closed = True
+        events: list[Event] = []
+        for index in sorted(self._choices):
+            self._choices[index].finish_calls(events)
+        return events
+
+    def snapshot(self) -> m.ChatCompletion:
+        """The completion as folded so far: valid at any point, cheap to repeat."""
+        return build_completion(self._top, self._choices, self._usage, self._extra)
+
+    def result(self, *, strict: bool = False) -> m.ChatCompletion:
+        """The final completion; closes the stream.
+
+        Input without a chat-completion chunk (no item at all, or none carrying a
+        known top-level field: ``id``, ``object``, ``choices``, ``usage``, ``model``,
+        ``created``, ``error``...) raises :class:`EmptyStreamError` rather than
+        return an empty completion. With
+        ``strict=True`` a stream with no choice, or a choice without a
+        finish_reason, raises :class:`IncompleteStreamError` (with ``.partial``).
+        """
+        self.close()
+        completion = self.snapshot()
+        if not (self._choices or self._known):
+            raise no_chunk_error(
+                self._input, self._count, list(self._extra), completion if self._count else None
+            )
+        if strict:
+            unfinished = self.incomplete_choices()
+            if not completion.choices or unfinished:
+                what = (
+                    f"choices {unfinished} have no finish_reason"
+                    if unfinished
+                    else "no choice arrived"
+                )
+                raise IncompleteStreamError(
+                    f"stream ended after {self._count} chunks but {what}", partial=completion
+                )
+        return completion
+
+    def incomplete_choices(self) -> list[int]:
+        """Indexes of the choices that have no finish_reason yet."""
+        return [i for i in sorted(self._choices) if self._choices[i].finish_reason is None]
+
+    # --- the fold ---------------------------------------------------------------
+
+    def add(self, chunk: Any, events: list[Event] | None = None) -> None:
+        """Fold one chunk; the events it caused are appended to ``events`` when given.
+
+        The verb under :meth:`feed`, for callers that want no events (``assemble``)
+        or keep their own list; raises as :meth:`feed` does.
+        """
+        position = self._count
+        if chunk.__class__ is not dict:
+            try:
+                chunk = decode_chunk(chunk, position)
+            except DeltafoldError as exc:
+                self._count += 1
+                if exc.partial is None and position:
+                    exc.partial = self.snapshot()
+                raise
+        self._count += 1
+        try:
+            # The fold of one chunk, inline (this runs once per chunk).
+            choices = chunk.get("choices")
+            if choices:
+                if choices.__class__ is not list:
+                    choices = as_list(choices, "choices")
+                if len(choices) == 1:
+                    self._fold_choice(choices[0], 0, events)
+                else:
+                    for n, choice in enumerate(choices):
+                        self._fold_choice(choice, n, events)
+            elif not self._known and not _TOP_KNOWN.isdisjoint(chunk):
+                # A chunk without choices is still a chat-completion chunk if it carries
+                # a known field (looked at on this rare branch only, for result()).
+                self._known = True
+            pending = self._pending_top
+            if pending:
+                for name in pending:
+                    value = chunk.get(name)
+                    if value:
+                        self._set_top(name, value)
+            usage = chunk.get("usage")
+            if usage is not None:
+                self._fold_usage(usage, events)
+            if not _TOP_KNOWN.issuperset(chunk):
+                extra = self._extra
+                for key, value in chunk.items():
+                    if key not in _TOP_KNOWN and key not in PADDING_FIELDS:
+                        merge_unknown(extra, key, value, self._max_field)
+            error = chunk.get("error")
+            if error is not None:
+                merge_unknown(self._extra, "error", error, self._max_field)
+                raise _stream_error(error, position)
+        except FieldError as exc:
+            raise ChunkDecodeError(
+                f"event {position}: {exc}", raw=_raw(chunk), position=position, path=exc.path,
+                partial=self.snapshot(),
+            ) from None
+        except DeltafoldError as exc:
+            if exc.partial is None:
+                exc.partial = self.snapshot()
+            raise
+        except _CAUGHT as exc:
+            raise ChunkDecodeError(
+                f"event {position}: malformed chunk ({type(exc).__name__}: {exc})",
+                raw=_raw(chunk), position=position, partial=self.snapshot(),
+            ) from exc
+
+    def _set_top(self, name: str, value: Any) -> None:
+        if name == "created":
+            if value.__class__ is int:
+                if not INT_MIN <= value < INT_END:
+                    raise FieldError("created", f"timestamp out of range: {short(value)}")
+            else:
+                # "123" and 123.0 mean 123; anything else has no clear meaning.
+                try:
+                    if isinstance(value, bool) or not isinstance(value, (str, float)):
+                        raise TypeError
+                    value = int(float(value))
+                except (TypeError, ValueError, OverflowError):
+                    message = f"expected a timestamp, got {kind_of(value)} {short(value)}"
+                    raise FieldError("created", message) from None
+                if not INT_MIN <= value < INT_END:
+                    raise FieldError("created", f"timestamp out of range: {short(value)}")
+            if not value:
+                return
+        elif value.__class__ is not str:
+            # id, model, system_fingerprint, service_tier and provider are strings.
+            raise FieldError(name, f"expected a string, got {kind_of(value)} {short(value)}")
+        self._top[name] = value
+        self._pending_top = [n for n in self._pending_top if n != name]
+
+    def _fold_usage(self, usage: Any, events: list[Event] | None) -> None:
+        usage = as_object(usage, "usage")
+        if self._usage is None:
+            self._usage = {}
+        merge_latest(self._usage, usage)
+        if events is not None:
+            events.append(UsageUpdated(build_usage(self._usage)))
+
+    def _fold_choice(self, choice: Any, n: int, events: list[Event] | None) -> None:
+        if choice.__class__ is not dict:
+            raise FieldError(f"choices[{n}]", f"expected an object, got {kind_of(choice)}")
+        index = choice.get("index", 0)
+        if index.__class__ is not int:
+            index = 0 if index is None else as_index(index, f"choices[{n}].index")
+        state = self._choices.get(index)
+        if state is None:
+            limit = self._limits.max_choices
+            if limit is not None and len(self._choices) >= limit:
+                raise limit_error("max_choices", len(self._choices) + 1, limit)
+            check_range(index, f"choices[{n}].index")
+            state = ChoiceState(index, self._max_field, self._limits.max_tool_calls)
+            self._choices[index] = state
+        delta = choice.get("delta")
+        if delta:
+            if delta.__class__ is not dict:
+                message = f"expected an object, got {kind_of(delta)}"
+                raise FieldError(f"choices[{n}].delta", message)
+            self._fold_delta(state, delta, n, events)
+        elif delta is None:
+            # No delta: a non-streaming choice, whose message is one complete delta.
+            delta = choice.get("message")
+            if delta is not None:
+                self._fold_message(state, delta, n, events)
+        if not _CHOICE_KNOWN.issuperset(choice):
+            self._fold_choice_extra(state, choice, delta)
+        logprobs = choice.get("logprobs")
+        if logprobs:
+            state.fold_logprobs(logprobs, n, events)
+        native = choice.get("native_finish_reason")
+        if native:
+            if native.__class__ is not str:
+                native = as_text(native, f"choices[{n}].native_finish_reason")
+            state.native_finish_reason = native
+        finish = choice.get("finish_reason")
+        if finish:
+            if finish.__class__ is not str:
+                finish = as_text(finish, f"choices[{n}].finish_reason")
+            if finish != state.finish_reason:
+                if events is not None:
+                    if state.finish_reason is None:
+                        state.finish_calls(events)
+                    events.append(ChoiceFinished(index, finish))
+                state.finish_reason = finish
+
+    def _fold_message(
+        self, state: ChoiceState, message: Any, n: int, events: list[Event] | None
+    ) -> None:
+        """Fold a non-streaming choice's ``message`` as one delta, under the same rules.
+
+        Its tool calls are complete: each one is a call of its own, in order, whatever its
+        ``index`` or ``id`` (none, or repeated); so they are folded without ``index`` (the
+        fragment matching by index is for streams) and with ``state.whole`` set (no match by id).
+        """
+        if message.__class__ is not dict:
+            problem = f"expected an object, got {kind_of(message)}"
+            raise FieldError(f"choices[{n}].message", problem)
+        calls = message.get("tool_calls")
+        if calls.__class__ is list and any(
+            item.__class__ is dict and "index" in item for item in calls
+        ):
+            calls = [
+                {k: v for k, v in item.items() if k != "index"} if item.__class__ is dict else item
+                for item in calls
+            ]
+            message = {**message, "tool_calls": calls}
+        state.whole = True
+        try:
+            self._fold_delta(state, message, n, events)
+        except FieldError as exc:
+            # The rules name the delta; here the field sits in the message.
+            prefix = f"choices[{n}].delta"
+            if not exc.path.startswith(prefix):
+                raise
+            path = f"choices[{n}].message{exc.path[len(prefix):]}"
+            raise FieldError(path, str(exc)[len(exc.path) + 2 :]) from None
+        finally:
+            state.whole = False
+
+    def _fold_choice_extra(self, state: ChoiceState, choice: dict[str, Any], delta: Any) -> None:
+        """The choice's unknown fields (``delta`` is what was folded: the delta or the message).
+
+        Three are not merged: padding is left out; a ``message`` that was not folded (a
+        copy beside a delta, as Writer sends) is kept as the last one seen in
+        ``extra["message"]``; a ``text`` equal to the content folded from this chunk
+        (Hugging Face router -> Together) is a copy and left out.
+        """
+        extra = state.extra
+        for key, value in choice.items():
+            if key in _CHOICE_KNOWN or key in PADDING_FIELDS:
+                continue
+            if key == "message":
+                if value is not delta:
+                    extra["message"] = bounded(value)
+                continue
+            if (
+                key == "text"
+                and value.__class__ is str
+                and delta.__class__ is dict
+                and delta.get("content") == value
+            ):
+                continue
+            merge_unknown(extra, key, value, self._max_field)
+
+    def _fold_delta(
+        self, state: ChoiceState, delta: dict[str, Any], n: int, events: list[Event] | None
+    ) -> None:
+        for key, value in delta.items():
+            if value is None:
+                # A null unknown field is still a field the provider sent: keep it.
+                if (
+                    key not in _DELTA_KNOWN
+                    and key not in state.message_extra
+                    and key not in PADDING_FIELDS
+                ):
+                    state.message_extra[key] = None
+                continue
+            if key == "content":
+                if value.__class__ is str:
+                    rope = state.content
+                    if rope is None:
+                        state.content = state.rope("content", value)
+                    elif value:
+                        # Rope.add's common case, inline: this runs once per content chunk.
+                        length = rope.length + len(value)
+                        if length < rope.mark:
+                            rope.parts.append(value)
+                            rope.length = length
+                        else:
+                            rope.add(value)
+                    if events is not None and value:
+                        events.append(ContentDelta(state.index, value))
+                else:
+                    self._fold_content_parts(state, value, n, events)
+            elif key == "role":
+                if value and not state.role:
+                    state.role = as_text(value, f"choices[{n}].delta.role")
+            elif key == "reasoning":
+                if value.__class__ is not str:
+                    value = as_text(value, f"choices[{n}].delta.reasoning")
+                self._add_reasoning(state, value, events)
+            elif key == "reasoning_content":
+                if delta.get("reasoning") != value:
+                    text = as_text(value, f"choices[{n}].delta.reasoning_content")
+                    self._add_reasoning(state, text, events)
+            elif key == "tool_calls":
+                state.fold_tool_calls(value, n, events)
+            elif key == "refusal":
+                text = as_text(value, f"choices[{n}].delta.refusal")
+                if state.refusal is None:
+                    state.refusal = state.rope("refusal", text)
+                elif text:
+                    state.refusal.add(text)
+                if events is not None and text:
+                    events.append(RefusalDelta(state.index, text))
+            elif key == "reasoning_details":
+                state.fold_details(value, n, events)
+            elif key == "function_call":
+                state.fold_function_call(value, n, events)
+            elif key == "annotations":
+                for item in as_list(value, f"choices[{n}].delta.annotations"):
+                    added = state.add_unique(state.annotations, state.annotation_keys, item)
+                    if added and events is not None:
+                        events.append(AnnotationAdded(state.index, item))
+            elif key == "images":
+                for item in as_list(value, f"choices[{n}].delta.images"):
+                    added = state.add_unique(state.images, state.image_keys, item)
+                    if added and events is not None:
+                        events.append(ImageAdded(state.index, item))
+            elif key == "audio":
+                state.fold_audio(as_object(value, f"choices[{n}].delta.audio"), n)
+            elif key not in PADDING_FIELDS:
+                merge_unknown(state.message_extra, key, value, self._max_field)
+
+    def _add_reasoning(self, state: ChoiceState, text: str, events: list[Event] | None) -> None:
+        if state.reasoning is None:
+            state.reasoning = state.rope("reasoning", text)
+        elif text:
+            state.reasoning.add(text)
+        if events is not None and text:
+            events.append(ReasoningDelta(state.index, text))
+
+    def _fold_content_parts(
+        self, state: ChoiceState, value: Any, n: int, events: list[Event] | None
+    ) -> None:
+        """Mistral's content as a list of typed parts: text to content, thinking to reasoning."""
+        parts = m.content_parts(value)
+        if parts is None:
+            path = f"choices[{n}].delta.content"
+            raise FieldError(path, f"expected a string or a list of parts, got {kind_of(value)}")
+        for part in parts:
+            text = m.part_text(part)
+            if text is not None:
+                if state.content is None:
+                    state.content = state.rope("content", text)
+                elif text:
+                    state.content.add(text)
+                if events is not None and text:
+                    events.append(ContentDelta(state.index, text))
+                continue
+            thoughts = m.thinking_texts(part)
+            if thoughts is not None:
+                for text in thoughts:
+                    self._add_reasoning(state, text, events)
+            else:
+                merge_unknown(state.message_extra, "content_parts", [part], self._max_field)
+
+    # --- building the typed result --------------------------------------------------
+
+
+def _stream_error(error: Any, position: int) -> StreamError:
+    if isinstance(error, dict):
+        code = error.get("code")
+        message = error.get("message")
+        metadata = error.get("metadata")
+    else:
+        code, message, metadata = None, error, None
+    if not isinstance(code, (int, str)) or isinstance(code, bool):
+        code = None
+    if isinstance(message, str) and message:
+        text = message
+    else:
+        try:
+            text = repr(error)[:500]
+        except RecursionError:
+            text = f"<{type(error).__name__} nested too deep to show>"
+    label = f" ({code})" if code is not None else ""
+    return StreamError(
+        f"the stream reported an error at event {position}{label}: {text}",
+        message=text,
+        code=code,
+        metadata=metadata,
+        error=error,
+        position=position,
+    )
+
+
+def _raw(chunk: Any) -> bytes | str:
+    try:
+        return orjson.dumps(chunk)
+    except (TypeError, orjson.JSONEncodeError):
+        try:
+            return repr(chunk)[:10_000]
+        except RecursionError:
+            return f"<{type(chunk).__name__} nested too deep to show>"
+
