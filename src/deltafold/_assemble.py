@@ -24,12 +24,12 @@ from ._exceptions import ChunkDecodeError, DeltafoldError
 from ._fold import Accumulator
 from ._limits import Limits, limit_error
 from ._models import ChatCompletion
+from ._sse import BOM as _BOM
+from ._sse import BOM_BYTES as _BOM_BYTES
 from ._sse import DataDecoder, ServerSentEvent, iter_windows
 
 __all__ = ["assemble", "assemble_sse", "fold_body", "fold_sse"]
 
-_BOM = "\ufeff"
-_BOM_BYTES = b"\xef\xbb\xbf"
 _TEXT = (bytes, bytearray, memoryview, str)
 _ASSEMBLE_TAKES = (
     "an iterable of chunks, one chunk or completion (a dict or other mapping), "
@@ -118,13 +118,15 @@ def fold_sse(
     string) is decoded right here, and kept when it is a JSON object; anything
     else (an error event, ``[DONE]``, bad JSON, another value) goes through
     ``event_to_chunk``, which names the event. A whole body is framed a window at
-    a time. An error raised while framing carries ``accumulator``'s partial, and
-    ``accumulator`` keeps what was seen for the error if no chunk comes of it.
+    a time; the byte caps are the framer's, and an error it defers behind the events
+    of a piece is raised once they are folded. An error raised while framing carries
+    ``accumulator``'s partial, and ``accumulator`` keeps what was seen for the error
+    if no chunk comes of it.
     """
-    decoder = DataDecoder(max_event_bytes=limits.max_event_bytes)
+    decoder = DataDecoder(
+        max_event_bytes=limits.max_event_bytes, max_total_bytes=limits.max_total_bytes
+    )
     loads = orjson.loads
-    max_total = limits.max_total_bytes
-    total = 0
     position = 0
     seen = None
     if accumulator is not None and accumulator._input is None:
@@ -136,14 +138,6 @@ def fold_sse(
                 _check_piece(piece)
             if sampling and seen is not None:
                 sampling = seen.take(piece)
-            over = False
-            if max_total is not None:
-                total += len(piece)
-                if total > max_total:
-                    # Frame the bytes that fit, so every event complete within the limit
-                    # is folded, then stop.
-                    over = True
-                    piece = piece[: len(piece) - (total - max_total)]
             for data in decoder.feed_data(piece):
                 try:
                     chunk = loads(data)  # type: ignore[arg-type]  # an event object: orjson raises
@@ -161,8 +155,8 @@ def fold_sse(
                         return
                 position += 1
                 consume(chunk)
-            if over:
-                raise limit_error("max_total_bytes", total, max_total)
+            if decoder.error is not None:
+                raise decoder.error
         for data in decoder.close_data():
             chunk = _event_chunk(data, position)
             if chunk is None:

@@ -23,6 +23,7 @@ import sys
 from typing import Any
 
 from ._limits import limit_error
+from ._sentinel import Sentinel
 
 __all__ = [
     "BLOCK_CHARS",
@@ -297,8 +298,4 @@ def merge_latest(target: dict[str, Any], update: dict[str, Any], depth: int = 0)
             target[key] = value
 
 
-class _Missing:
-    __slots__ = ()
-
-
-_MISSING: Any = _Missing()
+_MISSING: Any = Sentinel("MISSING")

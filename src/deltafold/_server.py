@@ -29,6 +29,7 @@ from ._convert import to_dict
 from ._exceptions import ChunkDecodeError, EmptyStreamError, StreamError
 from ._models import ChatCompletion
 from ._split import Style, split, to_sse
+from ._sse import BOM_BYTES as _BOM
 
 if TYPE_CHECKING:
     import uvicorn
@@ -50,7 +51,6 @@ __all__ = [
 _INSTALL_HINT = 'the replay server needs starlette and uvicorn: pip install "deltafold[serve]"'
 _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 5.0
-_BOM = b"\xef\xbb\xbf"
 _log = logging.getLogger("deltafold.server")
 
 
