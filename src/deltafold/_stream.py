@@ -204,6 +204,8 @@ class AsyncChatStream(_Base):
         if error is not None:
             core.fail(error)
             core.mark_closed()
+            # Raised outside the except block: the httpx exception holds the request with its
+            # Authorization header, and would ride along as the error's __context__.
             raise error
         self._cm = cm
         response = self._response = source.response
@@ -290,6 +292,8 @@ class AsyncChatStream(_Base):
         else:
             core.feed(data)
             return
+        # Raised outside the except block: the httpx exception holds the request with its
+        # Authorization header, and would ride along as the error's __context__.
         raise core.fail(error)
 
     async def _pull(self, step: Callable[[], StepT]) -> StepT:
@@ -449,6 +453,8 @@ class ChatStream(_Base):
         if error is not None:
             core.fail(error)
             core.mark_closed()
+            # Raised outside the except block: the httpx exception holds the request with its
+            # Authorization header, and would ride along as the error's __context__.
             raise error
         self._cm = cm
         response = self._response = source.response
@@ -528,6 +534,8 @@ class ChatStream(_Base):
             ):
                 return
             error = idle_error(idle, events=core.events_received)
+        # Raised outside the except block: the httpx exception holds the request with its
+        # Authorization header, and would ride along as the error's __context__.
         raise core.fail(error)
 
     def _pull(self, step: Callable[[], StepT]) -> StepT:
