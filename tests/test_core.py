@@ -21,8 +21,8 @@ from deltafold import (
     ContentDelta,
     EmptyStreamError,
     IncompleteStreamError,
-    Limits,
     LimitExceededError,
+    Limits,
     StreamUsageError,
     assemble,
     from_dict,
@@ -227,7 +227,7 @@ def test_max_event_bytes_folds_the_events_before_the_long_one() -> None:
     cut = long[: len(small) + 1]
     for pieces in ([small + small + long], [small, small, long], [small + small, cut]):
         with pytest.raises(LimitExceededError) as info:
-            drive(pieces + [DONE_EVENT], limits)
+            drive([*pieces, DONE_EVENT], limits)
         error = info.value
         assert error.limit == "max_event_bytes" and error.maximum == len(small)
         assert error.partial is not None
