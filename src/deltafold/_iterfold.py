@@ -33,6 +33,8 @@ _AFOLD_TAKES = (
 
 
 class _FoldBase:
+    """What both iterable folds share: the fold state and the per-item step."""
+
     _state: FoldState
     _seen: InputSeen
 

@@ -233,23 +233,26 @@ class SSEDecoder:
         self._dispatch(events)
         return events
 
-    def _consume(self, data: bytes, events: list[Any]) -> None:
+    def _region(self, data: bytes) -> bytes | None:
+        """The complete lines held with ``data``, LF-ended; the unfinished one stays buffered.
+
+        None when no line is complete yet. Only the bytes after what was already
+        scanned are searched, so a long line fed in small pieces costs linear time.
+        """
         buf = self._buf
         if buf:
             scan = len(buf)
             buf += data
             end = max(buf.rfind(b"\n", scan), buf.rfind(b"\r", scan)) + 1
             if not end:
-                self._check_tail()
-                return
+                return None
             region = bytes(buf[:end])
             del buf[:end]
         else:
             end = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
             if not end:
                 buf += data
-                self._check_tail()
-                return
+                return None
             if end < len(data):
                 region = data[:end]
                 buf += data[end:]
@@ -259,7 +262,13 @@ class SSEDecoder:
             self._skip_lf = not buf
         if b"\r" in region:
             region = region.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        return region
 
+    def _consume(self, data: bytes, events: list[Any]) -> None:
+        region = self._region(data)
+        if region is None:
+            self._check_tail()
+            return
         limit = self._max
         if (
             not self._event_bytes
