@@ -138,7 +138,10 @@ def fold_sse(
                 _check_piece(piece)
             if sampling and seen is not None:
                 sampling = seen.take(piece)
-            for data in decoder.feed_data(piece):
+            events = decoder.feed_data(piece)
+            if not events:
+                continue
+            for data in events:
                 try:
                     chunk = loads(data)  # type: ignore[arg-type]  # an event object: orjson raises
                 except (orjson.JSONDecodeError, TypeError):
@@ -156,6 +159,8 @@ def fold_sse(
                 position += 1
                 consume(chunk)
             if decoder.error is not None:
+                # A byte cap crossed after these events (never without events: then
+                # the framer raises at once, so pieces that framed nothing skip this).
                 raise decoder.error
         for data in decoder.close_data():
             chunk = _event_chunk(data, position)

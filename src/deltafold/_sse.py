@@ -160,26 +160,24 @@ class SSEDecoder:
             raise self._error
         if self._closed:
             raise RuntimeError("SSEDecoder.feed() called after close()")
-        over = None
-        if self._max_total is not None:
-            self._total += len(data)
-            if self._total > self._max_total:
-                # Frame what fits; the error follows the events complete within it.
-                over = limit_error("max_total_bytes", self._total, self._max_total)
-                data = data[: len(data) - (self._total - self._max_total)]
+        budget = self._max_total
+        if budget is not None:
+            total = self._total = self._total + len(data)
+            if total > budget:
+                return self._feed_last(data, budget)
         if isinstance(data, str):
             data = data.encode("utf-8", "surrogatepass")
         elif type(data) is not bytes:
             data = bytes(data)
         if not data:
-            return self._over(over, [])
+            return []
         self._bytes_seen += len(data)
         if self._skip_lf:
             self._skip_lf = False
             if data[0] == _LF:
                 data = data[1:]
                 if not data:
-                    return self._over(over, [])
+                    return []
         if self._at_start:
             buf = self._buf
             if buf:
@@ -187,7 +185,7 @@ class SSEDecoder:
                 buf.clear()
             if len(data) < 3 and BOM_BYTES.startswith(data):
                 buf += data
-                return self._over(over, [])
+                return []
             self._at_start = False
             if data.startswith(BOM_BYTES):
                 data = data[3:]
@@ -198,20 +196,23 @@ class SSEDecoder:
             self._error = exc
             if not events:
                 raise
-        if over is not None:
-            return self._over(over, events)
         return events
 
-    def _over(self, error: LimitExceededError | None, events: list[Any]) -> list[Any]:
-        """Defer ``error`` (max_total_bytes) behind ``events``, or raise it when there are none.
+    def _feed_last(self, data: bytes | str, budget: int) -> list[Any]:
+        """The piece that crosses ``max_total_bytes``: frame the part that fits, then fail.
 
-        An event cap crossed in the same piece was raised or deferred first: with no
-        events it is the one raised; with events the budget's error is the one kept.
+        The error is deferred behind the events that part completes, or raised when
+        there are none. An event cap crossed within that part is raised first when it
+        leaves no event to hand out; otherwise the budget's error is the one kept.
         """
-        if error is not None:
-            self._error = error
-            if not events:
-                raise error
+        total = self._total
+        error = limit_error("max_total_bytes", total, budget)
+        fits = data[: len(data) - (total - budget)]
+        self._total = budget - len(fits)  # _feed counts the part that fits once more
+        events = self._feed(fits)
+        self._error = error
+        if not events:
+            raise error
         return events
 
     def close(self) -> list[ServerSentEvent]:
