@@ -16,6 +16,7 @@ import orjson
 import pytest
 
 from deltafold import (
+    Accumulator,
     ChatCompletion,
     ChatCompletionChunk,
     ContentDelta,
@@ -280,6 +281,22 @@ def test_events_mode_gives_the_fold_events_then_end() -> None:
     assert texts == ["Hi", " there"]
     assert core.completion.choices[0].message.content == "Hi there"
     assert core.events_received == 2  # the keep-alive comment is not an event
+
+
+def test_next_event_hands_out_one_event_at_a_time() -> None:
+    core = StreamCore()
+    core.claim(EVENTS)
+    core.feed(event(chunk("a", "stop")) + DONE_EVENT)
+    got: list[Any] = []
+    for _ in range(MAX_STEPS):
+        item = core.next_event()
+        if item is END:
+            break
+        got.append(item)
+    acc = Accumulator()
+    assert got == acc.feed(chunk("a", "stop")) + acc.close()
+    assert len(got) > 1 and any(isinstance(e, ContentDelta) and e.text == "a" for e in got)
+    assert core.next_event() is END
 
 
 def test_one_iteration_mode_per_stream() -> None:

@@ -222,6 +222,7 @@ class StreamCore(FoldState):
 
     __slots__ = (
         "_decoder",
+        "_events",
         "_events_received",
         "_pending",
         "_popped",
@@ -237,6 +238,8 @@ class StreamCore(FoldState):
             max_event_bytes=limits.max_event_bytes, max_total_bytes=limits.max_total_bytes
         )
         self._pending: deque[ServerSentEvent] = deque()
+        self._events: deque[Event] = deque()
+        """Fold events of a chunk not handed out yet (``next_event``)."""
         self._events_received = 0
         self._popped = 0
         self._tail_at = -1
@@ -342,6 +345,16 @@ class StreamCore(FoldState):
             return self.acc.feed(chunk)
         except DeltafoldError as exc:
             raise self.fail(exc) from None
+
+    def next_event(self) -> Event | Sentinel:
+        """One fold event at a time (a chunk's events wait here); END after the closing ones."""
+        events = self._events
+        while not events:
+            step = self.next_events()
+            if isinstance(step, Sentinel):
+                return step
+            events.extend(step)
+        return events.popleft()
 
     def drain(self) -> Sentinel:
         """Fold everything buffered without building chunks or events."""

@@ -11,6 +11,9 @@ own ``SSEError`` for a wrong content type, and decodes text before framing,
 whereas ours frames bytes under ``Limits`` (both byte caps are the
 framer's). Folding an iterable of chunks is :mod:`deltafold._iterfold`'s.
 
+Errors are raised outside ``except`` blocks: the httpx exception holds the
+request with its Authorization header, and would ride along as ``__context__``.
+
 The I/O loops are thin: everything stateful lives in the sans-IO
 :class:`~deltafold._core.StreamCore`, which both drivers step the same way.
 
@@ -42,7 +45,6 @@ Rules (documented on the classes, tested in tests/test_stream_*.py):
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
@@ -58,10 +60,12 @@ from ._http import (
     ERROR_BODY_BYTES,
     Request,
     body_error,
+    check_idle_timeout,
     connect_error,
     idle_error,
     is_event_stream,
     stream_error,
+    unwind,
 )
 from ._limits import Limits
 from ._models import ChatCompletion, ChatCompletionChunk
@@ -74,13 +78,6 @@ _CLOSE_TIMEOUT = 5.0
 """Upper bound on closing a response, which runs shielded from cancellation."""
 _ERROR_BODY_TIMEOUT = 30.0
 """Upper bound on reading an error body when no idle_timeout is set."""
-_UNWIND_STEPS = 1000
-
-
-def _check_idle(idle_timeout: float | None) -> float | None:
-    if idle_timeout is not None and not idle_timeout > 0:
-        raise ValueError(f"idle_timeout must be > 0 or None, got {idle_timeout!r}")
-    return idle_timeout
 
 
 class _Base:
@@ -123,23 +120,6 @@ class _Base:
 # --- async -----------------------------------------------------------------------
 
 
-async def _unwind(body: AsyncIterator[bytes]) -> None:
-    """Run httpx's body generators to their end after the response was closed.
-
-    Closing only the outer generator would leave httpx's inner ones suspended,
-    and trio warns when those are garbage collected (encode/httpx#3686). With
-    the connection closed, resuming raises at once and unwinds every frame.
-    """
-    for _ in range(_UNWIND_STEPS):
-        try:
-            await body.__anext__()
-        except Exception:
-            return
-    aclose = getattr(body, "aclose", None)
-    if aclose is not None:
-        await aclose()
-
-
 class AsyncChatStream(_Base):
     """One streamed chat completion over an ``httpx.AsyncClient``.
 
@@ -160,7 +140,7 @@ class AsyncChatStream(_Base):
     ) -> None:
         self._http = http
         self._request = request
-        self._idle = _check_idle(idle_timeout)
+        self._idle = check_idle_timeout(idle_timeout)
         self._core = StreamCore(limits)
         self._cm: Any = None
         self._response: httpx.Response | None = None
@@ -204,8 +184,7 @@ class AsyncChatStream(_Base):
         if error is not None:
             core.fail(error)
             core.mark_closed()
-            # Raised outside the except block: the httpx exception holds the request with its
-            # Authorization header, and would ride along as the error's __context__.
+            # Raised outside the except block: see the module docs.
             raise error
         self._cm = cm
         response = self._response = source.response
@@ -243,7 +222,7 @@ class AsyncChatStream(_Base):
         with anyio.move_on_after(_CLOSE_TIMEOUT, shield=True):
             await response.aclose()
             if body is not None:
-                await _unwind(body)
+                await unwind(body)
 
     async def _read_head(self, response: httpx.Response) -> bytes:
         """The start of a body that is not an event stream, for its error."""
@@ -292,8 +271,7 @@ class AsyncChatStream(_Base):
         else:
             core.feed(data)
             return
-        # Raised outside the except block: the httpx exception holds the request with its
-        # Authorization header, and would ride along as the error's __context__.
+        # Raised outside the except block: see the module docs.
         raise core.fail(error)
 
     async def _pull(self, step: Callable[[], StepT]) -> StepT:
@@ -344,30 +322,22 @@ class AsyncChatStream(_Base):
 
 
 class _AsyncEvents:
-    """The ``events()`` iterator; events of one chunk wait here until handed out."""
+    """The ``events()`` iterator; the core holds a chunk's events until they are handed out."""
 
-    __slots__ = ("_buffer", "_stream")
+    __slots__ = ("_stream",)
 
     def __init__(self, stream: AsyncChatStream) -> None:
         self._stream = stream
-        self._buffer: deque[Event] = deque()
 
     def __aiter__(self) -> _AsyncEvents:
         return self
 
     async def __anext__(self) -> Event:
-        buffer = self._buffer
-        if buffer:
-            return buffer.popleft()
         stream = self._stream
-        step = stream._core.next_events
-        while True:
-            events = await stream._pull(step)
-            if events is END:
-                raise StopAsyncIteration
-            if events:
-                buffer.extend(events)  # type: ignore[arg-type]
-                return buffer.popleft()
+        event = await stream._pull(stream._core.next_event)
+        if event is END:
+            raise StopAsyncIteration
+        return event  # type: ignore[return-value]
 
 
 def aconnect_chat(
@@ -415,7 +385,7 @@ class ChatStream(_Base):
     ) -> None:
         self._http = http
         self._request = request
-        self._idle = _check_idle(idle_timeout)
+        self._idle = check_idle_timeout(idle_timeout)
         self._core = StreamCore(limits)
         self._cm: Any = None
         self._response: httpx.Response | None = None
@@ -453,8 +423,7 @@ class ChatStream(_Base):
         if error is not None:
             core.fail(error)
             core.mark_closed()
-            # Raised outside the except block: the httpx exception holds the request with its
-            # Authorization header, and would ride along as the error's __context__.
+            # Raised outside the except block: see the module docs.
             raise error
         self._cm = cm
         response = self._response = source.response
@@ -534,8 +503,7 @@ class ChatStream(_Base):
             ):
                 return
             error = idle_error(idle, events=core.events_received)
-        # Raised outside the except block: the httpx exception holds the request with its
-        # Authorization header, and would ride along as the error's __context__.
+        # Raised outside the except block: see the module docs.
         raise core.fail(error)
 
     def _pull(self, step: Callable[[], StepT]) -> StepT:
@@ -585,28 +553,22 @@ class ChatStream(_Base):
 
 
 class _SyncEvents:
-    __slots__ = ("_buffer", "_stream")
+    """The ``events()`` iterator; the core holds a chunk's events until they are handed out."""
+
+    __slots__ = ("_stream",)
 
     def __init__(self, stream: ChatStream) -> None:
         self._stream = stream
-        self._buffer: deque[Event] = deque()
 
     def __iter__(self) -> _SyncEvents:
         return self
 
     def __next__(self) -> Event:
-        buffer = self._buffer
-        if buffer:
-            return buffer.popleft()
         stream = self._stream
-        step = stream._core.next_events
-        while True:
-            events = stream._pull(step)
-            if events is END:
-                raise StopIteration
-            if events:
-                buffer.extend(events)  # type: ignore[arg-type]
-                return buffer.popleft()
+        event = stream._pull(stream._core.next_event)
+        if event is END:
+            raise StopIteration
+        return event  # type: ignore[return-value]
 
 
 def connect_chat(
