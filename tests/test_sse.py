@@ -491,3 +491,25 @@ def test_property_arbitrary_bytes_never_raise(body: bytes, data: st.DataObject) 
 def test_property_sse_alphabet_cuts_agree(tokens: list[bytes]) -> None:
     body = b"".join(tokens)
     assert feed_all(tokens) == feed_all([body]) == feed_all(bytewise(body))
+
+
+def test_max_total_bytes_frames_what_fits_then_raises() -> None:
+    body = b"data: a\n\ndata: b\n\ndata: c\n\n"
+    decoder = SSEDecoder(max_total_bytes=20)
+    assert decoder.feed(body) == [E(data="a"), E(data="b")]
+    error = decoder.error
+    assert error is not None and (error.limit, error.value, error.maximum) == (
+        "max_total_bytes",
+        len(body),
+        20,
+    )
+    for call in (lambda: decoder.feed(b"x"), decoder.close):
+        with pytest.raises(LimitExceededError) as info:
+            call()
+        assert info.value is error
+    # No event complete within the budget: raised at once. A str piece counts characters.
+    with pytest.raises(LimitExceededError):
+        SSEDecoder(max_total_bytes=5).feed("data: é\n\n")
+    assert SSEDecoder(max_total_bytes=9).feed("data: é\n\n") == [E(data="é")]
+    with pytest.raises(ValueError, match="max_total_bytes"):
+        SSEDecoder(max_total_bytes=-1)

@@ -39,6 +39,7 @@ from ._exceptions import (
     StreamUsageError,
     TransportError,
 )
+from ._iterfold import AsyncFold, Fold, afold, fold
 from ._limits import Limits
 from ._models import (
     Annotation,
@@ -68,16 +69,7 @@ from ._models import (
 from ._server import replay_app, replay_server
 from ._split import split, to_sse
 from ._sse import ServerSentEvent, SSEDecoder, iter_sse
-from ._stream import (
-    AsyncChatStream,
-    AsyncFold,
-    ChatStream,
-    Fold,
-    aconnect_chat,
-    afold,
-    connect_chat,
-    fold,
-)
+from ._stream import AsyncChatStream, ChatStream, aconnect_chat, connect_chat
 
 __version__ = "0.1.0"
 

@@ -23,7 +23,7 @@ from ._decode import (
     type_name,
 )
 from ._exceptions import DeltafoldError
-from ._limits import Limits, limit_error
+from ._limits import Limits
 from ._models import ChatCompletion
 from ._sse import DataDecoder, ServerSentEvent, iter_windows
 
@@ -117,13 +117,15 @@ def fold_sse(
     string) is decoded right here, and kept when it is a JSON object; anything
     else (an error event, ``[DONE]``, bad JSON, another value) goes through
     ``event_to_chunk``, which names the event. A whole body is framed a window at
-    a time. An error raised while framing carries ``accumulator``'s partial, and
-    ``accumulator`` keeps what was seen for the error if no chunk comes of it.
+    a time; the byte caps are the framer's, and an error it defers behind the events
+    of a piece is raised once they are folded. An error raised while framing carries
+    ``accumulator``'s partial, and ``accumulator`` keeps what was seen for the error
+    if no chunk comes of it.
     """
-    decoder = DataDecoder(max_event_bytes=limits.max_event_bytes)
+    decoder = DataDecoder(
+        max_event_bytes=limits.max_event_bytes, max_total_bytes=limits.max_total_bytes
+    )
     loads = orjson.loads
-    max_total = limits.max_total_bytes
-    total = 0
     position = 0
     seen = None
     if accumulator is not None and accumulator._input is None:
@@ -135,15 +137,10 @@ def fold_sse(
                 _check_piece(piece)
             if sampling and seen is not None:
                 sampling = seen.take(piece)
-            over = False
-            if max_total is not None:
-                total += len(piece)
-                if total > max_total:
-                    # Frame the bytes that fit, so every event complete within the limit
-                    # is folded, then stop.
-                    over = True
-                    piece = piece[: len(piece) - (total - max_total)]
-            for data in decoder.feed_data(piece):
+            events = decoder.feed_data(piece)
+            if not events:
+                continue
+            for data in events:
                 try:
                     chunk = loads(data)  # type: ignore[arg-type]  # an event object: orjson raises
                 except (orjson.JSONDecodeError, TypeError):
@@ -160,8 +157,10 @@ def fold_sse(
                         return
                 position += 1
                 consume(chunk)
-            if over:
-                raise limit_error("max_total_bytes", total, max_total)
+            if decoder.error is not None:
+                # A byte cap crossed after these events (never without events: then
+                # the framer raises at once, so pieces that framed nothing skip this).
+                raise decoder.error
         for data in decoder.close_data():
             chunk = _event_chunk(data, position)
             if chunk is None:

@@ -15,7 +15,7 @@ import orjson
 
 from ._exceptions import ChunkDecodeError
 from ._limits import Limits, limit_error
-from ._sse import _BOM
+from ._sse import BOM, BOM_BYTES
 
 __all__ = ["JSON_ARRAY", "JSON_LINES", "JSON_OBJECT", "SSE", "Body", "Text"]
 
@@ -27,7 +27,6 @@ JSON_OBJECT = "json object"
 Text = bytes | bytearray | memoryview | str
 """A whole body as the caller holds it."""
 
-_BOM_TEXT = _BOM.decode()
 _HEAD_CHARS = 64
 _RAW_CHARS = 2000
 
@@ -48,10 +47,10 @@ class Body:
     def __init__(self, body: Text, limits: Limits) -> None:
         text = bytes(body) if isinstance(body, (bytearray, memoryview)) else body
         if isinstance(text, bytes):
-            text = text.removeprefix(_BOM)
+            text = text.removeprefix(BOM_BYTES)
             head = text[:_HEAD_CHARS].decode("utf-8", "replace")
         else:
-            text = text.removeprefix(_BOM_TEXT)
+            text = text.removeprefix(BOM)
             head = text[:_HEAD_CHARS]
         self.text: bytes | str = text
         """The body without its BOM (orjson rejects one)."""

@@ -2,14 +2,17 @@
 
 A driver (``ChatStream``/``AsyncChatStream``, ``Fold``/``AsyncFold``) owns the
 I/O: it reads bytes or items and hands them here. Everything else lives once,
-in this module: SSE framing with size caps, ``[DONE]`` and end-of-stream
-rules, which iteration style a stream is consumed with, and what
-``completion`` means at each moment. Keeping it free of I/O is what lets the
-two drivers share it instead of copying a loop.
+in this module: the ``[DONE]`` and end-of-stream rules, which iteration style
+a stream is consumed with, the stream's phase, and what ``completion`` means
+in each phase. Framing and both byte caps are the SSE framer's
+(:class:`~deltafold._sse.SSEDecoder`). Keeping it free of I/O is what lets the
+two drivers share it instead of copying a loop, and lets tests/test_core.py
+drive it with literal bytes.
 """
 
 from __future__ import annotations
 
+import enum
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
@@ -19,30 +22,58 @@ from ._convert import from_dict
 from ._decode import DONE, STREAM, InputSeen, event_to_chunk
 from ._events import Event
 from ._exceptions import ChunkDecodeError, DeltafoldError, IncompleteStreamError, StreamUsageError
-from ._limits import Limits, limit_error
+from ._limits import Limits
 from ._models import ChatCompletion, ChatCompletionChunk
+from ._sentinel import Sentinel
 from ._sse import ServerSentEvent, SSEDecoder
 
-__all__ = ["END", "NEED_INPUT", "FoldState", "StreamCore"]
+__all__ = ["CHUNKS", "END", "EVENTS", "NEED_INPUT", "FoldState", "Mode", "Phase", "StreamCore"]
 
 
-class _Signal:
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-NEED_INPUT: Final = _Signal("NEED_INPUT")
+NEED_INPUT: Final = Sentinel("NEED_INPUT")
 """Nothing is buffered: the driver must read and ``feed`` (or ``feed_eof``)."""
-END: Final = _Signal("END")
+END: Final = Sentinel("END")
 """The stream is over and ``completion`` is set."""
 
-CHUNKS: Final = "chunks"
-EVENTS: Final = "events"
+
+class Phase(enum.Enum):
+    """Where a stream is in its life; :data:`_NEXT` says which phase may follow which."""
+
+    OPEN = "open"
+    """Input is being read (or items pulled)."""
+    INPUT_ENDED = "input ended"
+    """``[DONE]`` or the end of the body was seen; what is buffered is still handed out."""
+    FINISHED = "finished"
+    """The fold ended normally: ``completion`` is set."""
+    FAILED = "failed"
+    """An error ended the stream; ``completion`` raises it again (it carries ``.partial``)."""
+    CLOSED = "closed"
+    """The driver closed the stream: before its end it refuses to go on; a completion stays."""
+
+
+OPEN, INPUT_ENDED, FINISHED, FAILED, CLOSED = Phase
+_NEXT: Final[dict[Phase, frozenset[Phase]]] = {
+    OPEN: frozenset({INPUT_ENDED, FINISHED, FAILED, CLOSED}),
+    INPUT_ENDED: frozenset({FINISHED, FAILED, CLOSED}),
+    FINISHED: frozenset({CLOSED}),
+    # A read cut short by the close still fails the stream (a finished one never fails).
+    CLOSED: frozenset({FAILED}),
+    FAILED: frozenset(),
+}
+"""The allowed transitions; any other move is ignored (closing twice, failing after the end)."""
+_ENDED: Final = frozenset({FINISHED, FAILED, CLOSED})
+
+
+class Mode(enum.Enum):
+    """Which iteration style a stream is bound to: one per stream."""
+
+    UNBOUND = "not yet bound"
+    CHUNKS = "chunks"
+    EVENTS = "events"
+
+
+CHUNKS: Final = Mode.CHUNKS
+EVENTS: Final = Mode.EVENTS
 
 
 class FoldState:
@@ -54,31 +85,52 @@ class FoldState:
     ``completion`` never mistakes a broken stream for a finished one.
     """
 
-    __slots__ = ("_closed", "_completion", "_error", "_mode", "acc")
+    __slots__ = ("_completion", "_error", "_mode", "_phase", "acc")
 
     def __init__(self, limits: Limits | None = None) -> None:
         self.acc = Accumulator(limits=limits)
+        self._phase = OPEN
+        self._mode = Mode.UNBOUND
         self._completion: ChatCompletion | None = None
         self._error: DeltafoldError | None = None
-        self._closed = False
-        self._mode: str | None = None
+
+    def _move(self, phase: Phase) -> bool:
+        """Enter ``phase`` if :data:`_NEXT` allows it from the current one."""
+        if phase in _NEXT[self._phase] and not (phase is FAILED and self._completion is not None):
+            self._phase = phase
+            return True
+        return False
+
+    @property
+    def phase(self) -> Phase:
+        return self._phase
+
+    @property
+    def mode(self) -> Mode:
+        return self._mode
 
     @property
     def ended(self) -> bool:
         """True once the stream finished, failed or was closed."""
-        return self._completion is not None or self._error is not None or self._closed
+        return self._phase in _ENDED
 
     @property
     def error(self) -> DeltafoldError | None:
+        """The failure that ended the stream, if one did."""
         return self._error
 
-    def claim(self, mode: str) -> None:
+    @property
+    def chunks_received(self) -> int:
+        """Chunks folded so far."""
+        return self.acc.chunks_folded
+
+    def claim(self, mode: Mode) -> None:
         """Bind the stream to one iteration style; the other one is refused from now on."""
-        if self._mode is None:
+        if self._mode is Mode.UNBOUND:
             self._mode = mode
-        elif self._mode != mode:
-            other = "iterated as chunks" if self._mode == CHUNKS else "iterated with events()"
-            wanted = "chunks" if mode == CHUNKS else "events()"
+        elif self._mode is not mode:
+            other = "iterated as chunks" if self._mode is CHUNKS else "iterated with events()"
+            wanted = "chunks" if mode is CHUNKS else "events()"
             raise StreamUsageError(
                 f"this stream is already {other}; it cannot also give {wanted}. "
                 "Use one style per stream (events carry every delta a chunk does); "
@@ -90,21 +142,25 @@ class FoldState:
         return self.acc.snapshot() if self.acc.chunks_folded else None
 
     def fail(self, exc: DeltafoldError) -> DeltafoldError:
-        """Record ``exc`` as the stream's outcome (with ``.partial``) and return it to raise."""
+        """Record ``exc`` as the stream's outcome (with ``.partial``) and return it to raise.
+
+        Only the first failure is kept, and none after the stream finished.
+        """
         if exc.partial is None:
             exc.partial = self.partial()
-        if self._error is None and self._completion is None:
+        if self._move(FAILED):
             self._error = exc
         return exc
 
     def mark_closed(self) -> None:
-        self._closed = True
+        """The driver let go of its input; idempotent, and a no-op after a failure."""
+        self._move(CLOSED)
 
     def check_open(self) -> None:
-        """Re-raise a recorded failure, or refuse to go on once closed."""
+        """Re-raise a recorded failure, or refuse to go on once closed before the end."""
         if self._error is not None:
             raise self._error
-        if self._closed and self._completion is None:
+        if self._phase is CLOSED and self._completion is None:
             raise StreamUsageError("this stream is closed; snapshot() has what arrived")
 
     def finish(self, *, strict: bool) -> list[Event]:
@@ -117,9 +173,11 @@ class FoldState:
         acc = self.acc
         events = acc.close()
         try:
-            self._completion = acc.result(strict=strict)
+            completion = acc.result(strict=strict)
         except DeltafoldError as exc:
             raise self.fail(exc) from None
+        if self._move(FINISHED):
+            self._completion = completion
         return events
 
     @property
@@ -128,7 +186,7 @@ class FoldState:
             return self._completion
         if self._error is not None:
             raise self._error
-        if self._closed:
+        if self._phase is CLOSED:
             raise StreamUsageError(
                 "the stream was closed before it ended, so there is no completion; "
                 "snapshot() has what arrived"
@@ -150,7 +208,8 @@ class StreamCore(FoldState):
     ``feed_eof``. Framed events wait in a queue and are decoded and folded
     one at a time as they are handed out, so an error in a later event never
     costs the chunks before it, and ``.partial`` always holds every chunk that
-    was handed out.
+    was handed out. A byte cap crossed by a piece is raised once the events
+    complete before it are handed out.
 
     End rules: ``[DONE]`` ends the stream and nothing after it is read (a choice
     without a finish_reason is accepted, as some providers send none). End of
@@ -163,74 +222,56 @@ class StreamCore(FoldState):
 
     __slots__ = (
         "_decoder",
-        "_done",
-        "_eof",
-        "_framed",
-        "_max_total",
-        "_over",
+        "_events",
+        "_events_received",
         "_pending",
         "_popped",
         "_seen",
         "_tail_at",
         "_tail_events",
-        "_total",
-        "limits",
-        "received",
     )
 
     def __init__(self, limits: Limits | None = None) -> None:
-        limits = limits or Limits()
         super().__init__(limits)
-        self.limits = limits
-        self._decoder = SSEDecoder(max_event_bytes=limits.max_event_bytes)
-        self._max_total = limits.max_total_bytes
+        limits = self.acc.limits
+        self._decoder = SSEDecoder(
+            max_event_bytes=limits.max_event_bytes, max_total_bytes=limits.max_total_bytes
+        )
         self._pending: deque[ServerSentEvent] = deque()
-        self._total = 0
-        self.received = 0
-        """SSE events framed so far; keep-alive comments are not events."""
-        self._framed = 0
+        self._events: deque[Event] = deque()
+        """Fold events of a chunk not handed out yet (``next_event``)."""
+        self._events_received = 0
         self._popped = 0
         self._tail_at = -1
-        self._eof = False
-        self._done = False
+        """How many events were framed before the end of input: later ones are its tail."""
         self._tail_events: list[Event] | None = None
-        self._over: DeltafoldError | None = None
-        """max_total_bytes crossed: raised once the events framed before it are folded."""
         self.acc._input = self._seen = InputSeen(STREAM)
 
     @property
-    def input_ended(self) -> bool:
-        """True once ``[DONE]`` or the end of input was seen: the driver may release the body."""
-        return self._done or self._eof
+    def events_received(self) -> int:
+        """SSE events framed so far; keep-alive comments are not events."""
+        return self._events_received
 
     # --- input -----------------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
-        """Frame the next piece of the body; input after ``[DONE]`` is ignored."""
-        if self._done or self._eof:
+        """Frame the next piece of the body.
+
+        Input after ``[DONE]`` or the end is ignored; a failed or closed stream refuses it.
+        """
+        if self._phase is not OPEN:
+            self.check_open()
             return
-        if self._over is not None:
-            raise self.fail(self._over)
         seen = self._seen
         if seen.sampling:
             seen.take(data)
-        if self._max_total is not None:
-            self._total += len(data)
-            if self._total > self._max_total:
-                # Frame the bytes that fit; the error follows the events complete within them.
-                try:
-                    raise limit_error("max_total_bytes", self._total, self.limits.max_total_bytes)
-                except DeltafoldError as exc:
-                    self._over = exc
-                data = data[: len(data) - (self._total - self._max_total)]
         self._queue(self._decoder.feed, data)
 
     def feed_eof(self) -> None:
         """The body ended; an unterminated last event is still framed."""
-        if self._done or self._eof:
+        if not self._move(INPUT_ENDED):
             return
-        self._eof = True
-        self._tail_at = self._framed
+        self._tail_at = self._events_received
         self._seen.size = self._decoder.bytes_seen
         self._queue(self._decoder.close)
 
@@ -242,8 +283,7 @@ class StreamCore(FoldState):
             raise self.fail(exc) from None
         if events:
             self._pending.extend(events)
-            self.received += len(events)
-            self._framed += len(events)
+            self._events_received += len(events)
 
     # --- output ----------------------------------------------------------------
 
@@ -265,33 +305,35 @@ class StreamCore(FoldState):
             if chunk is None:
                 continue
             if chunk is DONE:
-                self._done = self._seen.done = True
+                self._seen.done = True
                 self._seen.size = self._decoder.bytes_seen
+                self._move(INPUT_ENDED)
                 pending.clear()
                 break
             return chunk
-        if self._over is not None and not self._done:
-            raise self.fail(self._over)
-        if not (self._done or self._eof):
+        if self._phase is OPEN:
+            deferred = self._decoder.error
+            if deferred is not None:
+                # A byte cap was crossed after the events just handed out.
+                raise self.fail(deferred)
             return NEED_INPUT
         if self._tail_events is None:
             self.check_open()
-            self._tail_events = self.finish(strict=not self._done)
+            self._tail_events = self.finish(strict=not self._seen.done)
         return END
 
-    def next_chunk(self) -> ChatCompletionChunk | _Signal:
+    def next_chunk(self) -> ChatCompletionChunk | Sentinel:
         """Fold the next chunk and return it typed (only this path builds typed chunks)."""
         chunk = self._next_dict()
         if chunk.__class__ is not dict:
             return chunk  # type: ignore[no-any-return]
-        acc = self.acc
         try:
-            acc.feed_many((chunk,))
+            self.acc.add(chunk)
             return from_dict(ChatCompletionChunk, chunk)
         except DeltafoldError as exc:
             raise self.fail(exc) from None
 
-    def next_events(self) -> list[Event] | _Signal:
+    def next_events(self) -> list[Event] | Sentinel:
         """Fold the next chunk and return its events (maybe none); END after the closing ones."""
         chunk = self._next_dict()
         if chunk.__class__ is not dict:
@@ -304,14 +346,24 @@ class StreamCore(FoldState):
         except DeltafoldError as exc:
             raise self.fail(exc) from None
 
-    def drain(self) -> _Signal:
+    def next_event(self) -> Event | Sentinel:
+        """One fold event at a time (a chunk's events wait here); END after the closing ones."""
+        events = self._events
+        while not events:
+            step = self.next_events()
+            if isinstance(step, Sentinel):
+                return step
+            events.extend(step)
+        return events.popleft()
+
+    def drain(self) -> Sentinel:
         """Fold everything buffered without building chunks or events."""
-        feed = self.acc.feed_many
+        add = self.acc.add
         while True:
             chunk = self._next_dict()
             if chunk.__class__ is not dict:
                 return chunk  # type: ignore[no-any-return]
             try:
-                feed((chunk,))
+                add(chunk)
             except DeltafoldError as exc:
                 raise self.fail(exc) from None

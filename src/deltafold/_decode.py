@@ -18,6 +18,9 @@ import orjson
 
 from ._exceptions import ChunkDecodeError, EmptyStreamError
 from ._http import Redactor
+from ._models import ChatCompletion, ChatCompletionChunk
+from ._sentinel import Sentinel
+from ._sse import BOM_BYTES
 
 __all__ = [
     "DONE",
@@ -32,16 +35,8 @@ __all__ = [
 ]
 
 
-class _Done:
-    """The ``[DONE]`` sentinel: the stream is over."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "DONE"
-
-
-DONE: Any = _Done()
+DONE: Any = Sentinel("DONE")
+"""What :func:`event_to_chunk` gives for ``[DONE]``: the stream is over."""
 
 
 def _loads(raw: bytes | str, position: int) -> dict[str, Any]:
@@ -81,12 +76,8 @@ def decode_chunk(chunk: Any, position: int) -> dict[str, Any]:
         return _loads(raw, position)
     if isinstance(chunk, dict):
         return dict(chunk)
-    from ._models import ChatCompletion, ChatCompletionChunk
-
     if isinstance(chunk, (ChatCompletionChunk, ChatCompletion)):
-        from ._convert import to_dict
-
-        return to_dict(chunk)
+        return chunk.to_dict()
     dump = getattr(chunk, "model_dump", None)
     if callable(dump):
         try:
@@ -120,13 +111,16 @@ def event_to_chunk(event_type: str, data: str, position: int) -> dict[str, Any] 
         return {"error": value}
     if not data or data.isspace():
         return None
-    if data.strip() == "[DONE]":
+    if is_done(data):
         return DONE  # type: ignore[no-any-return]
     return _loads(data, position)
 
 
 def is_done(item: Any) -> bool:
-    """``"[DONE]"`` as an item of an iterable (text or bytes): the stream is over."""
+    """The one ``[DONE]`` test: an event's data, or an item of an iterable (text or bytes).
+
+    Surrounding whitespace is allowed; anything else is not the end marker.
+    """
     if isinstance(item, str):
         return item.strip() == "[DONE]"
     if isinstance(item, (bytes, bytearray, memoryview)):
@@ -142,8 +136,6 @@ def is_one_item(value: Any) -> bool:
     """
     if isinstance(value, Mapping):
         return True
-    from ._models import ChatCompletion, ChatCompletionChunk
-
     return isinstance(value, (ChatCompletionChunk, ChatCompletion)) or callable(
         getattr(value, "model_dump", None)
     )
@@ -269,7 +261,7 @@ def _scrubbed(text: bytes | str) -> bytes | str:
 
 def _describe_text(sample: bytes | str, size: int, done: bool) -> str:
     raw = sample.encode("utf-8", "surrogatepass") if isinstance(sample, str) else bytes(sample)
-    raw = raw.removeprefix(b"\xef\xbb\xbf")
+    raw = raw.removeprefix(BOM_BYTES)
     if not raw.strip():
         if done:
             return "it holds only [DONE]"

@@ -9,7 +9,7 @@ credential headers are dropped from the response headers that are kept.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 import httpx
@@ -30,11 +30,13 @@ __all__ = [
     "Redactor",
     "Request",
     "body_error",
+    "check_idle_timeout",
     "connect_error",
     "has_credential_header",
     "idle_error",
     "safe_url",
     "stream_error",
+    "unwind",
 ]
 
 ERROR_BODY_BYTES = 64 * 1024
@@ -313,3 +315,31 @@ def idle_error(idle_timeout: float, *, events: int | None) -> IdleTimeoutError:
     else:
         where = f"after {events} events" if events else "before the first event"
     return IdleTimeoutError(f"no event within idle_timeout={idle_timeout:g}s {where}")
+
+
+def check_idle_timeout(idle_timeout: float | None) -> float | None:
+    """``idle_timeout`` checked once, when a stream is made: a positive number or None."""
+    if idle_timeout is not None and not idle_timeout > 0:
+        raise ValueError(f"idle_timeout must be > 0 or None, got {idle_timeout!r}")
+    return idle_timeout
+
+
+_UNWIND_STEPS = 1000
+"""Bound on the steps that unwind a closed body (each raises at once)."""
+
+
+async def unwind(body: AsyncIterator[bytes]) -> None:
+    """Run httpx's body generators to their end after the response was closed.
+
+    Closing only the outer generator would leave httpx's inner ones suspended,
+    and trio warns when those are garbage collected (encode/httpx#3686). With
+    the connection closed, resuming raises at once and unwinds every frame.
+    """
+    for _ in range(_UNWIND_STEPS):
+        try:
+            await body.__anext__()
+        except Exception:
+            return
+    aclose = getattr(body, "aclose", None)
+    if aclose is not None:
+        await aclose()

@@ -24,6 +24,7 @@ from typing import Any
 
 from ._jsonvalue import MERGE_DEPTH, bounded
 from ._limits import limit_error
+from ._sentinel import Sentinel
 
 __all__ = [
     "BLOCK_CHARS",
@@ -246,8 +247,4 @@ def merge_latest(target: dict[str, Any], update: dict[str, Any], depth: int = 0)
             target[key] = value
 
 
-class _Missing:
-    __slots__ = ()
-
-
-_MISSING: Any = _Missing()
+_MISSING: Any = Sentinel("MISSING")

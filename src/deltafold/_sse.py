@@ -18,9 +18,11 @@ import attrs
 from ._exceptions import LimitExceededError
 from ._limits import limit_error
 
-__all__ = ["SSEDecoder", "ServerSentEvent", "iter_sse", "iter_windows"]
+__all__ = ["BOM", "BOM_BYTES", "SSEDecoder", "ServerSentEvent", "iter_sse", "iter_windows"]
 
-_BOM = b"\xef\xbb\xbf"
+BOM = "\ufeff"
+"""The byte order mark, dropped at the start of a body (SSE here; JSON bodies, replays)."""
+BOM_BYTES = BOM.encode()
 _CR = 0x0D
 _LF = 0x0A
 _COLON = 0x3A
@@ -76,10 +78,15 @@ class SSEDecoder:
     scanned prefix is never rescanned, which keeps the cost linear even for a
     huge event arriving one byte at a time.
 
+    Both byte caps of :class:`~deltafold.Limits` live here, so every reader of
+    SSE (the HTTP streams, ``assemble_sse``, the CLI) enforces them the same way.
     ``max_event_bytes`` bounds memory held for one event: it counts the bytes of
     every line since the last blank line (comments included, line ends not) plus
-    the unfinished line. Once :class:`LimitExceededError` has been raised the
-    decoder is unusable and raises it again on every call.
+    the unfinished line. ``max_total_bytes`` bounds the whole body as fed (a
+    ``str`` piece counts its characters): the part of a piece that fits is still
+    framed. Either error is deferred while events complete within the limit are
+    handed out (see :meth:`feed`); once raised or deferred it is :attr:`error`,
+    and the decoder is unusable and raises it again on every call.
     """
 
     __slots__ = (
@@ -93,17 +100,25 @@ class SSEDecoder:
         "_event_bytes",
         "_last_id",
         "_max",
+        "_max_total",
         "_retry",
         "_skip_lf",
+        "_total",
     )
 
     _plain = False
     """:class:`DataDecoder` sets it: a message event comes out as its data string."""
 
-    def __init__(self, *, max_event_bytes: int | None = None) -> None:
+    def __init__(
+        self, *, max_event_bytes: int | None = None, max_total_bytes: int | None = None
+    ) -> None:
         if max_event_bytes is not None and max_event_bytes < 0:
             raise ValueError("max_event_bytes must be >= 0 or None")
+        if max_total_bytes is not None and max_total_bytes < 0:
+            raise ValueError("max_total_bytes must be >= 0 or None")
         self._max = max_event_bytes
+        self._max_total = max_total_bytes
+        self._total = 0
         self._buf = bytearray()
         self._at_start = True
         self._skip_lf = False
@@ -121,12 +136,22 @@ class SSEDecoder:
         """Total bytes fed so far (``str`` pieces count as their UTF-8 encoding)."""
         return self._bytes_seen
 
+    @property
+    def error(self) -> LimitExceededError | None:
+        """The limit error raised, or deferred behind the events returned with it.
+
+        A caller that hands events out one at a time checks it once they are all out,
+        so the error comes right after them rather than at the next read.
+        """
+        return self._error
+
     def feed(self, data: bytes | str) -> list[ServerSentEvent]:
         """Take the next piece of the stream and return the events it completes.
 
-        When the limit is exceeded after some events of this piece were already
-        framed, those events are returned and the error is raised by the next call,
-        so no complete event is lost to a later oversized one.
+        When a limit is exceeded after some events of this piece were already
+        framed, those events are returned and the error is raised by the next call
+        (and is :attr:`error` meanwhile), so no complete event is lost to a later
+        oversized one or to the end of the budget.
         """
         return self._feed(data)
 
@@ -135,6 +160,11 @@ class SSEDecoder:
             raise self._error
         if self._closed:
             raise RuntimeError("SSEDecoder.feed() called after close()")
+        budget = self._max_total
+        if budget is not None:
+            total = self._total = self._total + len(data)
+            if total > budget:
+                return self._feed_last(data, budget)
         if isinstance(data, str):
             data = data.encode("utf-8", "surrogatepass")
         elif type(data) is not bytes:
@@ -153,11 +183,11 @@ class SSEDecoder:
             if buf:
                 data = bytes(buf) + data
                 buf.clear()
-            if len(data) < 3 and _BOM.startswith(data):
+            if len(data) < 3 and BOM_BYTES.startswith(data):
                 buf += data
                 return []
             self._at_start = False
-            if data.startswith(_BOM):
+            if data.startswith(BOM_BYTES):
                 data = data[3:]
         events: list[Any] = []
         try:
@@ -166,6 +196,23 @@ class SSEDecoder:
             self._error = exc
             if not events:
                 raise
+        return events
+
+    def _feed_last(self, data: bytes | str, budget: int) -> list[Any]:
+        """The piece that crosses ``max_total_bytes``: frame the part that fits, then fail.
+
+        The error is deferred behind the events that part completes, or raised when
+        there are none. An event cap crossed within that part is raised first when it
+        leaves no event to hand out; otherwise the budget's error is the one kept.
+        """
+        total = self._total
+        error = limit_error("max_total_bytes", total, budget)
+        fits = data[: len(data) - (total - budget)]
+        self._total = budget - len(fits)  # _feed counts the part that fits once more
+        events = self._feed(fits)
+        self._error = error
+        if not events:
+            raise error
         return events
 
     def close(self) -> list[ServerSentEvent]:
@@ -187,23 +234,26 @@ class SSEDecoder:
         self._dispatch(events)
         return events
 
-    def _consume(self, data: bytes, events: list[Any]) -> None:
+    def _region(self, data: bytes) -> bytes | None:
+        """The complete lines held with ``data``, LF-ended; the unfinished one stays buffered.
+
+        None when no line is complete yet. Only the bytes after what was already
+        scanned are searched, so a long line fed in small pieces costs linear time.
+        """
         buf = self._buf
         if buf:
             scan = len(buf)
             buf += data
             end = max(buf.rfind(b"\n", scan), buf.rfind(b"\r", scan)) + 1
             if not end:
-                self._check_tail()
-                return
+                return None
             region = bytes(buf[:end])
             del buf[:end]
         else:
             end = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
             if not end:
                 buf += data
-                self._check_tail()
-                return
+                return None
             if end < len(data):
                 region = data[:end]
                 buf += data[end:]
@@ -213,7 +263,13 @@ class SSEDecoder:
             self._skip_lf = not buf
         if b"\r" in region:
             region = region.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        return region
 
+    def _consume(self, data: bytes, events: list[Any]) -> None:
+        region = self._region(data)
+        if region is None:
+            self._check_tail()
+            return
         limit = self._max
         if (
             not self._event_bytes

@@ -1,4 +1,4 @@
-"""Streaming a chat completion over HTTP, and folding any iterable of chunks as it passes.
+"""Streaming a chat completion over HTTP: the sync and async drivers of the stream core.
 
 ``aconnect_chat``/``connect_chat`` open the request with httpx-sse's
 ``aconnect_sse``/``connect_sse`` (which set the SSE request headers), check
@@ -8,8 +8,11 @@ into deltafold's own :class:`~deltafold.SSEDecoder` instead of httpx-sse's
 cap (one endless line would grow without bound), keeps a leading BOM in the
 first field name, dispatches empty events after an ``id:`` line, raises its
 own ``SSEError`` for a wrong content type, and decodes text before framing,
-whereas ours frames bytes under ``Limits`` and counts bytes for
-``max_total_bytes``.
+whereas ours frames bytes under ``Limits`` (both byte caps are the
+framer's). Folding an iterable of chunks is :mod:`deltafold._iterfold`'s.
+
+Errors are raised outside ``except`` blocks: the httpx exception holds the
+request with its Authorization header, and would ride along as ``__context__``.
 
 The I/O loops are thin: everything stateful lives in the sans-IO
 :class:`~deltafold._core.StreamCore`, which both drivers step the same way.
@@ -41,57 +44,40 @@ Rules (documented on the classes, tested in tests/test_stream_*.py):
 
 from __future__ import annotations
 
-import inspect
 import time
-from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import httpx
 from httpx_sse import aconnect_sse, connect_sse
 
-from ._core import CHUNKS, END, EVENTS, NEED_INPUT, FoldState, StreamCore
-from ._decode import ITEMS, InputSeen, argument_error, is_done, is_one_item
+from ._core import CHUNKS, CLOSED, END, EVENTS, FAILED, FINISHED, NEED_INPUT, StreamCore
 from ._events import Event
 from ._exceptions import DeltafoldError, StreamUsageError
 from ._http import (
     ERROR_BODY_BYTES,
     Request,
     body_error,
+    check_idle_timeout,
     connect_error,
     idle_error,
     is_event_stream,
     stream_error,
+    unwind,
 )
 from ._limits import Limits
 from ._models import ChatCompletion, ChatCompletionChunk
 
-__all__ = [
-    "AsyncChatStream",
-    "AsyncFold",
-    "ChatStream",
-    "Fold",
-    "aconnect_chat",
-    "afold",
-    "connect_chat",
-    "fold",
-]
+__all__ = ["AsyncChatStream", "ChatStream", "aconnect_chat", "connect_chat"]
 
-ChunkT = TypeVar("ChunkT")
-"""The type of the chunks ``afold`` / ``fold`` pass through unchanged."""
+StepT = TypeVar("StepT")
+"""What one step of the core gives: a chunk, a list of events, or a sentinel."""
 _CLOSE_TIMEOUT = 5.0
 """Upper bound on closing a response, which runs shielded from cancellation."""
 _ERROR_BODY_TIMEOUT = 30.0
 """Upper bound on reading an error body when no idle_timeout is set."""
-_UNWIND_STEPS = 1000
-
-
-def _check_idle(idle_timeout: float | None) -> float | None:
-    if idle_timeout is not None and not idle_timeout > 0:
-        raise ValueError(f"idle_timeout must be > 0 or None, got {idle_timeout!r}")
-    return idle_timeout
 
 
 class _Base:
@@ -115,37 +101,23 @@ class _Base:
     @property
     def chunks_received(self) -> int:
         """Chunks folded so far."""
-        return self._core.acc.chunks_folded
+        return self._core.chunks_received
 
     def __repr__(self) -> str:
         core = self._core
-        if core.error is not None:
+        phase = core.phase
+        if phase is FAILED:
             state = f"failed: {type(core.error).__name__}"
-        elif core.ended:
-            state = "ended" if not core._closed else "closed"
+        elif phase is FINISHED:
+            state = "ended"
+        elif phase is CLOSED:
+            state = "closed"
         else:
             state = "open"
-        return f"<{type(self).__name__} {state}, {core.acc.chunks_folded} chunks>"
+        return f"<{type(self).__name__} {state}, {core.chunks_received} chunks>"
 
 
 # --- async -----------------------------------------------------------------------
-
-
-async def _unwind(body: AsyncIterator[bytes]) -> None:
-    """Run httpx's body generators to their end after the response was closed.
-
-    Closing only the outer generator would leave httpx's inner ones suspended,
-    and trio warns when those are garbage collected (encode/httpx#3686). With
-    the connection closed, resuming raises at once and unwinds every frame.
-    """
-    for _ in range(_UNWIND_STEPS):
-        try:
-            await body.__anext__()
-        except Exception:
-            return
-    aclose = getattr(body, "aclose", None)
-    if aclose is not None:
-        await aclose()
 
 
 class AsyncChatStream(_Base):
@@ -168,7 +140,7 @@ class AsyncChatStream(_Base):
     ) -> None:
         self._http = http
         self._request = request
-        self._idle = _check_idle(idle_timeout)
+        self._idle = check_idle_timeout(idle_timeout)
         self._core = StreamCore(limits)
         self._cm: Any = None
         self._response: httpx.Response | None = None
@@ -212,6 +184,7 @@ class AsyncChatStream(_Base):
         if error is not None:
             core.fail(error)
             core.mark_closed()
+            # Raised outside the except block: see the module docs.
             raise error
         self._cm = cm
         response = self._response = source.response
@@ -249,7 +222,7 @@ class AsyncChatStream(_Base):
         with anyio.move_on_after(_CLOSE_TIMEOUT, shield=True):
             await response.aclose()
             if body is not None:
-                await _unwind(body)
+                await unwind(body)
 
     async def _read_head(self, response: httpx.Response) -> bytes:
         """The start of a body that is not an event stream, for its error."""
@@ -283,24 +256,25 @@ class AsyncChatStream(_Base):
             if idle is None:
                 data = await body.__anext__()
             else:
-                if self._deadline is None or core.received != self._mark:
+                if self._deadline is None or core.events_received != self._mark:
                     self._deadline = anyio.current_time() + idle
-                    self._mark = core.received
+                    self._mark = core.events_received
                 with anyio.fail_after(max(self._deadline - anyio.current_time(), 0.0)):
                     data = await body.__anext__()
         except StopAsyncIteration:
             core.feed_eof()
             return
         except TimeoutError:
-            error = idle_error(idle or 0.0, events=core.received)
+            error = idle_error(idle or 0.0, events=core.events_received)
         except httpx.HTTPError as exc:
-            error = stream_error(self._request, exc, events=core.received, idle_timeout=None)
+            error = stream_error(self._request, exc, events=core.events_received, idle_timeout=None)
         else:
             core.feed(data)
             return
+        # Raised outside the except block: see the module docs.
         raise core.fail(error)
 
-    async def _pull(self, step: Callable[[], ChunkT]) -> ChunkT:
+    async def _pull(self, step: Callable[[], StepT]) -> StepT:
         """Step the core until it yields something; read whenever it needs input."""
         core = self._core
         core.check_open()
@@ -325,7 +299,7 @@ class AsyncChatStream(_Base):
 
     async def __anext__(self) -> ChatCompletionChunk:
         core = self._core
-        if core._mode is not CHUNKS:
+        if core.mode is not CHUNKS:
             core.claim(CHUNKS)
         item = await self._pull(core.next_chunk)
         if item is END:
@@ -348,30 +322,22 @@ class AsyncChatStream(_Base):
 
 
 class _AsyncEvents:
-    """The ``events()`` iterator; events of one chunk wait here until handed out."""
+    """The ``events()`` iterator; the core holds a chunk's events until they are handed out."""
 
-    __slots__ = ("_buffer", "_stream")
+    __slots__ = ("_stream",)
 
     def __init__(self, stream: AsyncChatStream) -> None:
         self._stream = stream
-        self._buffer: deque[Event] = deque()
 
     def __aiter__(self) -> _AsyncEvents:
         return self
 
     async def __anext__(self) -> Event:
-        buffer = self._buffer
-        if buffer:
-            return buffer.popleft()
         stream = self._stream
-        step = stream._core.next_events
-        while True:
-            events = await stream._pull(step)
-            if events is END:
-                raise StopAsyncIteration
-            if events:
-                buffer.extend(events)  # type: ignore[arg-type]
-                return buffer.popleft()
+        event = await stream._pull(stream._core.next_event)
+        if event is END:
+            raise StopAsyncIteration
+        return event  # type: ignore[return-value]
 
 
 def aconnect_chat(
@@ -419,7 +385,7 @@ class ChatStream(_Base):
     ) -> None:
         self._http = http
         self._request = request
-        self._idle = _check_idle(idle_timeout)
+        self._idle = check_idle_timeout(idle_timeout)
         self._core = StreamCore(limits)
         self._cm: Any = None
         self._response: httpx.Response | None = None
@@ -457,6 +423,7 @@ class ChatStream(_Base):
         if error is not None:
             core.fail(error)
             core.mark_closed()
+            # Raised outside the except block: see the module docs.
             raise error
         self._cm = cm
         response = self._response = source.response
@@ -516,9 +483,9 @@ class ChatStream(_Base):
         if body is None:
             raise StreamUsageError("enter the stream with `with` before iterating it")
         idle = self._idle
-        if idle is not None and (self._deadline is None or core.received != self._mark):
+        if idle is not None and (self._deadline is None or core.events_received != self._mark):
             self._deadline = time.monotonic() + idle
-            self._mark = core.received
+            self._mark = core.events_received
         error: DeltafoldError
         try:
             data = next(body)
@@ -526,19 +493,20 @@ class ChatStream(_Base):
             core.feed_eof()
             return
         except httpx.HTTPError as exc:
-            error = stream_error(self._request, exc, events=core.received, idle_timeout=idle)
+            error = stream_error(self._request, exc, events=core.events_received, idle_timeout=idle)
         else:
             core.feed(data)
             if (
                 idle is None
-                or core.received != self._mark
+                or core.events_received != self._mark
                 or time.monotonic() <= self._deadline  # type: ignore[operator]
             ):
                 return
-            error = idle_error(idle, events=core.received)
+            error = idle_error(idle, events=core.events_received)
+        # Raised outside the except block: see the module docs.
         raise core.fail(error)
 
-    def _pull(self, step: Callable[[], ChunkT]) -> ChunkT:
+    def _pull(self, step: Callable[[], StepT]) -> StepT:
         core = self._core
         core.check_open()
         self._deadline = None
@@ -562,7 +530,7 @@ class ChatStream(_Base):
 
     def __next__(self) -> ChatCompletionChunk:
         core = self._core
-        if core._mode is not CHUNKS:
+        if core.mode is not CHUNKS:
             core.claim(CHUNKS)
         item = self._pull(core.next_chunk)
         if item is END:
@@ -585,28 +553,22 @@ class ChatStream(_Base):
 
 
 class _SyncEvents:
-    __slots__ = ("_buffer", "_stream")
+    """The ``events()`` iterator; the core holds a chunk's events until they are handed out."""
+
+    __slots__ = ("_stream",)
 
     def __init__(self, stream: ChatStream) -> None:
         self._stream = stream
-        self._buffer: deque[Event] = deque()
 
     def __iter__(self) -> _SyncEvents:
         return self
 
     def __next__(self) -> Event:
-        buffer = self._buffer
-        if buffer:
-            return buffer.popleft()
         stream = self._stream
-        step = stream._core.next_events
-        while True:
-            events = stream._pull(step)
-            if events is END:
-                raise StopIteration
-            if events:
-                buffer.extend(events)  # type: ignore[arg-type]
-                return buffer.popleft()
+        event = stream._pull(stream._core.next_event)
+        if event is END:
+            raise StopIteration
+        return event  # type: ignore[return-value]
 
 
 def connect_chat(
@@ -627,208 +589,3 @@ def connect_chat(
     return ChatStream(
         http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits
     )
-
-
-# --- folding any iterable ----------------------------------------------------------
-
-
-_FOLD_TAKES = "an iterable of chunks (dicts, JSON text or bytes, typed or pydantic chunks)"
-_AFOLD_TAKES = (
-    "an async iterable of chunks (the OpenAI SDK's AsyncStream, an async generator of dicts...)"
-)
-
-
-class _FoldBase:
-    _state: FoldState
-    _seen: InputSeen
-
-    def _start(self, limits: Limits | None) -> None:
-        self._state = FoldState(limits)
-        self._state.acc._input = self._seen = InputSeen(ITEMS)
-
-    def snapshot(self) -> ChatCompletion:
-        """The completion folded so far; the final one once the source ended."""
-        return self._state.snapshot()
-
-    @property
-    def completion(self) -> ChatCompletion:
-        """The folded completion once the source is exhausted (see ``AsyncChatStream``)."""
-        return self._state.completion
-
-    def _fold(self, item: Any) -> None:
-        if item.__class__ is not dict and is_done(item):
-            self._seen.done = True
-            return
-        try:
-            self._state.acc.feed_many((item,))
-        except DeltafoldError as exc:
-            raise self._state.fail(exc) from None
-
-
-class AsyncFold(_FoldBase, Generic[ChunkT]):
-    """Passes every item of an async iterable through unchanged while folding it.
-
-    Items may be anything ``Accumulator.feed`` takes (dicts, JSON text,
-    typed or OpenAI SDK chunks); a ``"[DONE]"`` item passes through unfolded.
-    Errors of the source propagate as they are; a chunk carrying an error
-    raises :class:`StreamError` after it was folded. With ``strict=True`` the
-    end of the source is checked like the end of an HTTP stream without
-    ``[DONE]``. ``aclose()`` (or leaving ``async with``) closes the source.
-    """
-
-    def __init__(
-        self, source: AsyncIterable[ChunkT], *, strict: bool = False, limits: Limits | None = None
-    ) -> None:
-        if not hasattr(source, "__aiter__"):
-            raise argument_error("afold", source, _AFOLD_TAKES)
-        self._source = source
-        self._iterator: AsyncIterator[ChunkT] | None = None
-        self._start(limits)
-        self._strict = strict
-
-    def __aiter__(self) -> AsyncFold[ChunkT]:
-        return self
-
-    async def __anext__(self) -> ChunkT:
-        state = self._state
-        state.check_open()
-        iterator = self._iterator
-        if iterator is None:
-            iterator = self._iterator = self._source.__aiter__()
-        try:
-            item = await iterator.__anext__()
-        except StopAsyncIteration:
-            if not state.ended:
-                state.finish(strict=self._strict)
-            raise
-        self._fold(item)
-        return item
-
-    async def until_done(self) -> ChatCompletion:
-        """Consume the rest of the source and return the completion."""
-        while not self._state.ended:
-            try:
-                await self.__anext__()
-            except StopAsyncIteration:
-                break
-        return self._state.completion
-
-    async def aclose(self) -> None:
-        """Close the source (its ``aclose()`` or async ``close()``) unless it was exhausted."""
-        state = self._state
-        ended = state.ended
-        state.mark_closed()
-        if ended:
-            return
-        seen: list[object] = []
-        for target in (self._source, self._iterator):
-            if target is None or any(target is s for s in seen):
-                continue
-            seen.append(target)
-            close = getattr(target, "aclose", None) or getattr(target, "close", None)
-            if close is not None:
-                result = close()
-                if inspect.isawaitable(result):
-                    await result
-
-    async def __aenter__(self) -> AsyncFold[ChunkT]:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-
-class Fold(_FoldBase, Generic[ChunkT]):
-    """The sync twin of :class:`AsyncFold`; ``close()`` calls the source's ``close()``."""
-
-    def __init__(
-        self, source: Iterable[ChunkT], *, strict: bool = False, limits: Limits | None = None
-    ) -> None:
-        if (
-            not hasattr(source, "__iter__")
-            or isinstance(source, (bytes, bytearray, memoryview, str))
-            or is_one_item(source)
-        ):
-            raise argument_error("fold", source, _FOLD_TAKES)
-        self._source = source
-        self._iterator: Iterator[ChunkT] | None = None
-        self._start(limits)
-        self._strict = strict
-
-    def __iter__(self) -> Fold[ChunkT]:
-        return self
-
-    def __next__(self) -> ChunkT:
-        state = self._state
-        state.check_open()
-        iterator = self._iterator
-        if iterator is None:
-            iterator = self._iterator = iter(self._source)
-        try:
-            item = next(iterator)
-        except StopIteration:
-            if not state.ended:
-                state.finish(strict=self._strict)
-            raise
-        self._fold(item)
-        return item
-
-    def until_done(self) -> ChatCompletion:
-        """Consume the rest of the source and return the completion."""
-        for _ in self:
-            pass
-        return self._state.completion
-
-    def close(self) -> None:
-        """Close the source (its ``close()``) unless it was exhausted."""
-        state = self._state
-        ended = state.ended
-        state.mark_closed()
-        if ended:
-            return
-        seen: list[object] = []
-        for target in (self._source, self._iterator):
-            if target is None or any(target is s for s in seen):
-                continue
-            seen.append(target)
-            close = getattr(target, "close", None)
-            if close is not None:
-                close()
-
-    def __enter__(self) -> Fold[ChunkT]:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-def afold(
-    source: AsyncIterable[ChunkT], *, strict: bool = False, limits: Limits | None = None
-) -> AsyncFold[ChunkT]:
-    """Wrap an async iterable of chunks (the OpenAI SDK's ``AsyncStream``, dicts, ...).
-
-    ``async for`` yields its items unchanged; ``.completion`` is the folded
-    result once it is exhausted (:class:`EmptyStreamError` if no item was a
-    chunk). A source that is not an async iterable is a ``TypeError``.
-    """
-    return AsyncFold(source, strict=strict, limits=limits)
-
-
-def fold(
-    source: Iterable[ChunkT], *, strict: bool = False, limits: Limits | None = None
-) -> Fold[ChunkT]:
-    """Wrap an iterable of chunks; the sync twin of :func:`afold`.
-
-    Text, bytes or a single mapping is a ``TypeError`` (they go to :func:`assemble`).
-    """
-    return Fold(source, strict=strict, limits=limits)

@@ -1,0 +1,230 @@
+"""Folding any iterable of chunks as it passes: ``fold``/``afold`` and their wrappers.
+
+They live apart from the HTTP streams (``_stream.py``) because they share
+nothing with the network: no socket, no SSE framing, no byte caps. The source
+is the caller's iterable (the OpenAI SDK's stream, a generator of dicts...);
+each item is handed back unchanged and folded on its way through. What they
+share with the HTTP streams is the rules for when a result may be read, which
+is :class:`~deltafold._core.FoldState`'s.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+from ._core import FoldState
+from ._decode import ITEMS, InputSeen, argument_error, is_done, is_one_item
+from ._exceptions import DeltafoldError
+from ._limits import Limits
+from ._models import ChatCompletion
+
+__all__ = ["AsyncFold", "Fold", "afold", "fold"]
+
+ChunkT = TypeVar("ChunkT")
+"""The type of the chunks ``afold`` / ``fold`` pass through unchanged."""
+
+_FOLD_TAKES = "an iterable of chunks (dicts, JSON text or bytes, typed or pydantic chunks)"
+_AFOLD_TAKES = (
+    "an async iterable of chunks (the OpenAI SDK's AsyncStream, an async generator of dicts...)"
+)
+
+
+class _FoldBase:
+    """What both iterable folds share: the fold state and the per-item step."""
+
+    _state: FoldState
+    _seen: InputSeen
+
+    def _start(self, limits: Limits | None) -> None:
+        self._state = FoldState(limits)
+        self._state.acc._input = self._seen = InputSeen(ITEMS)
+
+    def snapshot(self) -> ChatCompletion:
+        """The completion folded so far; the final one once the source ended."""
+        return self._state.snapshot()
+
+    @property
+    def completion(self) -> ChatCompletion:
+        """The folded completion once the source is exhausted (see ``AsyncChatStream``)."""
+        return self._state.completion
+
+    def _fold(self, item: Any) -> None:
+        if item.__class__ is not dict and is_done(item):
+            self._seen.done = True
+            return
+        try:
+            self._state.acc.add(item)
+        except DeltafoldError as exc:
+            raise self._state.fail(exc) from None
+
+
+class AsyncFold(_FoldBase, Generic[ChunkT]):
+    """Passes every item of an async iterable through unchanged while folding it.
+
+    Items may be anything ``Accumulator.feed`` takes (dicts, JSON text,
+    typed or OpenAI SDK chunks); a ``"[DONE]"`` item passes through unfolded.
+    Errors of the source propagate as they are; a chunk carrying an error
+    raises :class:`StreamError` after it was folded. With ``strict=True`` the
+    end of the source is checked like the end of an HTTP stream without
+    ``[DONE]``. ``aclose()`` (or leaving ``async with``) closes the source.
+    """
+
+    def __init__(
+        self, source: AsyncIterable[ChunkT], *, strict: bool = False, limits: Limits | None = None
+    ) -> None:
+        if not hasattr(source, "__aiter__"):
+            raise argument_error("afold", source, _AFOLD_TAKES)
+        self._source = source
+        self._iterator: AsyncIterator[ChunkT] | None = None
+        self._start(limits)
+        self._strict = strict
+
+    def __aiter__(self) -> AsyncFold[ChunkT]:
+        return self
+
+    async def __anext__(self) -> ChunkT:
+        state = self._state
+        state.check_open()
+        iterator = self._iterator
+        if iterator is None:
+            iterator = self._iterator = self._source.__aiter__()
+        try:
+            item = await iterator.__anext__()
+        except StopAsyncIteration:
+            if not state.ended:
+                state.finish(strict=self._strict)
+            raise
+        self._fold(item)
+        return item
+
+    async def until_done(self) -> ChatCompletion:
+        """Consume the rest of the source and return the completion."""
+        while not self._state.ended:
+            try:
+                await self.__anext__()
+            except StopAsyncIteration:
+                break
+        return self._state.completion
+
+    async def aclose(self) -> None:
+        """Close the source (its ``aclose()`` or async ``close()``) unless it was exhausted."""
+        state = self._state
+        ended = state.ended
+        state.mark_closed()
+        if ended:
+            return
+        seen: list[object] = []
+        for target in (self._source, self._iterator):
+            if target is None or any(target is s for s in seen):
+                continue
+            seen.append(target)
+            close = getattr(target, "aclose", None) or getattr(target, "close", None)
+            if close is not None:
+                result = close()
+                if inspect.isawaitable(result):
+                    await result
+
+    async def __aenter__(self) -> AsyncFold[ChunkT]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class Fold(_FoldBase, Generic[ChunkT]):
+    """The sync twin of :class:`AsyncFold`; ``close()`` calls the source's ``close()``."""
+
+    def __init__(
+        self, source: Iterable[ChunkT], *, strict: bool = False, limits: Limits | None = None
+    ) -> None:
+        if (
+            not hasattr(source, "__iter__")
+            or isinstance(source, (bytes, bytearray, memoryview, str))
+            or is_one_item(source)
+        ):
+            raise argument_error("fold", source, _FOLD_TAKES)
+        self._source = source
+        self._iterator: Iterator[ChunkT] | None = None
+        self._start(limits)
+        self._strict = strict
+
+    def __iter__(self) -> Fold[ChunkT]:
+        return self
+
+    def __next__(self) -> ChunkT:
+        state = self._state
+        state.check_open()
+        iterator = self._iterator
+        if iterator is None:
+            iterator = self._iterator = iter(self._source)
+        try:
+            item = next(iterator)
+        except StopIteration:
+            if not state.ended:
+                state.finish(strict=self._strict)
+            raise
+        self._fold(item)
+        return item
+
+    def until_done(self) -> ChatCompletion:
+        """Consume the rest of the source and return the completion."""
+        for _ in self:
+            pass
+        return self._state.completion
+
+    def close(self) -> None:
+        """Close the source (its ``close()``) unless it was exhausted."""
+        state = self._state
+        ended = state.ended
+        state.mark_closed()
+        if ended:
+            return
+        seen: list[object] = []
+        for target in (self._source, self._iterator):
+            if target is None or any(target is s for s in seen):
+                continue
+            seen.append(target)
+            close = getattr(target, "close", None)
+            if close is not None:
+                close()
+
+    def __enter__(self) -> Fold[ChunkT]:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def afold(
+    source: AsyncIterable[ChunkT], *, strict: bool = False, limits: Limits | None = None
+) -> AsyncFold[ChunkT]:
+    """Wrap an async iterable of chunks (the OpenAI SDK's ``AsyncStream``, dicts, ...).
+
+    ``async for`` yields its items unchanged; ``.completion`` is the folded
+    result once it is exhausted (:class:`EmptyStreamError` if no item was a
+    chunk). A source that is not an async iterable is a ``TypeError``.
+    """
+    return AsyncFold(source, strict=strict, limits=limits)
+
+
+def fold(
+    source: Iterable[ChunkT], *, strict: bool = False, limits: Limits | None = None
+) -> Fold[ChunkT]:
+    """Wrap an iterable of chunks; the sync twin of :func:`afold`.
+
+    Text, bytes or a single mapping is a ``TypeError`` (they go to :func:`assemble`).
+    """
+    return Fold(source, strict=strict, limits=limits)
