@@ -162,3 +162,40 @@ def test_functions_fit_in_one_screen(name: str) -> None:
         and node.name not in exempt
     ]
     assert not long, f"{name}.py: {', '.join(long)}"
+
+
+IO_LIBRARIES = ("httpx", "anyio", "starlette", "uvicorn", "socket", "threading", "trio")
+"""What only the network shell, the replay server and the CLI may import."""
+SANS_IO = (
+    "_accumulator", "_choice", "_result", "_merge", "_convert", "_models", "_jsonvalue",
+    "_decode", "_sse", "_body", "_core", "_iterfold", "_assemble", "_split", "_events",
+    "_limits", "_exceptions", "_sentinel", "_redact",
+)
+"""The core: chunks and bytes in, values out; it never opens a socket (docs/concepts.md)."""
+
+
+def _imports_io(name: str) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(_tree(name)):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        found.update(n.split(".")[0] for n in names if n.split(".")[0] in IO_LIBRARIES)
+    return found
+
+
+@pytest.mark.parametrize("name", SANS_IO)
+def test_the_core_reaches_no_io(name: str) -> None:
+    graph = _graph()
+    for other in MODULES:
+        if _imports_io(other) and other != name:
+            path = _reaches(graph, name, other)
+            assert path is None, f"{' -> '.join(path or [])} imports {_imports_io(other)}"
+    assert not _imports_io(name), f"{name} imports {_imports_io(name)}"
+
+
+def test_the_io_reader_finds_io() -> None:
+    assert _imports_io("_http") == {"httpx"}
+    assert "anyio" in _imports_io("_stream")

@@ -4,7 +4,7 @@ A thin layer over the library: ``stream`` and ``demo`` go through ``Client``,
 ``assemble`` through the fold and the body sniffer, ``serve`` through the replay
 server; each command's parser names the function that runs it, which reads the
 parsed arguments as they are. Output goes to stdout, one-line errors to stderr
-(exit code 1), and an API key never reaches either (``_http.Redactor``).
+(exit code 1), and an API key never reaches either (``_redact.Redactor``).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Which base URL and which key: one rule, in ``_endpoint``. The key is kept in
 a private attribute and sent per request; it is never put on the underlying
 httpx client's headers (which may be the caller's), never shown by ``repr``,
-and scrubbed from error messages (see ``_http.Redactor``).
+and scrubbed from error messages (see ``_redact.Redactor``).
 """
 
 from __future__ import annotations

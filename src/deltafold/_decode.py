@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 
 from ._exceptions import ChunkDecodeError, EmptyStreamError
-from ._http import Redactor
 from ._models import ChatCompletion, ChatCompletionChunk
+from ._redact import Redactor
 from ._sentinel import Sentinel
 from ._sse import BOM_BYTES
 

@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 import attrs
 
 from ._exceptions import EndpointError
-from ._http import Redactor, safe_url
+from ._http import safe_url
+from ._redact import Redactor
 
 __all__ = ["OPENAI_URL", "OPENROUTER_URL", "Endpoint", "check_base_url", "resolve_endpoint"]
 

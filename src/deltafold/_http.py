@@ -23,11 +23,10 @@ from ._exceptions import (
     NotEventStreamError,
     TransportError,
 )
+from ._redact import SECRET_HEADERS, Redactor
 
 __all__ = [
     "ERROR_BODY_BYTES",
-    "REDACTED",
-    "Redactor",
     "Request",
     "body_error",
     "check_idle_timeout",
@@ -42,130 +41,8 @@ __all__ = [
 ERROR_BODY_BYTES = 64 * 1024
 """How much of a non-SSE answer is read to build its error."""
 
-REDACTED = "***"
-"""What stands in for a credential found in anything an error keeps."""
-
-_ERROR_FIELDS = ("raw", "error", "metadata", "body", "body_start")
-"""Attributes of deltafold errors that may hold upstream text (an echoed key)."""
-
-_TOKEN_LIKE = re.compile(
-    r"(?i)(\b(?:bearer|basic|token)\s+|\b(?:api[_-]?key|access[_-]?token|secret|password)"
-    r"[\"']?\s*[:=]\s*[\"']?)[\w.~+/=-]{6,}"
-    r"|\b(?:sk|gsk|xai|pk|rk)[-_][\w-]{8,}|\bAIza[\w-]{20,}"
-)
-"""Text that looks like a credential: a bearer/basic token, a ``key=value`` secret, a
-provider key (``sk-...``, ``sk-or-v1-...``, ``gsk_...``, ``AIza...``)."""
-
-_SECRET_HEADERS = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "set-cookie",
-        "x-api-key",
-        "api-key",
-        "openai-api-key",
-    }
-)
-
 _VERSIONED = re.compile(r"/v\d+[a-z0-9]*/", re.I)
 """A path with a version segment (``/v1/``, ``/api/v1/``, ``/v1beta/``): then /v1 is not missing."""
-
-_SECRET_PARAM = re.compile(r"key|token|secret|passw|auth|sig|credential", re.I)
-"""Query parameter names whose values are treated as credentials."""
-
-
-class Redactor:
-    """The one scrubber: replaces each known secret by :data:`REDACTED` in text, data or an error.
-
-    Built from the headers and URL of a request (:meth:`of_request`) or from
-    a key (``Redactor([key])``); used for every error message, log line and
-    CLI output that could echo a credential. Secrets under 4 characters are
-    ignored (they would blank out ordinary text).
-    """
-
-    __slots__ = ("secrets",)
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        found = {s for s in secrets if len(s) >= 4}
-        self.secrets = sorted(found, key=len, reverse=True)
-
-    @classmethod
-    def of_request(
-        cls, url: str | httpx.URL, headers: Mapping[str, str], extra: Iterable[str] = ()
-    ) -> Redactor:
-        """Credential headers (and bare tokens), the URL's password, key-like query values."""
-        out: list[str] = list(extra)
-        for name, value in headers.items():
-            if name.lower() in _SECRET_HEADERS and value:
-                out.append(value)
-                scheme, _, token = value.partition(" ")
-                if token and scheme.lower() in ("bearer", "basic", "token"):
-                    out.append(token.strip())
-        try:
-            parsed = httpx.URL(url)
-        except (httpx.InvalidURL, TypeError):
-            return cls(out)
-        if parsed.password:
-            out.append(parsed.password)
-        out.extend(v for k, v in parsed.params.multi_items() if _SECRET_PARAM.search(k))
-        return cls(out)
-
-    def __call__(self, text: str) -> str:
-        """``text`` with every secret replaced by :data:`REDACTED`."""
-        for secret in self.secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
-
-    @staticmethod
-    def guess(text: str) -> str:
-        """``text`` with anything that *looks* like a credential replaced by :data:`REDACTED`.
-
-        For text whose secrets are not known (the start of an unreadable input shown
-        in an error): the name of a ``key=value`` or ``Bearer`` pair stays, its value goes.
-        """
-        return _TOKEN_LIKE.sub(lambda m: (m.group(1) or "") + REDACTED, text)
-
-    def value(self, value: Any) -> Any:
-        """``value`` (text, bytes or decoded JSON) without the secrets."""
-        if not self.secrets or value is None:
-            return value
-        if isinstance(value, str):
-            return self(value)
-        if isinstance(value, (bytes, bytearray)):
-            data = bytes(value)
-            for secret in self.secrets:
-                data = data.replace(secret.encode(), REDACTED.encode())
-            return data
-        try:
-            data = orjson.dumps(value)
-        except (TypeError, orjson.JSONEncodeError):
-            return value
-        if not any(secret.encode() in data for secret in self.secrets):
-            return value
-        for secret in self.secrets:
-            data = data.replace(secret.encode(), REDACTED.encode())
-        return orjson.loads(data)
-
-    def error(self, exc: DeltafoldError) -> None:
-        """Remove the secrets from an error, in place.
-
-        An upstream may echo the key in an in-band error or in an undecodable
-        event; the message, the kept upstream data and ``.partial.extra`` (where
-        the fold keeps a top-level ``error``) are scrubbed.
-        """
-        if not self.secrets:
-            return
-        exc.message = self(exc.message)
-        exc.args = tuple(self(a) if isinstance(a, str) else a for a in exc.args)
-        for name in _ERROR_FIELDS:
-            if getattr(exc, name, None) is not None:
-                setattr(exc, name, self.value(getattr(exc, name)))
-        partial = exc.partial
-        if partial is not None and partial.extra:
-            partial.extra = {k: self.value(v) for k, v in partial.extra.items()}
-
 
 class Request:
     """What one streamed call sends: a copied body with ``stream: true`` and copied headers.
@@ -202,7 +79,7 @@ class Request:
 
 def has_credential_header(headers: Mapping[str, str]) -> bool:
     """Whether ``headers`` already carry a credential (``Authorization``, ``api-key``...)."""
-    return any(name.lower() in _SECRET_HEADERS and value for name, value in headers.items())
+    return any(name.lower() in SECRET_HEADERS and value for name, value in headers.items())
 
 
 def safe_url(url: str | httpx.URL) -> str:
@@ -213,7 +90,7 @@ def safe_url(url: str | httpx.URL) -> str:
 
 def _safe_headers(request: Request, headers: httpx.Headers) -> dict[str, str]:
     """Credential headers dropped, and the caller's key scrubbed from any other that echoes it."""
-    return {k: request.redact(v) for k, v in headers.items() if k.lower() not in _SECRET_HEADERS}
+    return {k: request.redact(v) for k, v in headers.items() if k.lower() not in SECRET_HEADERS}
 
 
 def is_event_stream(response: httpx.Response) -> bool:
