@@ -199,3 +199,36 @@ def test_the_core_reaches_no_io(name: str) -> None:
 def test_the_io_reader_finds_io() -> None:
     assert _imports_io("_http") == {"httpx"}
     assert "anyio" in _imports_io("_stream")
+
+
+LAYERS = (
+    ("_models", "_jsonvalue", "_sentinel", "_exceptions", "_limits", "_events", "_redact"),
+    ("_sse", "_decode"),
+    ("_convert",),
+    ("_merge", "_choice", "_result", "_accumulator"),
+    ("_body", "_assemble", "_core", "_iterfold"),
+    ("_http", "_endpoint", "_stream", "_client"),
+    ("_split", "_server", "_live", "_cli", "__main__", "__init__"),
+)
+"""The table in docs/concepts.md ("Which file holds what"), top row first."""
+
+
+def test_every_module_has_a_layer() -> None:
+    placed = [name for row in LAYERS for name in row]
+    assert sorted(placed) == MODULES
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_imports_run_up_the_layers(name: str) -> None:
+    """A module imports only modules of its own layer or of the layers above it."""
+    layer = {module: n for n, row in enumerate(LAYERS) for module in row}
+    below = sorted(other for other in _imports(name) if layer[other] > layer[name])
+    assert not below, f"{name} (layer {layer[name]}) imports {below} from a lower layer"
+
+
+def test_the_layer_table_in_the_docs_matches() -> None:
+    concepts = (SRC.parent.parent / "docs" / "concepts.md").read_text(encoding="utf-8")
+    for row in LAYERS:
+        for name in row:
+            if not name.startswith("__"):
+                assert f"`{name}`" in concepts, f"{name} is missing from docs/concepts.md"
