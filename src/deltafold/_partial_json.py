@@ -317,9 +317,11 @@ class PartialJSON:
         self._offset += n
         return events
 
-    def close(self) -> Any:
+    def close(self, events: list[JSONEvent] | None = None) -> Any:
         """Check that the text is one whole value and return it (again on later calls).
 
+        Only a top-level number ends here (``42`` may go on as ``420`` until the
+        text ends); its ``ScalarSet`` is appended to ``events`` when given.
         Raises :class:`JSONParseError` when the text ended early, with what was expected.
         """
         if self._error is not None:
@@ -331,7 +333,7 @@ class PartialJSON:
             if state == _NUMBER:
                 if not _N_WHOLE[self._number]:
                     self._fail_end("a digit")
-                self._end_number([])
+                self._end_number([] if events is None else events)
                 state = self._state
             if state != _DONE:
                 if state == _STRING:
