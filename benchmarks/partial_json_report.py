@@ -87,7 +87,7 @@ def section(runs: Runs, others: list[Runs] | None = None) -> list[str]:
             verdict = ""
             if peer == "jiter" and s == TARGET_JITER[0]:
                 verdict = " yes" if ratio >= TARGET_JITER[1] else " **no**"
-            cells.append(f"{ratio:.0f}x{verdict}")
+            cells.append(f"{ratio:.{0 if ratio >= 10 else 1}f}x{verdict}")
         out.append(f"| {PEER_LABEL[peer]} | " + " | ".join(cells) + " |")
     out += ["", "Time per character (ns) and relative to 10,000 B "
             f"(flat: 1 MB within {TARGET_FLAT}x of 10 KB):", "",
