@@ -40,6 +40,8 @@ def load(path: Path) -> tuple[dict[str, Any], Runs, Runs]:
     scale: Runs = {}
     for bench in data["benchmarks"]:
         info = bench["extra_info"]
+        if info.get("suite") == "partial_json":
+            continue  # partial_json_report.py's section
         entry = {
             "median": bench["stats"]["median"],
             "rounds": bench["stats"]["rounds"],
@@ -272,6 +274,11 @@ def main(argv: list[str]) -> None:
             out += [*table_memory(rows), ""]
         plot(scale, args.plot)
         out += [f"Plot written to {args.plot}"]
+    import partial_json_report
+
+    pj = partial_json_report.load(json.loads(args.json.read_text()))
+    if pj:
+        out += ["", *partial_json_report.section(pj)]
     text = "\n".join(out)
     print(text)
     if args.output:

@@ -21,6 +21,7 @@ __all__ = [
     "EndpointError",
     "IdleTimeoutError",
     "IncompleteStreamError",
+    "JSONParseError",
     "LimitExceededError",
     "NotEventStreamError",
     "StreamError",
@@ -206,3 +207,27 @@ class StreamUsageError(DeltafoldError, RuntimeError):
     well, because it signals a bug in the calling code rather than a bad
     upstream.
     """
+
+
+class JSONParseError(DeltafoldError, ValueError):
+    """Text given to :class:`PartialJSON` is not JSON, or ended before its value did.
+
+    ``.position`` is the 0-based character offset in the whole text fed so
+    far, ``.path`` the JSON path (keys and indexes) being read there, and
+    ``.expected`` what would have been valid; the message says all three and
+    what was found. It is a ``ValueError`` as well, like ``json.JSONDecodeError``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        position: int,
+        path: tuple[str | int, ...] = (),
+        expected: str = "",
+        partial: ChatCompletion | None = None,
+    ) -> None:
+        super().__init__(message, partial=partial)
+        self.position = position
+        self.path = path
+        self.expected = expected

@@ -37,11 +37,15 @@ class Limits:
     arguments, one reasoning_details text/summary/data, audio data/transcript, and any
     unknown string field that concatenates. Each has its own running length, checked before
     a fragment is kept."""
+    max_json_depth: int | None = 512
+    """Objects and arrays open at once in one JSON value read by :class:`PartialJSON`. The
+    parser holds its nesting in a list, not the call stack, so this bounds memory per level
+    and the depth of the value handed to code that walks it recursively."""
 
     @classmethod
     def unlimited(cls) -> Limits:
         """No limit at all: for trusted input only."""
-        return cls(None, None, None, None, None)
+        return cls(None, None, None, None, None, None)
 
 
 def limit_error(
