@@ -20,7 +20,11 @@ MAX_FUNCTION_LINES = 80
 DECLARATIONS = {"_cli": {"build_parser"}}
 """Functions exempt from the length limit: flat argparse declarations, one call per option."""
 
-PENDING: dict[str, dict[str, str]] = {"circle": {}, "module": {}, "function": {}}
+PENDING: dict[str, dict[str, str]] = {
+    "circle": {},
+    "module": {"_partial_json": "issue 12 splits the parser: structure apart from scalars"},
+    "function": {"_partial_json": "issue 12 splits the parser: structure apart from scalars"},
+}
 """Checks expected to fail while a change is under way (xfail, not strict); empty when none."""
 
 
@@ -169,7 +173,7 @@ IO_LIBRARIES = ("httpx", "anyio", "starlette", "uvicorn", "socket", "threading",
 SANS_IO = (
     "_accumulator", "_choice", "_result", "_merge", "_convert", "_models", "_jsonvalue",
     "_decode", "_sse", "_body", "_core", "_iterfold", "_assemble", "_split", "_events",
-    "_limits", "_exceptions", "_sentinel", "_redact",
+    "_limits", "_exceptions", "_sentinel", "_redact", "_partial_json",
 )
 """The core: chunks and bytes in, values out; it never opens a socket (docs/concepts.md)."""
 
@@ -203,7 +207,7 @@ def test_the_io_reader_finds_io() -> None:
 
 LAYERS = (
     ("_models", "_jsonvalue", "_sentinel", "_exceptions", "_limits", "_events", "_redact"),
-    ("_sse", "_decode"),
+    ("_sse", "_decode", "_partial_json"),
     ("_convert",),
     ("_merge", "_choice", "_result", "_accumulator"),
     ("_body", "_assemble", "_core", "_iterfold"),
