@@ -173,7 +173,7 @@ IO_LIBRARIES = ("httpx", "anyio", "starlette", "uvicorn", "socket", "threading",
 SANS_IO = (
     "_accumulator", "_choice", "_result", "_merge", "_convert", "_models", "_jsonvalue",
     "_decode", "_sse", "_body", "_core", "_iterfold", "_assemble", "_split", "_events",
-    "_limits", "_exceptions", "_sentinel", "_redact", "_partial_json",
+    "_limits", "_exceptions", "_sentinel", "_redact", "_partial_json", "_timing",
 )
 """The core: chunks and bytes in, values out; it never opens a socket (docs/concepts.md)."""
 
@@ -201,17 +201,20 @@ def test_the_core_reaches_no_io(name: str) -> None:
 
 
 def test_the_io_reader_finds_io() -> None:
-    assert _imports_io("_http") == {"httpx"}
+    assert _imports_io("_http") == {"httpx", "anyio"}
     assert "anyio" in _imports_io("_stream")
 
 
 LAYERS = (
-    ("_models", "_jsonvalue", "_sentinel", "_exceptions", "_limits", "_events", "_redact"),
+    (
+        "_models", "_jsonvalue", "_sentinel", "_exceptions", "_limits", "_events", "_redact",
+        "_timing",
+    ),
     ("_sse", "_decode", "_partial_json"),
     ("_convert",),
     ("_merge", "_choice", "_result", "_accumulator"),
     ("_body", "_assemble", "_core", "_iterfold"),
-    ("_http", "_endpoint", "_stream", "_client"),
+    ("_http", "_endpoint", "_telemetry", "_stream", "_client"),
     ("_split", "_server", "_live", "_cli", "__main__", "__init__"),
 )
 """The table in docs/concepts.md ("Which file holds what"), top row first."""

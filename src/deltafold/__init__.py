@@ -81,6 +81,8 @@ from ._server import replay_app, replay_server
 from ._split import split, to_sse
 from ._sse import ServerSentEvent, SSEDecoder, iter_sse
 from ._stream import AsyncChatStream, ChatStream, aconnect_chat, connect_chat
+from ._telemetry import Telemetry
+from ._timing import GapSummary, Timing
 
 __version__ = "0.1.0"
 
@@ -112,6 +114,7 @@ __all__ = [
     "Fold",
     "FunctionCall",
     "FunctionCallDelta",
+    "GapSummary",
     "IdleTimeoutError",
     "Image",
     "ImageAdded",
@@ -139,6 +142,8 @@ __all__ = [
     "StreamUsageError",
     "StringAppended",
     "SyncClient",
+    "Telemetry",
+    "Timing",
     "TokenLogprob",
     "ToolCall",
     "ToolCallArgumentsDelta",

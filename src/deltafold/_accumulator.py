@@ -172,6 +172,16 @@ class Accumulator:
                 )
         return completion
 
+    def has_token(self) -> bool:
+        """Whether some choice holds a token yet (asked by the timing until the first one)."""
+        return any(state.has_token() for state in self._choices.values())
+
+    def output_tokens(self) -> int | None:
+        """The usage's ``completion_tokens`` once usage arrived, else None."""
+        usage = self._usage
+        tokens = usage.get("completion_tokens") if usage else None
+        return tokens if tokens.__class__ is int else None
+
     def incomplete_choices(self) -> list[int]:
         """Indexes of the choices that have no finish_reason yet."""
         return [i for i in sorted(self._choices) if self._choices[i].finish_reason is None]

@@ -262,6 +262,14 @@ class ChoiceState:
         self.extra: dict[str, Any] = {}
         self.message_extra: dict[str, Any] = {}
 
+    def has_token(self) -> bool:
+        """Non-empty content, refusal, reasoning or tool arguments (a role alone is not)."""
+        for rope in (self.content, self.refusal, self.reasoning):
+            if rope is not None and rope.length:
+                return True
+        call = self.function_call
+        return any(c.args.length for c in self.calls) or bool(call and call.args.length)
+
     def rope(self, name: str, first: str) -> Rope:
         """A new text field of this choice's message, bounded by max_field_chars."""
         return Rope(first, f"choices[{self.index}].message.{name}", self.max_field)

@@ -26,6 +26,7 @@ from ._limits import Limits
 from ._models import ChatCompletion, ChatCompletionChunk
 from ._sentinel import Sentinel
 from ._sse import ServerSentEvent, SSEDecoder
+from ._timing import Timing
 
 __all__ = ["CHUNKS", "END", "EVENTS", "NEED_INPUT", "FoldState", "Mode", "Phase", "StreamCore"]
 
@@ -85,7 +86,7 @@ class FoldState:
     ``completion`` never mistakes a broken stream for a finished one.
     """
 
-    __slots__ = ("_completion", "_error", "_mode", "_phase", "acc")
+    __slots__ = ("_completion", "_error", "_mode", "_phase", "acc", "on_end", "timing")
 
     def __init__(self, limits: Limits | None = None) -> None:
         self.acc = Accumulator(limits=limits)
@@ -93,11 +94,20 @@ class FoldState:
         self._mode = Mode.UNBOUND
         self._completion: ChatCompletion | None = None
         self._error: DeltafoldError | None = None
+        self.timing = Timing(output_tokens=self.acc.output_tokens)
+        """Fed by the driver, which owns the clock; this module reads none."""
+        self.on_end: Callable[[], None] | None = None
+        """The driver's hook, called once when the stream first finishes, fails or closes."""
 
-    def _move(self, phase: Phase) -> bool:
+    def _move(self, phase: Phase, error: DeltafoldError | None = None) -> bool:
         """Enter ``phase`` if :data:`_NEXT` allows it from the current one."""
         if phase in _NEXT[self._phase] and not (phase is FAILED and self._completion is not None):
+            ending = phase in _ENDED and self._phase not in _ENDED
             self._phase = phase
+            if error is not None:
+                self._error = error
+            if ending and self.on_end is not None:
+                self.on_end()
             return True
         return False
 
@@ -124,6 +134,18 @@ class FoldState:
         """Chunks folded so far."""
         return self.acc.chunks_folded
 
+    def settle(self) -> None:
+        """Tell the timing how many chunks are folded: the new ones came with the last read."""
+        acc = self.acc
+        if acc.chunks_folded != self.timing.chunks:
+            self.timing.arrived(acc.chunks_folded, acc.has_token)
+
+    def describe(self) -> str:
+        """The phase in a few words, for ``repr``."""
+        if self._phase is FAILED:
+            return f"failed: {type(self._error).__name__}"
+        return {FINISHED: "ended", CLOSED: "closed"}.get(self._phase, "open")
+
     def claim(self, mode: Mode) -> None:
         """Bind the stream to one iteration style; the other one is refused from now on."""
         if self._mode is Mode.UNBOUND:
@@ -148,8 +170,9 @@ class FoldState:
         """
         if exc.partial is None:
             exc.partial = self.partial()
-        if self._move(FAILED):
-            self._error = exc
+        if exc.timing is None:
+            exc.timing = self.timing
+        self._move(FAILED, exc)
         return exc
 
     def mark_closed(self) -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._models import ChatCompletion
+    from ._timing import Timing
 
 __all__ = [
     "APIStatusError",
@@ -31,9 +32,13 @@ __all__ = [
 
 
 class DeltafoldError(Exception):
-    """Base of every error deltafold raises; ``.partial`` is the completion so far, or None."""
+    """Base of every error deltafold raises; ``.partial`` is the completion so far, or None.
+
+    ``.timing`` is the failed stream's :class:`Timing` (None when no stream raised it).
+    """
 
     partial: ChatCompletion | None
+    timing: Timing | None = None
 
     def __init__(self, message: str, *, partial: ChatCompletion | None = None) -> None:
         super().__init__(message)

@@ -9,9 +9,11 @@ credential headers are dropped from the response headers that are kept.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import Any
 
+import anyio
 import httpx
 import orjson
 
@@ -28,6 +30,7 @@ from ._redact import SECRET_HEADERS, Redactor
 __all__ = [
     "ERROR_BODY_BYTES",
     "Request",
+    "aread_head",
     "body_error",
     "check_idle_timeout",
     "connect_error",
@@ -199,6 +202,36 @@ def check_idle_timeout(idle_timeout: float | None) -> float | None:
     if idle_timeout is not None and not idle_timeout > 0:
         raise ValueError(f"idle_timeout must be > 0 or None, got {idle_timeout!r}")
     return idle_timeout
+
+
+async def aread_head(body: AsyncIterator[bytes], timeout: float) -> bytes:
+    """The start of a body that is not an event stream, for its error (read within ``timeout``)."""
+    buf = bytearray()
+    try:
+        with anyio.move_on_after(timeout):
+            while len(buf) < ERROR_BODY_BYTES:
+                try:
+                    buf += await body.__anext__()
+                except StopAsyncIteration:
+                    break
+    except httpx.HTTPError:
+        pass
+    return bytes(buf[:ERROR_BODY_BYTES])
+
+
+def read_head(body: Iterator[bytes], timeout: float) -> bytes:
+    """The sync twin of :func:`aread_head`; the deadline is checked between reads."""
+    buf = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while len(buf) < ERROR_BODY_BYTES and time.monotonic() < deadline:
+            try:
+                buf += next(body)
+            except StopIteration:
+                break
+    except httpx.HTTPError:
+        pass
+    return bytes(buf[:ERROR_BODY_BYTES])
 
 
 _UNWIND_STEPS = 1000

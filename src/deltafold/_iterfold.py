@@ -20,6 +20,7 @@ from ._decode import ITEMS, InputSeen, argument_error, is_done, is_one_item
 from ._exceptions import DeltafoldError
 from ._limits import Limits
 from ._models import ChatCompletion
+from ._timing import Timing
 
 __all__ = ["AsyncFold", "Fold", "afold", "fold"]
 
@@ -39,8 +40,19 @@ class _FoldBase:
     _seen: InputSeen
 
     def _start(self, limits: Limits | None) -> None:
-        self._state = FoldState(limits)
-        self._state.acc._input = self._seen = InputSeen(ITEMS)
+        self._state = state = FoldState(limits)
+        state.acc._input = self._seen = InputSeen(ITEMS)
+        state.on_end = self._ended
+
+    def _ended(self) -> None:
+        """The clock stops when the fold finishes, fails or is closed."""
+        self._state.settle()
+        self._state.timing.end()
+
+    @property
+    def timing(self) -> Timing:
+        """From the first pull: first chunk and token, the gaps, duration (no headers here)."""
+        return self._state.timing
 
     def snapshot(self) -> ChatCompletion:
         """The completion folded so far; the final one once the source ended."""
@@ -55,10 +67,13 @@ class _FoldBase:
         if item.__class__ is not dict and is_done(item):
             self._seen.done = True
             return
+        state = self._state
+        state.timing.read()
         try:
-            self._state.acc.add(item)
+            state.acc.add(item)
         except DeltafoldError as exc:
-            raise self._state.fail(exc) from None
+            raise state.fail(exc) from None
+        state.settle()
 
 
 class AsyncFold(_FoldBase, Generic[ChunkT]):
@@ -90,6 +105,7 @@ class AsyncFold(_FoldBase, Generic[ChunkT]):
         state.check_open()
         iterator = self._iterator
         if iterator is None:
+            state.timing.start()
             iterator = self._iterator = self._source.__aiter__()
         try:
             item = await iterator.__anext__()
@@ -164,6 +180,7 @@ class Fold(_FoldBase, Generic[ChunkT]):
         state.check_open()
         iterator = self._iterator
         if iterator is None:
+            state.timing.start()
             iterator = self._iterator = iter(self._source)
         try:
             item = next(iterator)

@@ -53,22 +53,25 @@ import anyio
 import httpx
 from httpx_sse import aconnect_sse, connect_sse
 
-from ._core import CHUNKS, CLOSED, END, EVENTS, FAILED, FINISHED, NEED_INPUT, StreamCore
+from ._core import CHUNKS, END, EVENTS, NEED_INPUT, StreamCore
 from ._events import Event
 from ._exceptions import DeltafoldError, StreamUsageError
 from ._http import (
-    ERROR_BODY_BYTES,
     Request,
+    aread_head,
     body_error,
     check_idle_timeout,
     connect_error,
     idle_error,
     is_event_stream,
+    read_head,
     stream_error,
     unwind,
 )
 from ._limits import Limits
 from ._models import ChatCompletion, ChatCompletionChunk
+from ._telemetry import Recorder, Telemetry, watch
+from ._timing import Timing
 
 __all__ = ["AsyncChatStream", "ChatStream", "aconnect_chat", "connect_chat"]
 
@@ -84,6 +87,7 @@ class _Base:
     """What both HTTP streams expose besides I/O."""
 
     _core: StreamCore
+    _recorder: Recorder | None = None
 
     def snapshot(self) -> ChatCompletion:
         """The completion folded so far; the final one once the stream ended."""
@@ -103,18 +107,14 @@ class _Base:
         """Chunks folded so far."""
         return self._core.chunks_received
 
+    @property
+    def timing(self) -> Timing:
+        """Time to headers, first chunk and token, the gaps, duration: live, final at the end."""
+        return self._core.timing
+
     def __repr__(self) -> str:
         core = self._core
-        phase = core.phase
-        if phase is FAILED:
-            state = f"failed: {type(core.error).__name__}"
-        elif phase is FINISHED:
-            state = "ended"
-        elif phase is CLOSED:
-            state = "closed"
-        else:
-            state = "open"
-        return f"<{type(self).__name__} {state}, {core.chunks_received} chunks>"
+        return f"<{type(self).__name__} {core.describe()}, {core.chunks_received} chunks>"
 
 
 # --- async -----------------------------------------------------------------------
@@ -137,11 +137,13 @@ class AsyncChatStream(_Base):
         *,
         idle_timeout: float | None = None,
         limits: Limits | None = None,
+        telemetry: bool | Telemetry = True,
     ) -> None:
         self._http = http
         self._request = request
         self._idle = check_idle_timeout(idle_timeout)
         self._core = StreamCore(limits)
+        self._telemetry = telemetry
         self._cm: Any = None
         self._response: httpx.Response | None = None
         self._body: AsyncIterator[bytes] | None = None
@@ -173,6 +175,7 @@ class AsyncChatStream(_Base):
             headers=dict(request.headers),
             **extra,
         )
+        self._recorder = watch(request, self._telemetry, core)
         error: DeltafoldError | None = None
         try:
             with anyio.fail_after(self._idle):
@@ -187,6 +190,7 @@ class AsyncChatStream(_Base):
             # Raised outside the except block: see the module docs.
             raise error
         self._cm = cm
+        core.timing.headers()
         response = self._response = source.response
         if not (200 <= response.status_code < 300 and is_event_stream(response)):
             head = await self._read_head(response)
@@ -202,6 +206,8 @@ class AsyncChatStream(_Base):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._recorder is not None:
+            self._recorder.exc_type = exc_type
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -226,21 +232,11 @@ class AsyncChatStream(_Base):
 
     async def _read_head(self, response: httpx.Response) -> bytes:
         """The start of a body that is not an event stream, for its error."""
-        buf = bytearray()
-        body = response.aiter_bytes()
+        body = self._body = response.aiter_bytes()
         try:
-            with anyio.move_on_after(self._idle or _ERROR_BODY_TIMEOUT):
-                while len(buf) < ERROR_BODY_BYTES:
-                    try:
-                        buf += await body.__anext__()
-                    except StopAsyncIteration:
-                        break
-        except httpx.HTTPError:
-            pass
+            return await aread_head(body, self._idle or _ERROR_BODY_TIMEOUT)
         finally:
-            self._body = body
             await self._release()
-        return bytes(buf[:ERROR_BODY_BYTES])
 
     # --- reading ---------------------------------------------------------------
 
@@ -269,6 +265,7 @@ class AsyncChatStream(_Base):
         except httpx.HTTPError as exc:
             error = stream_error(self._request, exc, events=core.events_received, idle_timeout=None)
         else:
+            core.timing.read()
             core.feed(data)
             return
         # Raised outside the except block: see the module docs.
@@ -282,6 +279,7 @@ class AsyncChatStream(_Base):
         try:
             while True:
                 item = step()
+                core.settle()
                 if item is NEED_INPUT:
                     await self._fill()
                     continue
@@ -349,6 +347,7 @@ def aconnect_chat(
     idle_timeout: float | None = None,
     limits: Limits | None = None,
     method: str = "POST",
+    telemetry: bool | Telemetry = True,
 ) -> AsyncChatStream:
     """Stream a chat completion with the caller's ``httpx.AsyncClient``.
 
@@ -356,10 +355,12 @@ def aconnect_chat(
     this request only (the client is never modified). Use the result with
     ``async with``. ``idle_timeout`` bounds the wait for the response headers
     and for each SSE event; while it is set it replaces the client's read
-    timeout for this request.
+    timeout for this request. ``telemetry=False`` records no OpenTelemetry
+    span or metric for this stream (see :class:`Telemetry`); ``.timing`` is kept anyway.
     """
     return AsyncChatStream(
-        http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits
+        http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits,
+        telemetry=telemetry,
     )
 
 
@@ -382,11 +383,13 @@ class ChatStream(_Base):
         *,
         idle_timeout: float | None = None,
         limits: Limits | None = None,
+        telemetry: bool | Telemetry = True,
     ) -> None:
         self._http = http
         self._request = request
         self._idle = check_idle_timeout(idle_timeout)
         self._core = StreamCore(limits)
+        self._telemetry = telemetry
         self._cm: Any = None
         self._response: httpx.Response | None = None
         self._body: Iterator[bytes] | None = None
@@ -415,6 +418,7 @@ class ChatStream(_Base):
             headers=dict(request.headers),
             **extra,
         )
+        self._recorder = watch(request, self._telemetry, core)
         error: DeltafoldError | None = None
         try:
             source = cm.__enter__()
@@ -426,6 +430,7 @@ class ChatStream(_Base):
             # Raised outside the except block: see the module docs.
             raise error
         self._cm = cm
+        core.timing.headers()
         response = self._response = source.response
         if not (200 <= response.status_code < 300 and is_event_stream(response)):
             head = self._read_head(response)
@@ -441,6 +446,8 @@ class ChatStream(_Base):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._recorder is not None:
+            self._recorder.exc_type = exc_type
         self.close()
 
     def close(self) -> None:
@@ -461,21 +468,11 @@ class ChatStream(_Base):
             close()
 
     def _read_head(self, response: httpx.Response) -> bytes:
-        buf = bytearray()
-        body = response.iter_bytes()
-        deadline = time.monotonic() + (self._idle or _ERROR_BODY_TIMEOUT)
+        body = self._body = response.iter_bytes()
         try:
-            while len(buf) < ERROR_BODY_BYTES and time.monotonic() < deadline:
-                try:
-                    buf += next(body)
-                except StopIteration:
-                    break
-        except httpx.HTTPError:
-            pass
+            return read_head(body, self._idle or _ERROR_BODY_TIMEOUT)
         finally:
-            self._body = body
             self._release()
-        return bytes(buf[:ERROR_BODY_BYTES])
 
     def _fill(self) -> None:
         body = self._body
@@ -495,6 +492,7 @@ class ChatStream(_Base):
         except httpx.HTTPError as exc:
             error = stream_error(self._request, exc, events=core.events_received, idle_timeout=idle)
         else:
+            core.timing.read()
             core.feed(data)
             if (
                 idle is None
@@ -513,6 +511,7 @@ class ChatStream(_Base):
         try:
             while True:
                 item = step()
+                core.settle()
                 if item is NEED_INPUT:
                     self._fill()
                     continue
@@ -580,6 +579,7 @@ def connect_chat(
     idle_timeout: float | None = None,
     limits: Limits | None = None,
     method: str = "POST",
+    telemetry: bool | Telemetry = True,
 ) -> ChatStream:
     """Stream a chat completion with the caller's ``httpx.Client``; use it with ``with``.
 
@@ -587,5 +587,6 @@ def connect_chat(
     enforced through httpx's read timeout (see :class:`ChatStream`).
     """
     return ChatStream(
-        http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits
+        http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits,
+        telemetry=telemetry,
     )
