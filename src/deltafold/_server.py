@@ -158,18 +158,22 @@ def replay_app(
     chunk_chars: int = 4,
     seed: int | None = None,
     style: Literal["openai", "openrouter"] = "openrouter",
+    first_delay_ms: float = 0.0,
 ) -> Starlette:
     """A starlette app serving ``source`` (see :func:`load_recording`) as an OpenAI endpoint.
 
     ``delay_ms`` paces the stream: the pause before each event after the first.
-    Needs the ``serve`` extra.
+    ``first_delay_ms`` is the pause between the headers and the first event (a
+    model thinking). Needs the ``serve`` extra.
     """
     require_serve()
     recording = load_recording(source, chunk_chars=chunk_chars, seed=seed, style=style)
-    return recording_app(recording, delay_ms=delay_ms)
+    return recording_app(recording, delay_ms=delay_ms, first_delay_ms=first_delay_ms)
 
 
-def recording_app(recording: Recording, *, delay_ms: float = 0.0) -> Starlette:
+def recording_app(
+    recording: Recording, *, delay_ms: float = 0.0, first_delay_ms: float = 0.0
+) -> Starlette:
     """The app behind :func:`replay_app`, for a recording already loaded (the CLI's)."""
     require_serve()
     # Deferred on purpose: starlette is the optional ``serve`` extra (see the module docstring).
@@ -178,6 +182,7 @@ def recording_app(recording: Recording, *, delay_ms: float = 0.0) -> Starlette:
     from starlette.routing import Route
 
     delay = max(0.0, delay_ms) / 1000.0
+    first_delay = max(0.0, first_delay_ms) / 1000.0
 
     async def play() -> AsyncIterator[bytes]:
         """The events, one per send; a hang-up ends it with one DEBUG line.
@@ -191,8 +196,7 @@ def recording_app(recording: Recording, *, delay_ms: float = 0.0) -> Starlette:
         sent = 0
         try:
             for event in recording.events:
-                if sent:
-                    await anyio.sleep(delay)
+                await anyio.sleep(delay if sent else first_delay)
                 yield event
                 sent += 1
         finally:
@@ -290,12 +294,16 @@ def replay_server(
     chunk_chars: int = 4,
     seed: int | None = None,
     style: Literal["openai", "openrouter"] = "openrouter",
+    first_delay_ms: float = 0.0,
 ) -> Iterator[str]:
     """Run the replay server in a background thread; yields its base URL (``http://.../v1``).
 
     The port is ephemeral by default; the server stops when the block ends.
     """
-    app = replay_app(source, delay_ms=delay_ms, chunk_chars=chunk_chars, seed=seed, style=style)
+    app = replay_app(
+        source, delay_ms=delay_ms, chunk_chars=chunk_chars, seed=seed, style=style,
+        first_delay_ms=first_delay_ms,
+    )
     with serve_app(app, host=host, port=port) as url:
         yield url
 
