@@ -42,6 +42,7 @@ from ._server import (
     require_serve,
     serve_app,
 )
+from ._timing import Timing
 
 __all__ = ["main"]
 
@@ -180,6 +181,12 @@ def _add_stream(commands: _Commands) -> None:
     stream.add_argument(
         "--json", action="store_true", help="print the final completion as JSON instead"
     )
+    stream.add_argument(
+        "--stats",
+        action=argparse.BooleanOptionalAction,
+        help="print a one-line timing summary to stderr at the end (default: when stderr is a "
+        "terminal)",
+    )
     stream.set_defaults(run=_run_stream)
 
 
@@ -291,12 +298,18 @@ async def _stream_chat(
     headers: dict[str, str],
     idle_timeout: float,
     printer: LivePrinter | None,
+    timings: list[Timing] | None = None,
 ) -> ChatCompletion:
-    """Stream one request through ``client``, printing events as they arrive."""
+    """Stream one request through ``client``, printing events as they arrive.
+
+    The stream's timing is appended to ``timings`` (when given) as soon as it starts.
+    """
     async with client:
         async with client.stream(
             model=model, messages=messages, headers=headers, idle_timeout=idle_timeout, **params
         ) as stream:
+            if timings is not None:
+                timings.append(stream.timing)
             if printer is None:
                 return await stream.until_done()
             async for event in stream.events():
@@ -387,17 +400,27 @@ def _run_stream(args: argparse.Namespace) -> int:
             params["reasoning_effort"] = args.reasoning_effort
     headers = {"X-Title": _PROG} if openrouter else {}
     printer = None if args.json else LivePrinter(sys.stdout, color=use_color(sys.stdout))
+    timings: list[Timing] = []
     try:
         completion = anyio.run(
-            _stream_chat, client, args.model, messages, params, headers, args.idle_timeout, printer
+            _stream_chat, client, args.model, messages, params, headers, args.idle_timeout,
+            printer, timings,
         )
     except DeltafoldError as exc:
         sys.stdout.write("\n" if printer is not None and printer.section else "")
         sys.stdout.flush()
         print(f"{_PROG} stream: {endpoint.redactor(_one_line(str(exc)))}", file=sys.stderr)
+        _print_stats(args.stats, exc.timing)
         return 1
     _show(completion, printer)
+    _print_stats(args.stats, timings[0] if timings else None)
     return 0
+
+
+def _print_stats(wanted: bool | None, timing: Timing | None) -> None:
+    """The one-line timing summary on stderr: with --stats, or by default on a terminal."""
+    if timing is not None and (wanted or (wanted is None and sys.stderr.isatty())):
+        print(f"{_PROG} stream: {timing.summary()}", file=sys.stderr)
 
 
 # --- serve ------------------------------------------------------------------------------
