@@ -97,16 +97,16 @@ async def test_async_stream_timing_is_live_then_final(paced: str) -> None:
 
 
 def test_sync_stream_timing(paced: str) -> None:
-    with deltafold.SyncClient(base_url=paced, api_key="") as client:
-        with client.stream(model="m", messages=[]) as stream:
-            while_running = None
-            for _chunk in stream:
-                if while_running is None:
-                    time.sleep(0.02)
-                    while_running = stream.timing.duration
-            assert while_running is not None and while_running >= FIRST_DELAY
-            completion = stream.completion
-            check_final(stream.timing, stream.chunks_received)
+    client = deltafold.SyncClient(base_url=paced, api_key="")
+    with client, client.stream(model="m", messages=[]) as stream:
+        while_running = None
+        for _chunk in stream:
+            if while_running is None:
+                time.sleep(0.02)
+                while_running = stream.timing.duration
+        assert while_running is not None and while_running >= FIRST_DELAY
+        completion = stream.completion
+        check_final(stream.timing, stream.chunks_received)
     assert completion.choices[0].message.content == "Hello there!"
 
 
@@ -127,10 +127,10 @@ async def test_until_done_and_events_keep_the_same_timing(paced: str) -> None:
 @pytest.mark.anyio
 async def test_the_error_carries_the_final_timing() -> None:
     with deltafold.replay_server(chunks(error=True), delay_ms=20, first_delay_ms=100) as url:
-        async with deltafold.Client(base_url=url, api_key="") as client:
-            async with client.stream(model="m", messages=[]) as stream:
-                with pytest.raises(deltafold.StreamError) as caught:
-                    await stream.until_done()
+        client = deltafold.Client(base_url=url, api_key="")
+        async with client, client.stream(model="m", messages=[]) as stream:
+            with pytest.raises(deltafold.StreamError) as caught:
+                await stream.until_done()
     error = caught.value
     assert error.timing is stream.timing and error.partial is not None
     assert error.timing.ended and error.timing.chunks == 6
