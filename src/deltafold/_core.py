@@ -86,7 +86,9 @@ class FoldState:
     ``completion`` never mistakes a broken stream for a finished one.
     """
 
-    __slots__ = ("_completion", "_error", "_mode", "_phase", "acc", "on_end", "timing")
+    __slots__ = (
+        "_completion", "_error", "_mode", "_phase", "acc", "exit_type", "on_end", "timing",
+    )
 
     def __init__(self, limits: Limits | None = None) -> None:
         self.acc = Accumulator(limits=limits)
@@ -98,6 +100,8 @@ class FoldState:
         """Fed by the driver, which owns the clock; this module reads none."""
         self.on_end: Callable[[], None] | None = None
         """The driver's hook, called once when the stream first finishes, fails or closes."""
+        self.exit_type: type[BaseException] | None = None
+        """What ended the driver's ``with`` block, if anything (a cancellation, say)."""
 
     def _move(self, phase: Phase, error: DeltafoldError | None = None) -> bool:
         """Enter ``phase`` if :data:`_NEXT` allows it from the current one."""
@@ -174,6 +178,11 @@ class FoldState:
             exc.timing = self.timing
         self._move(FAILED, exc)
         return exc
+
+    def abandon(self, exc_type: type[BaseException]) -> None:
+        """Opening was cut short by ``exc_type`` (a cancellation): the stream ends closed."""
+        self.exit_type = exc_type
+        self.mark_closed()
 
     def mark_closed(self) -> None:
         """The driver let go of its input; idempotent, and a no-op after a failure."""

@@ -70,7 +70,7 @@ from ._http import (
 )
 from ._limits import Limits
 from ._models import ChatCompletion, ChatCompletionChunk
-from ._telemetry import Recorder, Telemetry, watch
+from ._telemetry import Telemetry, watch
 from ._timing import Timing
 
 __all__ = ["AsyncChatStream", "ChatStream", "aconnect_chat", "connect_chat"]
@@ -87,7 +87,6 @@ class _Base:
     """What both HTTP streams expose besides I/O."""
 
     _core: StreamCore
-    _recorder: Recorder | None = None
 
     def snapshot(self) -> ChatCompletion:
         """The completion folded so far; the final one once the stream ended."""
@@ -175,7 +174,7 @@ class AsyncChatStream(_Base):
             headers=dict(request.headers),
             **extra,
         )
-        self._recorder = watch(request, self._telemetry, core)
+        watch(request, self._telemetry, core)
         error: DeltafoldError | None = None
         try:
             with anyio.fail_after(self._idle):
@@ -184,6 +183,9 @@ class AsyncChatStream(_Base):
             error = idle_error(self._idle or 0.0, events=None)
         except httpx.HTTPError as exc:
             error = connect_error(request, exc)
+        except BaseException as exc:  # cancelled while connecting: no __aexit__ will come
+            core.abandon(type(exc))
+            raise
         if error is not None:
             core.fail(error)
             core.mark_closed()
@@ -206,8 +208,7 @@ class AsyncChatStream(_Base):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._recorder is not None:
-            self._recorder.exc_type = exc_type
+        self._core.exit_type = exc_type
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -418,12 +419,15 @@ class ChatStream(_Base):
             headers=dict(request.headers),
             **extra,
         )
-        self._recorder = watch(request, self._telemetry, core)
+        watch(request, self._telemetry, core)
         error: DeltafoldError | None = None
         try:
             source = cm.__enter__()
         except httpx.HTTPError as exc:
             error = connect_error(request, exc, idle_timeout=self._idle)
+        except BaseException as exc:  # interrupted while connecting: no __exit__ will come
+            core.abandon(type(exc))
+            raise
         if error is not None:
             core.fail(error)
             core.mark_closed()
@@ -446,8 +450,7 @@ class ChatStream(_Base):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._recorder is not None:
-            self._recorder.exc_type = exc_type
+        self._core.exit_type = exc_type
         self.close()
 
     def close(self) -> None:

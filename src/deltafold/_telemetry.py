@@ -180,7 +180,7 @@ def start_recorder(request: Request, telemetry: object, state: FoldState) -> Rec
 class Recorder:
     """One stream's span and metrics; ``finish`` ends the span exactly once."""
 
-    __slots__ = ("_attrs", "_capture", "_histograms", "_request", "_span", "_state", "exc_type")
+    __slots__ = ("_attrs", "_capture", "_histograms", "_request", "_span", "_state")
 
     def __init__(
         self,
@@ -195,8 +195,6 @@ class Recorder:
         self._request = request
         self._state = state
         self._capture = settings.captures_content()
-        self.exc_type: type[BaseException] | None = None
-        """What ended the ``with`` block, if anything (cancellation, the caller's own error)."""
         url = httpx.URL(request.url)
         host = url.host
         port = url.port or (443 if url.scheme == "https" else 80)
@@ -254,8 +252,9 @@ class Recorder:
             return str(error.status_code)
         if error is not None:
             return type(error).__name__
-        if self.exc_type is not None and self._state.phase.value != "finished":
-            return self.exc_type.__name__
+        exit_type = self._state.exit_type
+        if exit_type is not None and self._state.phase.value != "finished":
+            return exit_type.__name__
         return None
 
     def _record(self, attributes: dict[str, Any], error_type: str | None, completion: Any) -> None:
