@@ -8,7 +8,13 @@ round so drift hits every variant alike. The server runs in a child process
 (the tests' ``ReplayServer``, one event per write) so it does not compete
 for the GIL with the client being measured.
 
-    python benchmarks/stream_overhead.py [--rounds 15] [--backend asyncio|trio]
+    python benchmarks/stream_overhead.py [--rounds 15] [--backend asyncio|trio] [--otel]
+
+``--otel`` configures the OpenTelemetry SDK first (global tracer and meter
+providers with in-memory readers), so the deltafold variants record a span and
+the metrics; without it only ``opentelemetry-api`` (if installed) is there,
+with nothing configured. ``telemetry=False`` is the same stream with
+telemetry off for that stream (the timing is always kept).
 """
 
 from __future__ import annotations
@@ -85,6 +91,14 @@ async def chunks(http: httpx.AsyncClient, url: str) -> int:
     return n
 
 
+async def chunks_no_telemetry(http: httpx.AsyncClient, url: str) -> int:
+    n = 0
+    async with deltafold.aconnect_chat(http, url, json=REQUEST, telemetry=False) as stream:
+        async for _ in stream:
+            n += 1
+    return n
+
+
 async def events(http: httpx.AsyncClient, url: str) -> int:
     n = 0
     async with deltafold.aconnect_chat(http, url, json=REQUEST) as stream:
@@ -102,6 +116,7 @@ async def until_done(http: httpx.AsyncClient, url: str) -> int:
 VARIANTS: dict[str, Callable[[httpx.AsyncClient, str], Awaitable[int]]] = {
     "bare httpx-sse + json.loads": bare,
     "aconnect_chat: async for chunk": chunks,
+    "async for chunk, telemetry=False": chunks_no_telemetry,
     "aconnect_chat: events()": events,
     "aconnect_chat: until_done()": until_done,
 }
@@ -123,15 +138,33 @@ async def measure(urls: dict[str, str], rounds: int) -> dict[str, dict[str, floa
     return results
 
 
+def configure_sdk() -> None:
+    """Global SDK providers, as an application that exports its telemetry sets them."""
+    from opentelemetry import metrics, trace
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
+    trace.set_tracer_provider(provider)
+    metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
+    parser.add_argument("--otel", action="store_true", help="configure the OpenTelemetry SDK")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve()
         return
+    if args.otel:
+        configure_sdk()
     child = subprocess.Popen(
         [sys.executable, __file__, "--serve"],
         stdin=subprocess.PIPE,
@@ -149,7 +182,8 @@ def main() -> None:
     base_label = next(iter(VARIANTS))
     for name, medians in results.items():
         base = medians[base_label]
-        print(f"\n{name} ({args.backend}, median of {args.rounds} rounds)")
+        sdk = "OpenTelemetry SDK configured" if args.otel else "no OpenTelemetry SDK"
+        print(f"\n{name} ({args.backend}, {sdk}, median of {args.rounds} rounds)")
         for label, seconds in medians.items():
             print(f"  {label:32} {seconds * 1000:8.2f} ms   x{seconds / base:.2f}")
 

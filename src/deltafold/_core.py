@@ -141,8 +141,9 @@ class FoldState:
     def settle(self) -> None:
         """Tell the timing how many chunks are folded: the new ones came with the last read."""
         acc = self.acc
-        if acc.chunks_folded != self.timing.chunks:
-            self.timing.arrived(acc.chunks_folded, acc.has_token)
+        count = acc._count  # chunks_folded, without the property's call (this runs per chunk)
+        if count != self.timing.chunks:
+            self.timing.arrived(count, acc.has_token)
 
     def describe(self) -> str:
         """The phase in a few words, for ``repr``."""

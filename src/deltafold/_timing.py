@@ -21,60 +21,78 @@ import attrs
 
 __all__ = ["GapSummary", "Timing"]
 
-_EXACT = 64
-"""Up to this many gaps are kept as they are: their percentiles are exact."""
+_EXACT = 256
+"""Gaps are buffered as they are, this many at a time: up to here percentiles are exact."""
 _FLOOR = 1e-6
 """Gaps under a microsecond (chunks that came in one read) count as 0."""
 _PER_OCTAVE = 16
 """Buckets per doubling: a bucket spans 4.4 %, so a percentile is within 2.2 % of the truth."""
 _BUCKETS = 36 * _PER_OCTAVE
 """From 1 µs to 2**36 µs (19 hours); a longer gap lands in the last bucket."""
+_LAST = _BUCKETS - 1
+_OFFSET = -math.log2(_FLOOR) * _PER_OCTAVE
+"""``index = 16 * log2(gap) + _OFFSET`` is ``16 * log2(gap / 1 µs)``, one multiply cheaper."""
+_log2 = math.log2
 
 
 @attrs.define(eq=False, repr=False)
 class GapSummary:
     """The gaps between chunks, in seconds, in constant memory however long the stream.
 
-    The first 64 gaps are kept exactly, so their percentiles are exact. From
-    the 65th on they are counted in a fixed log-scale histogram (16 buckets
-    per doubling, from 1 µs to 19 hours: 576 counters), and a percentile is
-    the geometric middle of its bucket (within 2.2 %), never above ``max``.
+    A gap costs one list append: gaps are buffered as they are, 256 at a
+    time. Until the buffer first fills, percentiles are exact. Then each full
+    buffer is poured into a fixed log-scale histogram (16 buckets per
+    doubling, from 1 µs to 19 hours: 576 counters), and a percentile is the
+    geometric middle of its bucket (within 2.2 %), never above ``max``.
     Percentiles use the nearest rank: p90 is the smallest gap that at least
     90 % of the gaps do not exceed. Gaps under 1 µs count as 0.
     """
 
     count: int = 0
     """How many gaps (chunks after the first)."""
-    max: float | None = None
-    """The longest gap; None before the second chunk."""
-    _exact: list[float] | None = attrs.field(factory=list, alias="_exact")
+    _top: float = attrs.field(default=-1.0, alias="_top")
+    _buffer: list[float] = attrs.field(factory=list, alias="_buffer")
     _zeros: int = attrs.field(default=0, alias="_zeros")
     _counts: list[int] | None = attrs.field(default=None, alias="_counts")
 
-    def add(self, gap: float, times: int = 1) -> None:
-        """Count ``gap`` ``times`` times."""
-        if times <= 0:
-            return
-        self.count += times
-        if self.max is None or gap > self.max:
-            self.max = gap
-        exact = self._exact
-        if exact is not None:
-            if len(exact) + times <= _EXACT:
-                exact.extend([gap] * times)
-                return
-            self._exact = None
-            self._counts = [0] * _BUCKETS
-            for value in exact:
-                self._bucket(value, 1)
-        self._bucket(gap, times)
+    @property
+    def max(self) -> float | None:
+        """The longest gap; None before the second chunk."""
+        return self._top if self.count else None
 
-    def _bucket(self, gap: float, times: int) -> None:
-        if gap < _FLOOR:
-            self._zeros += times
-            return
-        index = min(int(math.log2(gap / _FLOOR) * _PER_OCTAVE), _BUCKETS - 1)
-        self._counts[index] += times  # type: ignore[index]
+    def add(self, gap: float, times: int = 1) -> None:
+        """Count ``gap`` ``times`` times (this runs once per chunk: keep it short)."""
+        if times == 1:
+            self.count += 1
+            if gap > self._top:
+                self._top = gap
+            buffer = self._buffer
+            buffer.append(gap)
+            if len(buffer) >= _EXACT:
+                self._pour()
+        elif times > 0:
+            self.count += times
+            if gap > self._top:
+                self._top = gap
+            if gap < _FLOOR:  # the chunks after the first of one read
+                self._zeros += times
+            else:
+                self._buffer.extend([gap] * times)
+                if len(self._buffer) >= _EXACT:
+                    self._pour()
+
+    def _pour(self) -> None:
+        """Move the buffered gaps into the histogram."""
+        counts = self._counts
+        if counts is None:
+            self._counts = counts = [0] * _BUCKETS
+        for gap in self._buffer:
+            if gap < _FLOOR:
+                self._zeros += 1
+            else:
+                index = int(_PER_OCTAVE * _log2(gap) + _OFFSET)
+                counts[index if index < _LAST else _LAST] += 1
+        self._buffer.clear()
 
     def percentile(self, q: float) -> float | None:
         """The ``q``-th percentile (0 < q <= 100) of the gaps; None with no gap yet."""
@@ -83,17 +101,20 @@ class GapSummary:
         if not self.count:
             return None
         rank = max(1, math.ceil(q / 100 * self.count))
-        if self._exact is not None:
-            return sorted(self._exact)[rank - 1]
+        if self._counts is None:  # nothing poured yet: exact
+            if rank <= self._zeros:
+                return 0.0
+            return sorted(self._buffer)[rank - self._zeros - 1]
+        self._pour()
         if rank <= self._zeros:
             return 0.0
         seen = self._zeros
-        for index, n in enumerate(self._counts or ()):
+        for index, n in enumerate(self._counts):
             seen += n
             if seen >= rank:
                 middle = _FLOOR * 2 ** ((index + 0.5) / _PER_OCTAVE)
-                return min(middle, self.max or middle)
-        return self.max
+                return min(middle, self._top)
+        return self._top
 
     @property
     def p50(self) -> float | None:
@@ -157,7 +178,7 @@ class Timing:
 
     def read(self, now: float | None = None) -> None:
         """Bytes (or an item) arrived: the chunks folded from them arrived now."""
-        self._read_at = self.clock() if now is None else now
+        self._read_at = now if now is not None else self.clock()
 
     def arrived(self, total: int, has_token: Callable[[], bool]) -> None:
         """The fold now holds ``total`` chunks: the new ones came with the last read.
@@ -171,23 +192,21 @@ class Timing:
         self.chunks = total
         last = self.last_chunk_at
         self.last_chunk_at = at
+        hook = self.on_gap
         if last is None:
             self.first_chunk_at = at
-            new -= 1
         else:
-            self._gap(at - last, 1)
-            new -= 1
-        if new:
-            self._gap(0.0, new)
+            gap = at - last
+            self.gaps.add(gap)
+            if hook is not None:
+                hook(gap)
+        if new > 1:  # the others came in the same read
+            self.gaps.add(0.0, new - 1)
+            if hook is not None:
+                for _ in range(new - 1):
+                    hook(0.0)
         if self.first_token_at is None and has_token():
             self.first_token_at = at
-
-    def _gap(self, gap: float, times: int) -> None:
-        self.gaps.add(gap, times)
-        hook = self.on_gap
-        if hook is not None:
-            for _ in range(times):
-                hook(gap)
 
     def end(self, now: float | None = None) -> None:
         if self.ended_at is None:
