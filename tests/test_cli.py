@@ -382,3 +382,19 @@ def test_no_command_is_a_usage_error() -> None:
     result = run()
     assert result.returncode == 2
     assert "usage: deltafold" in result.stderr
+
+
+def test_stream_stats_summary_on_stderr() -> None:
+    with replay_server(demo_recording(), first_delay_ms=100) as base:
+        shown = run("stream", "--model", "m", "--base-url", base, "--stats", "Hi")
+        quiet = run("stream", "--model", "m", "--base-url", base, "Hi")  # stderr is a pipe
+    assert shown.returncode == 0 and quiet.returncode == 0, shown.stderr + quiet.stderr
+    [line] = [x for x in shown.stderr.splitlines() if "chunks" in x]
+    assert re.fullmatch(
+        r"deltafold stream: 43 chunks, headers \d+ms, first chunk (\d{3,})ms, first token \d+ms, "
+        r"total \d+(ms|\.\d+s), gaps p50 \d+ms p99 \d+ms max \d+ms, [\d.]+ tok/s",
+        line,
+    ), line
+    assert int(re.search(r"first chunk (\d+)ms", line).group(1)) >= 100  # type: ignore[union-attr]
+    assert "chunks" not in quiet.stderr
+    assert shown.stdout == quiet.stdout
