@@ -41,6 +41,14 @@ __all__ = [
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from ._exceptions import JSONParseError
+
+NOT_WIRE = "deltafold.not_wire"
+"""attrs metadata key of a field that is not part of the wire form (``parsed``,
+``parse_error``): ``to_dict`` never writes it, ``from_dict`` never reads it, equality
+ignores it."""
+_LOCAL = {NOT_WIRE: True}
+
 
 class _Wire:
     """Where the models' ``to_dict`` / ``from_dict`` find the converter.
@@ -94,6 +102,13 @@ class FunctionCall(_WireModel):
     """The arguments as JSON text, exactly as the model wrote them (parse with ``json.loads``)."""
     extra: dict[str, Any] = field(factory=dict, kw_only=True)
     """Fields the model does not declare, as they arrived; ``to_dict`` writes them back."""
+    parsed: Any = field(default=None, kw_only=True, eq=False, repr=False, metadata=_LOCAL)
+    """The arguments parsed as they streamed (``parse_json``): the value, or the partial value
+    in a snapshot or when the text ended early; None when not parsing. Not on the wire."""
+    parse_error: JSONParseError | None = field(
+        default=None, kw_only=True, eq=False, repr=False, metadata=_LOCAL
+    )
+    """Why the arguments are not valid JSON, with the position (``parse_json``); else None."""
 
 
 @define
@@ -274,6 +289,14 @@ class Message(_WireModel):
     """Audio output."""
     extra: dict[str, Any] = field(factory=dict, kw_only=True)
     """Fields the model does not declare, as they arrived; ``to_dict`` writes them back."""
+    parsed: Any = field(default=None, kw_only=True, eq=False, repr=False, metadata=_LOCAL)
+    """The content parsed as JSON as it streamed (``parse_json="content"``/``"all"``): the
+    value, or the partial value in a snapshot or when the text ended early; None when not
+    parsing. Not on the wire."""
+    parse_error: JSONParseError | None = field(
+        default=None, kw_only=True, eq=False, repr=False, metadata=_LOCAL
+    )
+    """Why the content is not valid JSON, with the position (``parse_json``); else None."""
 
     @property
     def text(self) -> str:
