@@ -22,7 +22,10 @@ DECLARATIONS = {"_cli": {"build_parser"}}
 
 PENDING: dict[str, dict[str, str]] = {
     "circle": {},
-    "module": {},
+    "module": {
+        "_models": "issue 12 adds parsed/parse_error (and the typed-result methods): the lead "
+        "splits the models when the two halves merge",
+    },
     "function": {},
 }
 """Checks expected to fail while a change is under way (xfail, not strict); empty when none."""
@@ -174,7 +177,7 @@ SANS_IO = (
     "_accumulator", "_choice", "_result", "_merge", "_convert", "_models", "_jsonvalue",
     "_decode", "_sse", "_body", "_core", "_iterfold", "_assemble", "_split", "_events",
     "_limits", "_exceptions", "_sentinel", "_redact", "_partial_json", "_json_events",
-    "_json_scalars",
+    "_json_scalars", "_json_fold",
 )
 """The core: chunks and bytes in, values out; it never opens a socket (docs/concepts.md)."""
 
@@ -213,7 +216,7 @@ LAYERS = (
     ),
     ("_sse", "_decode", "_json_scalars", "_partial_json"),
     ("_convert",),
-    ("_merge", "_choice", "_result", "_accumulator"),
+    ("_merge", "_choice", "_json_fold", "_result", "_accumulator"),
     ("_body", "_assemble", "_core", "_iterfold"),
     ("_http", "_endpoint", "_stream", "_client"),
     ("_split", "_server", "_live", "_cli", "__main__", "__init__"),

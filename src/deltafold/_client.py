@@ -16,6 +16,7 @@ import httpx
 
 from ._endpoint import OPENROUTER_URL, Endpoint, resolve_endpoint
 from ._http import Request, has_credential_header
+from ._json_fold import ParseJSON
 from ._limits import Limits
 from ._stream import AsyncChatStream, ChatStream
 
@@ -125,12 +126,14 @@ class Client(_Settings):
         messages: Any,
         headers: Mapping[str, str] | None = None,
         idle_timeout: float | None = None,
+        parse_json: ParseJSON = False,
         **params: Any,
     ) -> AsyncChatStream:
         """Start a streamed completion; use the result with ``async with``.
 
         ``params`` go into the request body as they are (temperature, tools,
-        stream_options...); ``stream`` is always set to true.
+        stream_options...); ``stream`` is always set to true. ``parse_json`` is not sent:
+        it parses tool arguments and/or content as they stream (see :func:`aconnect_chat`).
         """
         if self._http is None:
             self._http = httpx.AsyncClient(timeout=_DEFAULT_TIMEOUT)
@@ -139,6 +142,7 @@ class Client(_Settings):
             self._request(model, messages, params, headers),
             idle_timeout=self._idle_timeout if idle_timeout is None else idle_timeout,
             limits=self._limits,
+            parse_json=parse_json,
         )
 
     async def aclose(self) -> None:
@@ -186,6 +190,7 @@ class SyncClient(_Settings):
         messages: Any,
         headers: Mapping[str, str] | None = None,
         idle_timeout: float | None = None,
+        parse_json: ParseJSON = False,
         **params: Any,
     ) -> ChatStream:
         """Start a streamed completion; use the result with ``with``."""
@@ -196,6 +201,7 @@ class SyncClient(_Settings):
             self._request(model, messages, params, headers),
             idle_timeout=self._idle_timeout if idle_timeout is None else idle_timeout,
             limits=self._limits,
+            parse_json=parse_json,
         )
 
     def close(self) -> None:

@@ -44,10 +44,9 @@ if TYPE_CHECKING:
     from ._exceptions import JSONParseError
 
 NOT_WIRE = "deltafold.not_wire"
-"""attrs metadata key of a field that is not part of the wire form (``parsed``,
-``parse_error``): ``to_dict`` never writes it, ``from_dict`` never reads it, equality
-ignores it."""
-_LOCAL = {NOT_WIRE: True}
+"""attrs metadata key of a field off the wire form (``parsed``, ``parse_error``): ``to_dict``
+never writes it, ``from_dict`` never reads it, equality ignores it."""
+_OFF = {NOT_WIRE: True}
 
 
 class _Wire:
@@ -102,13 +101,13 @@ class FunctionCall(_WireModel):
     """The arguments as JSON text, exactly as the model wrote them (parse with ``json.loads``)."""
     extra: dict[str, Any] = field(factory=dict, kw_only=True)
     """Fields the model does not declare, as they arrived; ``to_dict`` writes them back."""
-    parsed: Any = field(default=None, kw_only=True, eq=False, repr=False, metadata=_LOCAL)
-    """The arguments parsed as they streamed (``parse_json``): the value, or the partial value
-    in a snapshot or when the text ended early; None when not parsing. Not on the wire."""
+    parsed: Any = field(default=None, kw_only=True, eq=False, repr=False, metadata=_OFF)
+    """The arguments parsed while streaming (``parse_json``; the partial value in a snapshot
+    or when the text ended early); None when not parsing. Not on the wire."""
     parse_error: JSONParseError | None = field(
-        default=None, kw_only=True, eq=False, repr=False, metadata=_LOCAL
+        default=None, kw_only=True, eq=False, repr=False, metadata=_OFF
     )
-    """Why the arguments are not valid JSON, with the position (``parse_json``); else None."""
+    """Why the arguments are not JSON, with the position (``parse_json``); else None."""
 
 
 @define
@@ -289,14 +288,13 @@ class Message(_WireModel):
     """Audio output."""
     extra: dict[str, Any] = field(factory=dict, kw_only=True)
     """Fields the model does not declare, as they arrived; ``to_dict`` writes them back."""
-    parsed: Any = field(default=None, kw_only=True, eq=False, repr=False, metadata=_LOCAL)
-    """The content parsed as JSON as it streamed (``parse_json="content"``/``"all"``): the
-    value, or the partial value in a snapshot or when the text ended early; None when not
-    parsing. Not on the wire."""
+    parsed: Any = field(default=None, kw_only=True, eq=False, repr=False, metadata=_OFF)
+    """The content parsed while streaming (``parse_json="content"`` or ``"all"``; the partial
+    value in a snapshot or when the text ended early); None when not parsing. Not on the wire."""
     parse_error: JSONParseError | None = field(
-        default=None, kw_only=True, eq=False, repr=False, metadata=_LOCAL
+        default=None, kw_only=True, eq=False, repr=False, metadata=_OFF
     )
-    """Why the content is not valid JSON, with the position (``parse_json``); else None."""
+    """Why the content is not JSON, with the position (``parse_json``); else None."""
 
     @property
     def text(self) -> str:

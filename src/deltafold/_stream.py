@@ -67,8 +67,10 @@ from ._http import (
     stream_error,
     unwind,
 )
+from ._json_fold import ParseJSON, upgrade
 from ._limits import Limits
 from ._models import ChatCompletion, ChatCompletionChunk
+from ._partial_json import PartialJSON
 
 __all__ = ["AsyncChatStream", "ChatStream", "aconnect_chat", "connect_chat"]
 
@@ -88,6 +90,11 @@ class _Base:
     def snapshot(self) -> ChatCompletion:
         """The completion folded so far; the final one once the stream ended."""
         return self._core.snapshot()
+
+    def partial_json(self, index: int = 0, tool_index: int | None = None) -> PartialJSON | None:
+        """The live parser of a content or tool call (``parse_json``): see
+        :meth:`Accumulator.partial_json`."""
+        return self._core.acc.partial_json(index, tool_index)
 
     @property
     def completion(self) -> ChatCompletion:
@@ -137,11 +144,12 @@ class AsyncChatStream(_Base):
         *,
         idle_timeout: float | None = None,
         limits: Limits | None = None,
+        parse_json: ParseJSON = False,
     ) -> None:
         self._http = http
         self._request = request
         self._idle = check_idle_timeout(idle_timeout)
-        self._core = StreamCore(limits)
+        self._core = StreamCore(limits, upgrade(parse_json, request.json))
         self._cm: Any = None
         self._response: httpx.Response | None = None
         self._body: AsyncIterator[bytes] | None = None
@@ -349,6 +357,7 @@ def aconnect_chat(
     idle_timeout: float | None = None,
     limits: Limits | None = None,
     method: str = "POST",
+    parse_json: ParseJSON = False,
 ) -> AsyncChatStream:
     """Stream a chat completion with the caller's ``httpx.AsyncClient``.
 
@@ -356,10 +365,13 @@ def aconnect_chat(
     this request only (the client is never modified). Use the result with
     ``async with``. ``idle_timeout`` bounds the wait for the response headers
     and for each SSE event; while it is set it replaces the client's read
-    timeout for this request.
+    timeout for this request. ``parse_json`` parses tool arguments and/or content as
+    they stream (see :class:`Accumulator`); True also parses the content when ``json``
+    asks for JSON (``response_format`` of type ``json_schema`` or ``json_object``).
     """
     return AsyncChatStream(
-        http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits
+        http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits,
+        parse_json=parse_json,
     )
 
 
@@ -382,11 +394,12 @@ class ChatStream(_Base):
         *,
         idle_timeout: float | None = None,
         limits: Limits | None = None,
+        parse_json: ParseJSON = False,
     ) -> None:
         self._http = http
         self._request = request
         self._idle = check_idle_timeout(idle_timeout)
-        self._core = StreamCore(limits)
+        self._core = StreamCore(limits, upgrade(parse_json, request.json))
         self._cm: Any = None
         self._response: httpx.Response | None = None
         self._body: Iterator[bytes] | None = None
@@ -580,6 +593,7 @@ def connect_chat(
     idle_timeout: float | None = None,
     limits: Limits | None = None,
     method: str = "POST",
+    parse_json: ParseJSON = False,
 ) -> ChatStream:
     """Stream a chat completion with the caller's ``httpx.Client``; use it with ``with``.
 
@@ -587,5 +601,6 @@ def connect_chat(
     enforced through httpx's read timeout (see :class:`ChatStream`).
     """
     return ChatStream(
-        http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits
+        http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits,
+        parse_json=parse_json,
     )
