@@ -25,6 +25,8 @@ PENDING: dict[str, dict[str, str]] = {
     "module": {
         "_models": "issue 12 adds parsed/parse_error (and the typed-result methods): the lead "
         "splits the models when the two halves merge",
+        "_stream": "issue 12 adds parse_json and the timings to both drivers: the lead splits "
+        "the async and sync drivers when they merge",
     },
     "function": {},
 }

@@ -77,6 +77,15 @@ events still have it."""
 class Accumulator:
     """Folds chunks one at a time; ``snapshot()`` at any point, ``result()`` at the end.
 
+    ``parse_json`` (off by default) parses JSON as it streams, one :class:`PartialJSON`
+    per target: True or ``"arguments"``, every tool call's (and the legacy function
+    call's) arguments; ``"content"``, each choice's content; ``"all"``, both. A fragment
+    that changed a value is followed by a :class:`JSONDelta`; text that is not JSON gives
+    one :class:`JSONInvalid` (checked at ``close()`` for text that ended early) and that
+    target stops parsing, while the text folds as usual. ``partial_json()`` gives the
+    live parser; the result has ``parsed`` and ``parse_error`` on each ``FunctionCall``
+    and ``Message``. Re-sent whole arguments restart that call's parser.
+
     >>> acc = Accumulator()
     >>> events = acc.feed({"choices": [{"index": 0, "delta": {"content": "Hi"}}]})
     >>> acc.result().choices[0].message.content

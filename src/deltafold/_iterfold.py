@@ -49,8 +49,7 @@ class _FoldBase:
         return self._state.snapshot()
 
     def partial_json(self, index: int = 0, tool_index: int | None = None) -> PartialJSON | None:
-        """The live parser of a content or tool call (``parse_json``): see
-        :meth:`Accumulator.partial_json`."""
+        """The live parser of a content or tool call: see :meth:`Accumulator.partial_json`."""
         return self._state.acc.partial_json(index, tool_index)
 
     @property

@@ -92,8 +92,7 @@ class _Base:
         return self._core.snapshot()
 
     def partial_json(self, index: int = 0, tool_index: int | None = None) -> PartialJSON | None:
-        """The live parser of a content or tool call (``parse_json``): see
-        :meth:`Accumulator.partial_json`."""
+        """The live parser of a content or tool call: see :meth:`Accumulator.partial_json`."""
         return self._core.acc.partial_json(index, tool_index)
 
     @property
@@ -365,9 +364,8 @@ def aconnect_chat(
     this request only (the client is never modified). Use the result with
     ``async with``. ``idle_timeout`` bounds the wait for the response headers
     and for each SSE event; while it is set it replaces the client's read
-    timeout for this request. ``parse_json`` parses tool arguments and/or content as
-    they stream (see :class:`Accumulator`); True also parses the content when ``json``
-    asks for JSON (``response_format`` of type ``json_schema`` or ``json_object``).
+    timeout for this request. ``parse_json``: see :class:`Accumulator`; True also parses
+    the content when ``json`` has a ``response_format`` of type json_schema or json_object.
     """
     return AsyncChatStream(
         http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits,
