@@ -74,28 +74,17 @@ def upgrade(parse_json: ParseJSON, body: object) -> ParseJSON:
 class ParsedText:
     """One target's parser (a tool call's arguments or a choice's content) and its error."""
 
-    __slots__ = ("error", "fed", "limits", "parser")
+    __slots__ = ("error", "limits", "parser")
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.parser = PartialJSON(limits=limits)
         self.error: JSONParseError | None = None
-        self.fed = 0  # characters fed to this parser before the current fragment
 
-    def feed(self, text: str, replaced: bool) -> list[Any] | JSONParseError | None:
-        """The JSON events of ``text``, the error it caused (once), or None when stopped."""
-        if replaced:
-            self.parser = PartialJSON(limits=self.limits)
-            self.error = None
-            self.fed = 0
-        elif self.error is not None:
-            return None
-        try:
-            events = self.parser.feed(text)
-        except (JSONParseError, LimitExceededError) as error:
-            return self._failed(error)
-        self.fed += len(text)
-        return events
+    def restart(self) -> None:
+        """Start again (the provider re-sent the whole text)."""
+        self.parser = PartialJSON(limits=self.limits)
+        self.error = None
 
     def close(self) -> list[Any] | JSONParseError | None:
         """Check the end: the last events (a top-level number ends here) or the error, once."""
@@ -105,16 +94,17 @@ class ParsedText:
         try:
             self.parser.close(events)
         except (JSONParseError, LimitExceededError) as error:
-            return self._failed(error)
+            return self.failed(error)
         return events
 
-    def _failed(self, error: JSONParseError | LimitExceededError) -> JSONParseError:
+    def failed(self, error: JSONParseError | LimitExceededError) -> JSONParseError:
         """Keep the error; a limit the value crossed (nesting, digits) is reported as one too."""
         if not isinstance(error, JSONParseError):
             limit = error
+            position = self.parser._offset  # where the fragment that crossed it began
             error = JSONParseError(
-                f"JSON value over a limit after character {self.fed}: {limit}",
-                position=self.fed,
+                f"JSON value over a limit after character {position}: {limit}",
+                position=position,
                 expected=f"a value within Limits.{limit.limit}",
             )
             error.__cause__ = limit
@@ -159,26 +149,36 @@ class JSONFold:
         for event in new:
             if out is not None:
                 out.append(event)
-            if type(event) is ContentDelta and self.content:
-                tool_index = None
-                replaced = False
-                target = state.content_json
-                if target is None:
-                    target = state.content_json = ParsedText(self.limits)
-            elif type(event) is ToolCallArgumentsDelta and self.arguments:
-                tool_index = event.tool_index
-                replaced = event.replaced
-                call = state.function_call if tool_index < 0 else state.calls[tool_index]
+            if type(event) is ToolCallArgumentsDelta and self.arguments:
+                position = event.tool_index
+                tool_index: int | None = position
+                call = state.function_call if position < 0 else state.calls[position]
                 if call is None:
                     continue
                 target = call.json
                 if target is None:
                     target = call.json = ParsedText(self.limits)
+                elif event.replaced:
+                    target.restart()
+            elif type(event) is ContentDelta and self.content:
+                tool_index = None
+                target = state.content_json
+                if target is None:
+                    target = state.content_json = ParsedText(self.limits)
             else:
                 continue
-            result = target.feed(event.text, replaced)
+            if target.error is not None:
+                continue
+            try:
+                result = target.parser.feed(event.text)
+            except (JSONParseError, LimitExceededError) as error:
+                if out is not None:
+                    out.append(JSONInvalid(state.index, tool_index, target.failed(error)))
+                else:
+                    target.failed(error)
+                continue
             if out is not None and result:
-                out.append(_report(state.index, tool_index, result))
+                out.append(JSONDelta(state.index, tool_index, tuple(result)))
 
     def close(self, choices: dict[int, ChoiceState], out: list[Event]) -> None:
         """The end of the stream: check every target ends whole, in choice and call order."""
