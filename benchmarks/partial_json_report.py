@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 OURS = ["deltafold", "deltafold_events"]
-PEERS = ["jiter", "pydantic_core", "partial_json_parser", "langchain"]
+PEERS = ["jiter", "openai_stream_state", "pydantic_core", "partial_json_parser", "langchain"]
 PEER_LABEL = {
     "jiter": "jiter partial_mode=True per chunk (OpenAI SDK)",
     "pydantic_core": "pydantic-core trailing-strings per chunk",
     "partial_json_parser": "partial-json-parser per chunk",
     "langchain": "LangChain parse_partial_json per chunk",
+    "openai_stream_state": "OpenAI SDK ChatCompletionStreamState, strict tool",
 }
 #: The issue's targets: >= 100x the OpenAI SDK's way at 100 KB; 1 MB vs 10 KB per byte <= 1.3.
 TARGET_JITER = (100_000, 100.0)

@@ -29,6 +29,7 @@ TARGET_PEER = {"openai": 60.0, "litellm": 30.0}
 FLAT = 0.20
 MB = 1024 * 1024
 DEFAULT_PLOT = Path(__file__).resolve().parents[1] / "docs" / "img" / "benchmarks-scale.png"
+PARTIAL_JSON_PLOT = DEFAULT_PLOT.with_name("benchmarks-partial-json.png")
 
 Runs = dict[str, dict[str, dict[str, Any]]]
 
@@ -231,6 +232,37 @@ def plot(scale: Runs, out: Path) -> None:
     plt.close(fig)
 
 
+def plot_partial_json(runs: dict[int, dict[str, dict[str, Any]]], out: Path) -> None:
+    """The partial-JSON group: median time for the whole document against its size, log-log."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import partial_json_report as pj
+
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    for path in pj.OURS + pj.PEERS:
+        points = [(runs[s][path]["chars"], runs[s][path]["median"]) for s in sorted(runs)
+                  if path in runs[s]]
+        if not points:
+            continue
+        xs, ys = zip(*points, strict=True)
+        label = pj.PEER_LABEL.get(path, f"deltafold PartialJSON ({path})")
+        ax.plot(xs, ys, "-" if path in pj.OURS else "--", marker="o", label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("document size (characters), streamed in 4-character fragments")
+    ax.set_ylabel("median time for the whole stream (s, log)")
+    ax.set_title("Partial JSON: the value after every fragment, time vs size")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("json", type=Path, help="pytest-benchmark --benchmark-json output")
@@ -279,6 +311,8 @@ def main(argv: list[str]) -> None:
     pj = partial_json_report.load(json.loads(args.json.read_text()))
     if pj:
         out += ["", *partial_json_report.section(pj)]
+        plot_partial_json(pj, args.plot.with_name(PARTIAL_JSON_PLOT.name))
+        out += [f"Plot written to {args.plot.with_name(PARTIAL_JSON_PLOT.name)}"]
     text = "\n".join(out)
     print(text)
     if args.output:

@@ -12,7 +12,11 @@ value after every fragment:
 - ``pydantic_core``: ``from_json(buf, allow_partial="trailing-strings")`` per
   fragment (pydantic-ai, instructor);
 - ``partial_json_parser``: ``partial_json_parser.loads(buf)`` per fragment (vLLM);
-- ``langchain``: ``langchain_core.utils.json.parse_partial_json(buf)`` per fragment.
+- ``langchain``: ``langchain_core.utils.json.parse_partial_json(buf)`` per fragment;
+- ``openai_stream_state``: the OpenAI SDK's ``ChatCompletionStreamState`` given a strict
+  function tool (``input_tools``), fed one tool-call chunk per fragment; it re-parses the
+  whole arguments with jiter per chunk and the partial value is the snapshot's
+  ``parsed_arguments`` (the chunk objects are built before timing, as its SSE decoder would).
 
 A peer whose cost grows with the square of the size runs up to ``PEER_MAX``
 only (skipped beyond, marked in the report). The report:
@@ -45,6 +49,7 @@ PEER_MAX = {
     "pydantic_core": 100_000,
     "partial_json_parser": 10_000,
     "langchain": 10_000,
+    "openai_stream_state": 100_000,
 }
 
 _WORDS = [
@@ -146,6 +151,50 @@ def run_langchain(pieces: list[str]) -> Any:
     return value
 
 
+_STRICT_TOOL: Any = {
+    "type": "function",
+    "function": {"name": "report", "strict": True, "parameters": {"type": "object"}},
+}
+_openai_chunks: dict[int, list[Any]] = {}
+
+
+def _tool_chunks(pieces: list[str]) -> list[Any]:
+    """One OpenAI SDK chunk object per fragment (built once per document, outside timing)."""
+    from openai.types.chat import ChatCompletionChunk
+
+    key = id(pieces)
+    if key not in _openai_chunks:
+        _openai_chunks.clear()
+        chunks = []
+        for i, piece in enumerate(pieces):
+            call: dict[str, Any] = {"index": 0, "function": {"arguments": piece}}
+            if i == 0:
+                call.update(id="call_1", type="function")
+                call["function"]["name"] = "report"
+            delta: dict[str, Any] = {"tool_calls": [call]}
+            if i == 0:
+                delta["role"] = "assistant"
+            chunks.append(ChatCompletionChunk.model_validate({
+                "id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+            }))
+        _openai_chunks[key] = chunks
+    return _openai_chunks[key]
+
+
+def run_openai_stream_state(pieces: list[str]) -> Any:
+    from openai.lib.streaming.chat import ChatCompletionStreamState
+
+    chunks = _tool_chunks(pieces)
+    state: Any = ChatCompletionStreamState(input_tools=[_STRICT_TOOL])
+    value = None
+    for chunk in chunks:
+        state.handle_chunk(chunk)
+        value = state.current_completion_snapshot.choices[0].message.tool_calls[0].function
+        value = value.parsed_arguments
+    return value
+
+
 PATHS: dict[str, tuple[str | None, Callable[[list[str]], Any]]] = {
     "deltafold": (None, run_deltafold),
     "deltafold_events": (None, run_deltafold_events),
@@ -153,6 +202,7 @@ PATHS: dict[str, tuple[str | None, Callable[[list[str]], Any]]] = {
     "pydantic_core": ("pydantic_core", run_pydantic_core),
     "partial_json_parser": ("partial_json_parser", run_partial_json_parser),
     "langchain": ("langchain_core", run_langchain),
+    "openai_stream_state": ("openai", run_openai_stream_state),
 }
 
 _cache: dict[int, tuple[str, list[str], Any]] = {}
@@ -176,6 +226,8 @@ def test_partial_json(benchmark: Any, size: int, path: str) -> None:
     if size > PEER_MAX.get(path, size):
         pytest.skip(f"{path} runs up to {PEER_MAX[path]:,} characters (minutes beyond)")
     text, pieces, expected = _input(size)
+    if path == "openai_stream_state":
+        _tool_chunks(pieces)  # built before timing
     start = time.perf_counter()
     assert fn(pieces) == expected, f"{path} did not read the whole document"
     elapsed = max(time.perf_counter() - start, 1e-6)

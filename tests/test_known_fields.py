@@ -22,7 +22,21 @@ from deltafold import assemble
 
 
 def fields(cls: type[Any]) -> set[str]:
-    return {a.name for a in attrs.fields(cls)} - {"extra"}
+    """The wire fields: every attrs field but ``extra`` and those marked as not on the wire."""
+    return {a.name for a in attrs.fields(cls) if not a.metadata.get(m.NOT_WIRE)} - {"extra"}
+
+
+def test_only_the_parsed_values_are_off_the_wire() -> None:
+    local = {
+        (cls.__name__, a.name)
+        for cls in (m.FunctionCall, m.Message, m.ToolCall, m.Choice, m.ChatCompletion)
+        for a in attrs.fields(cls)
+        if a.metadata.get(m.NOT_WIRE)
+    }
+    assert local == {
+        ("FunctionCall", "parsed"), ("FunctionCall", "parse_error"),
+        ("Message", "parsed"), ("Message", "parse_error"),
+    }
 
 
 @pytest.mark.parametrize(

@@ -22,8 +22,13 @@ DECLARATIONS = {"_cli": {"build_parser"}}
 
 PENDING: dict[str, dict[str, str]] = {
     "circle": {},
-    "module": {"_partial_json": "issue 12 splits the parser: structure apart from scalars"},
-    "function": {"_partial_json": "issue 12 splits the parser: structure apart from scalars"},
+    "module": {
+        "_models": "issue 12 adds parsed/parse_error (and the typed-result methods): the lead "
+        "splits the models when the two halves merge",
+        "_stream": "issue 12 adds parse_json and the timings to both drivers: the lead splits "
+        "the async and sync drivers when they merge",
+    },
+    "function": {},
 }
 """Checks expected to fail while a change is under way (xfail, not strict); empty when none."""
 
@@ -174,6 +179,7 @@ SANS_IO = (
     "_accumulator", "_choice", "_result", "_merge", "_convert", "_models", "_jsonvalue",
     "_decode", "_sse", "_body", "_core", "_iterfold", "_assemble", "_split", "_events",
     "_limits", "_exceptions", "_sentinel", "_redact", "_partial_json", "_timing",
+    "_json_events", "_json_scalars", "_json_fold",
 )
 """The core: chunks and bytes in, values out; it never opens a socket (docs/concepts.md)."""
 
@@ -207,12 +213,12 @@ def test_the_io_reader_finds_io() -> None:
 
 LAYERS = (
     (
-        "_models", "_jsonvalue", "_sentinel", "_exceptions", "_limits", "_events", "_redact",
-        "_timing",
+        "_models", "_jsonvalue", "_sentinel", "_exceptions", "_limits", "_json_events",
+        "_events", "_redact", "_timing",
     ),
-    ("_sse", "_decode", "_partial_json"),
+    ("_sse", "_decode", "_json_scalars", "_partial_json"),
     ("_convert",),
-    ("_merge", "_choice", "_result", "_accumulator"),
+    ("_merge", "_choice", "_json_fold", "_result", "_accumulator"),
     ("_body", "_assemble", "_core", "_iterfold"),
     ("_http", "_endpoint", "_telemetry", "_stream", "_client"),
     ("_split", "_server", "_live", "_cli", "__main__", "__init__"),

@@ -46,9 +46,11 @@ from ._events import (
     UsageUpdated,
 )
 from ._exceptions import ChunkDecodeError, DeltafoldError, IncompleteStreamError, StreamError
+from ._json_fold import JSONFold, ParseJSON
 from ._jsonvalue import INT_END, INT_MIN, bounded, kind_of
 from ._limits import Limits, limit_error
 from ._merge import merge_latest, merge_unknown
+from ._partial_json import PartialJSON
 from ._result import build_completion, build_usage
 
 __all__ = ["Accumulator"]
@@ -75,13 +77,22 @@ events still have it."""
 class Accumulator:
     """Folds chunks one at a time; ``snapshot()`` at any point, ``result()`` at the end.
 
+    ``parse_json`` (off by default) parses JSON as it streams, one :class:`PartialJSON`
+    per target: True or ``"arguments"``, every tool call's (and the legacy function
+    call's) arguments; ``"content"``, each choice's content; ``"all"``, both. A fragment
+    that changed a value is followed by a :class:`JSONDelta`; text that is not JSON gives
+    one :class:`JSONInvalid` (checked at ``close()`` for text that ended early) and that
+    target stops parsing, while the text folds as usual. ``partial_json()`` gives the
+    live parser; the result has ``parsed`` and ``parse_error`` on each ``FunctionCall``
+    and ``Message``. Re-sent whole arguments restart that call's parser.
+
     >>> acc = Accumulator()
     >>> events = acc.feed({"choices": [{"index": 0, "delta": {"content": "Hi"}}]})
     >>> acc.result().choices[0].message.content
     'Hi'
     """
 
-    def __init__(self, *, limits: Limits | None = None) -> None:
+    def __init__(self, *, limits: Limits | None = None, parse_json: ParseJSON = False) -> None:
         self._choices: dict[int, ChoiceState] = {}
         self._top: dict[str, Any] = {}
         self._pending_top = list(_TOP_FIRST_WINS)
@@ -97,6 +108,13 @@ class Accumulator:
         self._max_field = (
             sys.maxsize if limits.max_field_chars is None else limits.max_field_chars
         )
+        self._json: JSONFold | None = None
+        if parse_json is not False:
+            self._json = json = JSONFold(parse_json, limits)  # TypeError for a bad value
+            if json.arguments or json.content:
+                # Parsing folds through a wrapper set on this instance only: without
+                # parse_json the class's _fold_delta runs, unchanged.
+                self._fold_delta = self._fold_delta_json  # type: ignore[method-assign]
 
     # --- public surface -----------------------------------------------------
 
@@ -137,6 +155,8 @@ class Accumulator:
         events: list[Event] = []
         for index in sorted(self._choices):
             self._choices[index].finish_calls(events)
+        if self._json is not None:
+            self._json.close(self._choices, events)
         return events
 
     def snapshot(self) -> m.ChatCompletion:
@@ -181,6 +201,30 @@ class Accumulator:
         usage = self._usage
         tokens = usage.get("completion_tokens") if usage else None
         return tokens if tokens.__class__ is int else None
+
+    def partial_json(self, index: int = 0, tool_index: int | None = None) -> PartialJSON | None:
+        """The live parser of choice ``index``'s content (``tool_index`` None), of its tool
+        call at ``tool_index``, or of its legacy ``function_call`` (-1), with ``parse_json``.
+
+        Its ``value`` is the partial value so far, updated in place. None when that target
+        is not parsed or no text of it has arrived yet.
+        """
+        if index.__class__ is not int or not (tool_index is None or tool_index.__class__ is int):
+            raise TypeError(
+                "partial_json(index, tool_index) takes an int and an int or None, "
+                f"not {type(index).__name__} and {type(tool_index).__name__}"
+            )
+        state = self._choices.get(index)
+        if state is None:
+            return None
+        if tool_index is None:
+            target = state.content_json
+        elif tool_index == -1:
+            target = None if state.function_call is None else state.function_call.json
+        else:
+            calls = state.calls
+            target = calls[tool_index].json if 0 <= tool_index < len(calls) else None
+        return None if target is None else target.parser
 
     def incomplete_choices(self) -> list[int]:
         """Indexes of the choices that have no finish_reason yet."""
@@ -458,6 +502,17 @@ class Accumulator:
                 state.fold_audio(as_object(value, f"choices[{n}].delta.audio"), n)
             elif key not in PADDING_FIELDS:
                 merge_unknown(state.message_extra, key, value, self._max_field)
+
+    def _fold_delta_json(
+        self, state: ChoiceState, delta: dict[str, Any], n: int, events: list[Event] | None
+    ) -> None:
+        """``_fold_delta`` with ``parse_json``: the text it folded goes on to the parsers."""
+        new: list[Event] = []
+        try:
+            Accumulator._fold_delta(self, state, delta, n, new)
+        finally:
+            if self._json is not None:
+                self._json.take(state, new, events)
 
     def _add_reasoning(self, state: ChoiceState, text: str, events: list[Event] | None) -> None:
         if state.reasoning is None:

@@ -23,6 +23,7 @@ from ._decode import (
     type_name,
 )
 from ._exceptions import DeltafoldError
+from ._json_fold import ParseJSON
 from ._limits import Limits
 from ._models import ChatCompletion
 from ._sse import DataDecoder, ServerSentEvent, iter_windows
@@ -38,7 +39,11 @@ _SSE_TAKES = "an SSE body as bytes or str, or an iterable of bytes or str pieces
 
 
 def assemble(
-    chunks: Iterable[Any] | bytes | str, *, strict: bool = False, limits: Limits | None = None
+    chunks: Iterable[Any] | bytes | str,
+    *,
+    strict: bool = False,
+    limits: Limits | None = None,
+    parse_json: ParseJSON = False,
 ) -> ChatCompletion:
     """Fold a whole stream of chunks into one completion.
 
@@ -53,8 +58,9 @@ def assemble(
     saying what it held; another argument type raises ``TypeError``. With
     ``strict=True`` a choice left without a finish_reason raises
     :class:`IncompleteStreamError`; by default it comes back with a null one.
+    ``parse_json`` parses tool arguments and/or content (see :class:`Accumulator`).
     """
-    acc = Accumulator(limits=limits)
+    acc = Accumulator(limits=limits, parse_json=parse_json)
     if isinstance(chunks, _TEXT):
         fold_body(chunks, acc.add, limits=acc.limits, accumulator=acc)
     elif is_one_item(chunks):
@@ -73,13 +79,15 @@ def assemble_sse(
     *,
     strict: bool = False,
     limits: Limits | None = None,
+    parse_json: ParseJSON = False,
 ) -> ChatCompletion:
     """Fold a recorded SSE response body: bytes, text, or pieces cut anywhere.
 
     A body holding no chunk raises :class:`EmptyStreamError`; decoded chunks
     (dicts) belong to :func:`assemble` and get a ``TypeError`` saying so.
+    ``parse_json`` as in :func:`assemble`.
     """
-    acc = Accumulator(limits=limits)
+    acc = Accumulator(limits=limits, parse_json=parse_json)
     fold_sse(body, acc.add, limits=acc.limits, accumulator=acc)
     return acc.result(strict=strict)
 

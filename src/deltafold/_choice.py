@@ -10,7 +10,7 @@ only on a rare branch (after a class test fails), never on the common path.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -27,6 +27,9 @@ from ._events import (
 from ._jsonvalue import INT_END, INT_MIN, kind_of
 from ._limits import limit_error
 from ._merge import Rope, materialize, materialize_fields, merge_unknown
+
+if TYPE_CHECKING:
+    from ._json_fold import ParsedText
 
 _TOOL_KNOWN = wire_names(m.ToolCallDelta)
 _FUNCTION_KNOWN = wire_names(m.FunctionCallDelta)
@@ -123,7 +126,8 @@ class CallState:
     """A tool call (or the legacy function call) being assembled."""
 
     __slots__ = (
-        "args", "done", "extra", "function_extra", "id", "index", "name", "position", "type",
+        "args", "done", "extra", "function_extra", "id", "index", "json", "name", "position",
+        "type",
     )
 
     def __init__(self, index: int | None, position: int, args: Rope) -> None:
@@ -136,6 +140,7 @@ class CallState:
         self.extra: dict[str, Any] = {}
         self.function_extra: dict[str, Any] = {}
         self.done = False
+        self.json: ParsedText | None = None  # the arguments' parser (parse_json)
 
     def arguments(self) -> str:
         return self.args.value()
@@ -150,11 +155,15 @@ class CallState:
         return False
 
     def build_function(self) -> m.FunctionCall:
-        return m.FunctionCall(
+        function = m.FunctionCall(
             name=self.name,
             arguments=self.arguments(),
             extra=materialize_fields(self.function_extra),
         )
+        if self.json is not None:
+            function.parsed = self.json.parsed()
+            function.parse_error = self.json.error
+        return function
 
 
 class DetailState:
@@ -211,6 +220,7 @@ class ChoiceState:
         "calls_by_id",
         "calls_by_index",
         "content",
+        "content_json",
         "detail_keys",
         "details",
         "extra",
@@ -240,6 +250,7 @@ class ChoiceState:
         self.role = ""
         # None until a string arrives: content stays null if none ever does.
         self.content: Rope | None = None
+        self.content_json: ParsedText | None = None  # the content's parser (parse_json)
         self.refusal: Rope | None = None
         self.reasoning: Rope | None = None
         self.details: list[DetailState] = []

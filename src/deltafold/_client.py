@@ -16,6 +16,7 @@ import httpx
 
 from ._endpoint import OPENROUTER_URL, Endpoint, resolve_endpoint
 from ._http import Request, has_credential_header
+from ._json_fold import ParseJSON
 from ._limits import Limits
 from ._stream import AsyncChatStream, ChatStream
 from ._telemetry import Telemetry
@@ -127,12 +128,14 @@ class Client(_Settings):
         headers: Mapping[str, str] | None = None,
         idle_timeout: float | None = None,
         telemetry: bool | Telemetry = True,
+        parse_json: ParseJSON = False,
         **params: Any,
     ) -> AsyncChatStream:
         """Start a streamed completion; use the result with ``async with``.
 
         ``params`` go into the request body as they are (temperature, tools,
-        stream_options...); ``stream`` is always set to true. ``telemetry``: see
+        stream_options...); ``stream`` is always set to true. ``parse_json`` is not sent:
+        it parses tool arguments and/or content as they stream; ``telemetry``: see
         :func:`aconnect_chat`.
         """
         if self._http is None:
@@ -143,6 +146,7 @@ class Client(_Settings):
             idle_timeout=self._idle_timeout if idle_timeout is None else idle_timeout,
             limits=self._limits,
             telemetry=telemetry,
+            parse_json=parse_json,
         )
 
     async def aclose(self) -> None:
@@ -191,6 +195,7 @@ class SyncClient(_Settings):
         headers: Mapping[str, str] | None = None,
         idle_timeout: float | None = None,
         telemetry: bool | Telemetry = True,
+        parse_json: ParseJSON = False,
         **params: Any,
     ) -> ChatStream:
         """Start a streamed completion; use the result with ``with``."""
@@ -202,6 +207,7 @@ class SyncClient(_Settings):
             idle_timeout=self._idle_timeout if idle_timeout is None else idle_timeout,
             limits=self._limits,
             telemetry=telemetry,
+            parse_json=parse_json,
         )
 
     def close(self) -> None:

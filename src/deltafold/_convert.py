@@ -28,7 +28,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from . import _models as m
 from ._decode import argument_error, type_name
-from ._exceptions import ChunkDecodeError
+from ._exceptions import ChunkDecodeError, JSONParseError
 from ._jsonvalue import INT_END, INT_MIN, bounded, kind_of
 
 __all__ = ["converter", "from_dict", "to_dict", "wire_names"]
@@ -148,7 +148,14 @@ def wire_names(cls: type[Any]) -> frozenset[str]:
 
     The converter's known fields, and the fold's and the split's known-field sets.
     """
-    return frozenset(a.name for a in attrs.fields(cls) if a.name != "extra")
+    return frozenset(
+        a.name for a in attrs.fields(cls) if a.name != "extra" and not a.metadata.get(m.NOT_WIRE)
+    )
+
+
+def _not_wire(cls: type[Any]) -> dict[str, Any]:
+    """cattrs overrides leaving out the fields that are not on the wire (``m.NOT_WIRE``)."""
+    return {a.name: override(omit=True) for a in attrs.fields(cls) if a.metadata.get(m.NOT_WIRE)}
 
 
 def _default_value(default: Any) -> Any:
@@ -184,7 +191,7 @@ def _list_hook(conv: cattrs.Converter, cls: Any) -> Callable[[Any, Any], list[An
 def _structure_hook(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any, Any], Any]:
     """The structure hook for a model: unknown keys to ``extra``; lenient for LENIENT classes."""
     known = wire_names(cls)
-    base = make_dict_structure_fn(cls, conv, extra=override(omit=True))
+    base = make_dict_structure_fn(cls, conv, extra=override(omit=True), **_not_wire(cls))
 
     def structure(data: Any, _: Any) -> Any:
         if data.__class__ is list and not data:
@@ -233,13 +240,14 @@ def _unstructure_hook(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any],
     defaults = {
         a.name: _default_value(a.default)
         for a in attrs.fields(cls)
-        if a.name != "extra" and a.default is not attrs.NOTHING
+        if a.name in wire_names(cls) and a.default is not attrs.NOTHING
     }
     fields = wire_names(cls)
     # Only a LENIENT class lets an extra key stand in for a field left at its default:
     # there it holds the value of the wrong type that the field could not take.
     stand_in = frozenset(defaults) if cls in LENIENT else frozenset()
     overrides: dict[str, Any] = {name: override(omit_if_default=False) for name in always}
+    overrides.update(_not_wire(cls))
     base = make_dict_unstructure_fn(
         cls, conv, _cattrs_omit_if_default=True, extra=override(omit=True), **overrides
     )
@@ -259,6 +267,11 @@ def _unstructure_hook(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any],
         return out
 
     return unstructure
+
+
+# The models name JSONParseError (``parse_error``) only for type checkers: _models is a leaf.
+# Installed here, as WIRE is, so the annotations resolve (cattrs, typing.get_type_hints).
+setattr(m, "JSONParseError", JSONParseError)  # noqa: B010 (a name _models lacks at run time)
 
 
 def _make_converter() -> cattrs.Converter:

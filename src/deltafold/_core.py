@@ -22,6 +22,7 @@ from ._convert import from_dict
 from ._decode import DONE, STREAM, InputSeen, event_to_chunk
 from ._events import Event
 from ._exceptions import ChunkDecodeError, DeltafoldError, IncompleteStreamError, StreamUsageError
+from ._json_fold import ParseJSON
 from ._limits import Limits
 from ._models import ChatCompletion, ChatCompletionChunk
 from ._sentinel import Sentinel
@@ -90,8 +91,8 @@ class FoldState:
         "_completion", "_error", "_mode", "_phase", "acc", "exit_type", "on_end", "timing",
     )
 
-    def __init__(self, limits: Limits | None = None) -> None:
-        self.acc = Accumulator(limits=limits)
+    def __init__(self, limits: Limits | None = None, parse_json: ParseJSON = False) -> None:
+        self.acc = Accumulator(limits=limits, parse_json=parse_json)
         self._phase = OPEN
         self._mode = Mode.UNBOUND
         self._completion: ChatCompletion | None = None
@@ -264,8 +265,8 @@ class StreamCore(FoldState):
         "_tail_events",
     )
 
-    def __init__(self, limits: Limits | None = None) -> None:
-        super().__init__(limits)
+    def __init__(self, limits: Limits | None = None, parse_json: ParseJSON = False) -> None:
+        super().__init__(limits, parse_json)
         limits = self.acc.limits
         self._decoder = SSEDecoder(
             max_event_bytes=limits.max_event_bytes, max_total_bytes=limits.max_total_bytes

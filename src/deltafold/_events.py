@@ -12,6 +12,8 @@ from typing import Any, TypeAlias
 
 from attrs import frozen
 
+from ._exceptions import JSONParseError
+from ._json_events import JSONEvent
 from ._models import Usage
 
 __all__ = [
@@ -20,6 +22,8 @@ __all__ = [
     "ContentDelta",
     "Event",
     "ImageAdded",
+    "JSONDelta",
+    "JSONInvalid",
     "LogprobsDelta",
     "ReasoningDelta",
     "ReasoningDetailDelta",
@@ -171,6 +175,39 @@ class ChoiceFinished:
     """The new finish reason."""
 
 
+@frozen
+class JSONDelta:
+    """What a fragment changed in a parsed value (``parse_json``), after the text event.
+
+    Follows the ``ContentDelta`` or ``ToolCallArgumentsDelta`` of the same fragment,
+    only when that fragment produced JSON events.
+    """
+
+    index: int
+    """The choice index."""
+    tool_index: int | None
+    """The call's position in ``message.tool_calls``; -1: the legacy ``function_call``; None:
+    the message content."""
+    events: tuple[JSONEvent, ...]
+    """The parser's events for the fragment, paths from the value's top (see ``PartialJSON``)."""
+
+
+@frozen
+class JSONInvalid:
+    """A parsed value turned out not to be JSON (``parse_json``): reported once, then not parsed.
+
+    The raw text keeps folding; the result has the same error in ``parse_error``.
+    """
+
+    index: int
+    """The choice index."""
+    tool_index: int | None
+    """The call's position in ``message.tool_calls``; -1: the legacy ``function_call``; None:
+    the message content."""
+    error: JSONParseError
+    """Why: the position, the path and what was expected (the text ended early, at the end)."""
+
+
 Event: TypeAlias = (
     ContentDelta
     | RefusalDelta
@@ -184,5 +221,7 @@ Event: TypeAlias = (
     | ImageAdded
     | UsageUpdated
     | ChoiceFinished
+    | JSONDelta
+    | JSONInvalid
 )
 """Any event ``Accumulator.feed`` returns."""

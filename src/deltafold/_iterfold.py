@@ -18,8 +18,10 @@ from typing import Any, Generic, TypeVar
 from ._core import FoldState
 from ._decode import ITEMS, InputSeen, argument_error, is_done, is_one_item
 from ._exceptions import DeltafoldError
+from ._json_fold import ParseJSON
 from ._limits import Limits
 from ._models import ChatCompletion
+from ._partial_json import PartialJSON
 from ._timing import Timing
 
 __all__ = ["AsyncFold", "Fold", "afold", "fold"]
@@ -39,8 +41,8 @@ class _FoldBase:
     _state: FoldState
     _seen: InputSeen
 
-    def _start(self, limits: Limits | None) -> None:
-        self._state = state = FoldState(limits)
+    def _start(self, limits: Limits | None, parse_json: ParseJSON) -> None:
+        self._state = state = FoldState(limits, parse_json)
         state.acc._input = self._seen = InputSeen(ITEMS)
         state.on_end = self._ended
 
@@ -57,6 +59,10 @@ class _FoldBase:
     def snapshot(self) -> ChatCompletion:
         """The completion folded so far; the final one once the source ended."""
         return self._state.snapshot()
+
+    def partial_json(self, index: int = 0, tool_index: int | None = None) -> PartialJSON | None:
+        """The live parser of a content or tool call: see :meth:`Accumulator.partial_json`."""
+        return self._state.acc.partial_json(index, tool_index)
 
     @property
     def completion(self) -> ChatCompletion:
@@ -88,13 +94,18 @@ class AsyncFold(_FoldBase, Generic[ChunkT]):
     """
 
     def __init__(
-        self, source: AsyncIterable[ChunkT], *, strict: bool = False, limits: Limits | None = None
+        self,
+        source: AsyncIterable[ChunkT],
+        *,
+        strict: bool = False,
+        limits: Limits | None = None,
+        parse_json: ParseJSON = False,
     ) -> None:
         if not hasattr(source, "__aiter__"):
             raise argument_error("afold", source, _AFOLD_TAKES)
         self._source = source
         self._iterator: AsyncIterator[ChunkT] | None = None
-        self._start(limits)
+        self._start(limits, parse_json)
         self._strict = strict
 
     def __aiter__(self) -> AsyncFold[ChunkT]:
@@ -159,7 +170,12 @@ class Fold(_FoldBase, Generic[ChunkT]):
     """The sync twin of :class:`AsyncFold`; ``close()`` calls the source's ``close()``."""
 
     def __init__(
-        self, source: Iterable[ChunkT], *, strict: bool = False, limits: Limits | None = None
+        self,
+        source: Iterable[ChunkT],
+        *,
+        strict: bool = False,
+        limits: Limits | None = None,
+        parse_json: ParseJSON = False,
     ) -> None:
         if (
             not hasattr(source, "__iter__")
@@ -169,7 +185,7 @@ class Fold(_FoldBase, Generic[ChunkT]):
             raise argument_error("fold", source, _FOLD_TAKES)
         self._source = source
         self._iterator: Iterator[ChunkT] | None = None
-        self._start(limits)
+        self._start(limits, parse_json)
         self._strict = strict
 
     def __iter__(self) -> Fold[ChunkT]:
@@ -226,22 +242,31 @@ class Fold(_FoldBase, Generic[ChunkT]):
 
 
 def afold(
-    source: AsyncIterable[ChunkT], *, strict: bool = False, limits: Limits | None = None
+    source: AsyncIterable[ChunkT],
+    *,
+    strict: bool = False,
+    limits: Limits | None = None,
+    parse_json: ParseJSON = False,
 ) -> AsyncFold[ChunkT]:
     """Wrap an async iterable of chunks (the OpenAI SDK's ``AsyncStream``, dicts, ...).
 
     ``async for`` yields its items unchanged; ``.completion`` is the folded
     result once it is exhausted (:class:`EmptyStreamError` if no item was a
-    chunk). A source that is not an async iterable is a ``TypeError``.
+    chunk). A source that is not an async iterable is a ``TypeError``. ``parse_json``
+    parses tool arguments and/or content as they stream (see :class:`Accumulator`).
     """
-    return AsyncFold(source, strict=strict, limits=limits)
+    return AsyncFold(source, strict=strict, limits=limits, parse_json=parse_json)
 
 
 def fold(
-    source: Iterable[ChunkT], *, strict: bool = False, limits: Limits | None = None
+    source: Iterable[ChunkT],
+    *,
+    strict: bool = False,
+    limits: Limits | None = None,
+    parse_json: ParseJSON = False,
 ) -> Fold[ChunkT]:
     """Wrap an iterable of chunks; the sync twin of :func:`afold`.
 
     Text, bytes or a single mapping is a ``TypeError`` (they go to :func:`assemble`).
     """
-    return Fold(source, strict=strict, limits=limits)
+    return Fold(source, strict=strict, limits=limits, parse_json=parse_json)

@@ -41,6 +41,13 @@ __all__ = [
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from ._exceptions import JSONParseError
+
+NOT_WIRE = "deltafold.not_wire"
+"""attrs metadata key of a field off the wire form (``parsed``, ``parse_error``): ``to_dict``
+never writes it, ``from_dict`` never reads it, equality ignores it."""
+_OFF = {NOT_WIRE: True}
+
 
 class _Wire:
     """Where the models' ``to_dict`` / ``from_dict`` find the converter.
@@ -94,6 +101,13 @@ class FunctionCall(_WireModel):
     """The arguments as JSON text, exactly as the model wrote them (parse with ``json.loads``)."""
     extra: dict[str, Any] = field(factory=dict, kw_only=True)
     """Fields the model does not declare, as they arrived; ``to_dict`` writes them back."""
+    parsed: Any = field(default=None, kw_only=True, eq=False, repr=False, metadata=_OFF)
+    """The arguments parsed while streaming (``parse_json``; the partial value in a snapshot
+    or when the text ended early); None when not parsing. Not on the wire."""
+    parse_error: JSONParseError | None = field(
+        default=None, kw_only=True, eq=False, repr=False, metadata=_OFF
+    )
+    """Why the arguments are not JSON, with the position (``parse_json``); else None."""
 
 
 @define
@@ -274,6 +288,13 @@ class Message(_WireModel):
     """Audio output."""
     extra: dict[str, Any] = field(factory=dict, kw_only=True)
     """Fields the model does not declare, as they arrived; ``to_dict`` writes them back."""
+    parsed: Any = field(default=None, kw_only=True, eq=False, repr=False, metadata=_OFF)
+    """The content parsed while streaming (``parse_json="content"`` or ``"all"``; the partial
+    value in a snapshot or when the text ended early); None when not parsing. Not on the wire."""
+    parse_error: JSONParseError | None = field(
+        default=None, kw_only=True, eq=False, repr=False, metadata=_OFF
+    )
+    """Why the content is not JSON, with the position (``parse_json``); else None."""
 
     @property
     def text(self) -> str:

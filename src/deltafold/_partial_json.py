@@ -26,10 +26,40 @@ snapshot, and do not modify it.
 
 from __future__ import annotations
 
-import re
-from typing import Any, Literal, NamedTuple, NoReturn, TypeAlias
+from typing import Any, NoReturn
 
 from ._exceptions import DeltafoldError, JSONParseError, LimitExceededError, StreamUsageError
+from ._json_events import (
+    JSONEvent,
+    JSONPath,
+    ScalarSet,
+    StringAppended,
+    ValueClosed,
+    ValueKind,
+    ValueStarted,
+    path_text,
+)
+from ._json_scalars import (
+    _AFTER,
+    _ARRAY_FIRST,
+    _CLOSED,
+    _COLON,
+    _DIGITS,
+    _DONE,
+    _KEY,
+    _LITERAL,
+    _LITERALS,
+    _N_MINUS,
+    _N_WHOLE,
+    _NUMBER,
+    _OBJECT_FIRST,
+    _STRING,
+    _STRING_RUN,
+    _VALUE,
+    _WHITESPACE,
+    _WHITESPACE_RUN,
+    ScalarReader,
+)
 from ._limits import Limits, limit_error
 
 __all__ = [
@@ -43,125 +73,6 @@ __all__ = [
     "ValueStarted",
 ]
 
-JSONPath: TypeAlias = tuple[str | int, ...]
-"""Where a value sits: object keys and array indexes from the top; ``()`` is the top."""
-
-ValueKind: TypeAlias = Literal["object", "array", "string", "number", "literal"]
-"""What a value is, known from its first character (``NaN``, ``Infinity`` and
-``-Infinity``, which ``json.loads`` reads as floats, are numbers)."""
-
-
-# Events are NamedTuples: creating one costs half of an attrs frozen slots class,
-# and a fragment makes one to three of them. Equality also checks the class
-# (see _same_event) so that two kinds of event with equal fields are not equal.
-
-
-class ValueStarted(NamedTuple):
-    """A value began at ``path``; ``kind`` says what it is.
-
-    Containers appear in ``value`` from here on (empty); a string appears
-    (empty) too; a number or literal only once it is one.
-    """
-
-    path: JSONPath
-    kind: ValueKind
-
-
-class StringAppended(NamedTuple):
-    """Decoded text was added to the string at ``path`` (escapes already resolved)."""
-
-    path: JSONPath
-    text: str
-
-
-class ScalarSet(NamedTuple):
-    """The number or literal at ``path`` is complete; this ends it (no ``ValueClosed``)."""
-
-    path: JSONPath
-    value: Any
-
-
-class ValueClosed(NamedTuple):
-    """The string, object or array at ``path`` is complete; ``value`` is the whole of it.
-
-    For a container this is the live container itself, now final.
-    """
-
-    path: JSONPath
-    value: Any
-
-
-JSONEvent: TypeAlias = ValueStarted | StringAppended | ScalarSet | ValueClosed
-"""One thing that happened in a fragment. Each value gets one ``ValueStarted``
-and one end: ``ScalarSet`` (numbers, literals) or ``ValueClosed`` (strings,
-objects, arrays); a string gets ``StringAppended`` in between, at most one per
-``feed``."""
-
-
-def _same_event(self: tuple[Any, ...], other: object) -> bool:
-    return type(self) is type(other) and tuple.__eq__(self, other)
-
-
-def _other_event(self: tuple[Any, ...], other: object) -> bool:
-    return not _same_event(self, other)
-
-
-def _event_hash(self: tuple[Any, ...]) -> int:
-    return hash((type(self).__name__, tuple.__hash__(self)))
-
-
-for _cls in (ValueStarted, StringAppended, ScalarSet, ValueClosed):
-    _cls.__eq__ = _same_event  # type: ignore[method-assign]
-    _cls.__ne__ = _other_event  # type: ignore[assignment,method-assign]
-    _cls.__hash__ = _event_hash  # type: ignore[method-assign]
-
-
-# --- the scanner's tables ------------------------------------------------------------
-
-_STRING_RUN = re.compile(r'[^"\\\x00-\x1f]*')
-_WHITESPACE_RUN = re.compile(r"[ \t\n\r]*")
-_DIGIT_RUN = re.compile(r"[0-9]*")
-_WHITESPACE = " \t\n\r"
-_DIGITS = "0123456789"
-_HEX = frozenset("0123456789abcdefABCDEF")
-_SIMPLE_ESCAPES = {
-    '"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t",
-}
-#: First character -> (the whole literal, its value, its kind).
-_LITERALS: dict[str, tuple[str, Any, ValueKind]] = {
-    "t": ("true", True, "literal"),
-    "f": ("false", False, "literal"),
-    "n": ("null", None, "literal"),
-    "N": ("NaN", float("nan"), "number"),
-    "I": ("Infinity", float("inf"), "number"),
-}
-_MINUS_INFINITY: tuple[str, Any, ValueKind] = ("-Infinity", float("-inf"), "number")
-
-# Parser states.
-_VALUE = 0  # a value must come (the start, after ':' and after ',' in an array)
-_ARRAY_FIRST = 1  # after '[': a value or ']'
-_OBJECT_FIRST = 2  # after '{': a key or '}'
-_KEY = 3  # after ',' in an object: a key
-_COLON = 4  # after a key
-_AFTER = 5  # after a value inside a container: ',' or the closer
-_DONE = 6  # the top-level value is complete: only whitespace may follow
-_STRING = 7  # inside a string (a key when _key_mode)
-_NUMBER = 8
-_LITERAL = 9
-_CLOSED = 10
-
-# Number states: what the number text read so far ends with.
-_N_MINUS = 0  # "-"
-_N_ZERO = 1  # a leading "0"
-_N_INT = 2  # integer digits
-_N_DOT = 3  # "."
-_N_FRAC = 4  # fraction digits
-_N_E = 5  # "e"
-_N_E_SIGN = 6  # "e+" / "e-"
-_N_EXP = 7  # exponent digits
-#: The states where the text so far is a whole number (so ``value`` shows it).
-_N_WHOLE = (False, True, True, False, True, False, False, True)
-
 _EXPECTED = {
     _VALUE: "a value",
     _ARRAY_FIRST: "a value or ']'",
@@ -170,18 +81,12 @@ _EXPECTED = {
     _COLON: "':' after the key",
 }
 
+_IN_STRING = "a character or an escape (control characters must be escaped)"
+
 _MISSING = object()
 
 
-def _path_text(path: JSONPath) -> str:
-    """``$``, ``$.a[0].b``: the path in an error message."""
-    out = ["$"]
-    for part in path:
-        out.append(f"[{part}]" if isinstance(part, int) else f".{part}")
-    return "".join(out)
-
-
-class PartialJSON:
+class PartialJSON(ScalarReader):
     """Parse one JSON value from fragments of text, with a usable partial value all along.
 
     ``feed(fragment)`` returns the events of that fragment; ``value`` is the
@@ -200,25 +105,15 @@ class PartialJSON:
     """
 
     __slots__ = (
-        "_emitted",
         "_error",
-        "_escape",
-        "_high",
-        "_key_mode",
         "_keys",
-        "_literal",
-        "_literal_at",
         "_max_depth",
-        "_number",
         "_offset",
-        "_parts",
-        "_path",
         "_paths",
         "_provisional",
         "_provisional_prev",
         "_root",
         "_stack",
-        "_state",
     )
 
     def __init__(self, *, limits: Limits | None = None) -> None:
@@ -426,7 +321,7 @@ class PartialJSON:
             detail = f"found {found!r}"
         path = self._where()
         raise JSONParseError(
-            f"invalid JSON at character {position} ({_path_text(path)}): expected {expected}, "
+            f"invalid JSON at character {position} ({path_text(path)}): expected {expected}, "
             f"{detail}",
             position=position,
             path=path,
@@ -438,7 +333,7 @@ class PartialJSON:
         path = self._where()
         what = "empty text" if position == 0 else "the text ended"
         raise JSONParseError(
-            f"incomplete JSON: {what} at character {position} ({_path_text(path)}), "
+            f"incomplete JSON: {what} at character {position} ({path_text(path)}), "
             f"expected {expected}",
             position=position,
             path=path,
@@ -451,7 +346,6 @@ class PartialJSON:
         """Run the state machine over one fragment; self._state is kept current."""
         n = len(text)
         i = 0
-        add = events.append
         parts = self._parts
         while i < n:
             state = self._state
@@ -476,8 +370,7 @@ class PartialJSON:
                     self._escape = "\\"
                     i += 1
                 else:
-                    self._fail("a character or an escape (control characters must be escaped)",
-                               text, i)
+                    self._fail(_IN_STRING, text, i)
                 continue
             if state == _NUMBER:
                 i = self._scan_number(text, i, events)
@@ -527,7 +420,7 @@ class PartialJSON:
         if self._state == _STRING and not self._key_mode:
             emitted = self._emitted
             if len(parts) > emitted:
-                add(StringAppended(self._path, "".join(parts[emitted:])))
+                events.append(StringAppended(self._path, "".join(parts[emitted:])))
                 self._emitted = len(parts)
 
     def _child_path(self) -> JSONPath:
@@ -566,7 +459,7 @@ class PartialJSON:
             if self._max_depth is not None and depth > self._max_depth:
                 raise limit_error(
                     "max_json_depth", depth, self._max_depth,
-                    f"{_path_text(path)} (character {self._offset + i})",
+                    f"{path_text(path)} (character {self._offset + i})",
                 )
             container: Any = {} if c == "{" else []
             self._attach(container)
@@ -592,166 +485,3 @@ class PartialJSON:
         self._keys.pop()
         events.append(ValueClosed(path, container))
         self._after_value()
-
-    # --- strings -------------------------------------------------------------------------
-
-    def _end_string(self, events: list[JSONEvent]) -> None:
-        if self._high:
-            self._parts.append(chr(self._high))  # a lone high surrogate, as json.loads keeps it
-            self._high = 0
-        parts = self._parts
-        whole = "".join(parts)
-        self._parts = []
-        if self._key_mode:
-            self._keys[-1] = whole
-            self._key_mode = False
-            self._state = _COLON
-            return
-        path = self._path
-        if len(parts) > self._emitted:
-            events.append(StringAppended(path, "".join(parts[self._emitted :])))
-        self._attach(whole)
-        events.append(ValueClosed(path, whole))
-        self._after_value()
-
-    def _pending_escape(self, text: str, i: int) -> int:
-        """Finish an escape (or a surrogate pair) begun earlier, as far as ``text`` allows."""
-        n = len(text)
-        while i < n:
-            escape = self._escape
-            if not escape:
-                if text[i] == "\\":  # maybe the low half of the pending high surrogate
-                    self._escape = "\\"
-                    i += 1
-                    continue
-                self._parts.append(chr(self._high))  # it stays a lone surrogate
-                self._high = 0
-                return i
-            c = text[i]
-            if escape == "\\":
-                if c == "u":
-                    self._escape = "\\u"
-                    i += 1
-                    continue
-                simple = _SIMPLE_ESCAPES.get(c)
-                if simple is None:
-                    self._fail("an escape: one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX",
-                               text, i)
-                self._escape = ""
-                self._decoded(ord(simple))
-                i += 1
-            else:
-                if c not in _HEX:
-                    self._fail("a hex digit (\\u takes four)", text, i)
-                escape += c
-                i += 1
-                if len(escape) < 6:
-                    self._escape = escape
-                    continue
-                self._escape = ""
-                self._decoded(int(escape[2:], 16), unicode=True)
-            if not self._high:
-                return i
-        return i
-
-    def _decoded(self, code: int, *, unicode: bool = False) -> None:
-        """Add one escaped code unit, pairing surrogates the way json.loads does."""
-        high = self._high
-        if high:
-            self._high = 0
-            if unicode and 0xDC00 <= code <= 0xDFFF:
-                self._parts.append(chr(0x10000 + ((high - 0xD800) << 10) + (code - 0xDC00)))
-                return
-            self._parts.append(chr(high))
-        if unicode and 0xD800 <= code <= 0xDBFF:
-            self._high = code
-        else:
-            self._parts.append(chr(code))
-
-    # --- numbers and literals ------------------------------------------------------------
-
-    @staticmethod
-    def _number_value(text: str) -> Any:
-        if "." in text or "e" in text or "E" in text:
-            return float(text)
-        try:
-            return int(text)
-        except ValueError:
-            import sys
-
-            raise limit_error(
-                "int_max_str_digits", len(text.lstrip("-")), sys.get_int_max_str_digits(),
-                "an integer (sys.set_int_max_str_digits)",
-            ) from None
-
-    def _scan_number(self, text: str, i: int, events: list[JSONEvent]) -> int:
-        n = len(text)
-        start = i
-        state = self._number
-        while i < n:
-            c = text[i]
-            if c in _DIGITS:
-                if state in (_N_INT, _N_FRAC, _N_EXP):
-                    match = _DIGIT_RUN.match(text, i)
-                    i = match.end() if match is not None else i + 1
-                    continue
-                if state == _N_MINUS:
-                    state = _N_ZERO if c == "0" else _N_INT
-                elif state == _N_DOT:
-                    state = _N_FRAC
-                elif state in (_N_E, _N_E_SIGN):
-                    state = _N_EXP
-                else:  # _N_ZERO: "01" is not a number; the digit is the next token's
-                    break
-            elif c == "." and (state in (_N_ZERO, _N_INT)):
-                state = _N_DOT
-            elif (c == "e" or c == "E") and (state in (_N_ZERO, _N_INT, _N_FRAC)):
-                state = _N_E
-            elif (c == "+" or c == "-") and state == _N_E:
-                state = _N_E_SIGN
-            elif c == "I" and state == _N_MINUS:
-                self._number = state
-                self._literal = _MINUS_INFINITY
-                self._literal_at = 1
-                self._state = _LITERAL
-                return i
-            else:
-                break
-            i += 1
-        if i > start:
-            self._parts.append(text[start:i])
-        self._number = state
-        if i < n:  # the number ended at text[i]
-            if not _N_WHOLE[state]:
-                expected = {_N_MINUS: "a digit after '-'", _N_DOT: "a digit after '.'"}.get(
-                    state, "a digit in the exponent"
-                )
-                self._fail(expected, text, i)
-            self._end_number(events)
-        return i
-
-    def _end_number(self, events: list[JSONEvent]) -> None:
-        number = self._number_value("".join(self._parts))
-        self._parts = []
-        self._attach(number)
-        events.append(ScalarSet(self._path, number))
-        self._after_value()
-
-    def _scan_literal(self, text: str, i: int, events: list[JSONEvent]) -> int:
-        word, literal_value, _ = self._literal
-        at = self._literal_at
-        piece = text[i : i + len(word) - at]
-        if not word.startswith(piece, at):
-            for offset, c in enumerate(piece):
-                if c != word[at + offset]:
-                    self._fail(f"{word!r} (its next letter {word[at + offset]!r})", text,
-                               i + offset)
-        at += len(piece)
-        i += len(piece)
-        if at < len(word):
-            self._literal_at = at
-            return i
-        self._attach(literal_value)
-        events.append(ScalarSet(self._path, literal_value))
-        self._after_value()
-        return i

@@ -95,6 +95,9 @@ def build_choice(state: ChoiceState) -> m.Choice:
         audio=_build_audio(state),
         extra=materialize_fields(state.message_extra),
     )
+    if state.content_json is not None:
+        message.parsed = state.content_json.parsed()
+        message.parse_error = state.content_json.error
     logprobs = None
     if state.logprobs_content is not None or state.logprobs_refusal is not None:
         if not state.logprobs_extra:

@@ -68,8 +68,10 @@ from ._http import (
     stream_error,
     unwind,
 )
+from ._json_fold import ParseJSON, upgrade
 from ._limits import Limits
 from ._models import ChatCompletion, ChatCompletionChunk
+from ._partial_json import PartialJSON
 from ._telemetry import Telemetry, watch
 from ._timing import Timing
 
@@ -91,6 +93,10 @@ class _Base:
     def snapshot(self) -> ChatCompletion:
         """The completion folded so far; the final one once the stream ended."""
         return self._core.snapshot()
+
+    def partial_json(self, index: int = 0, tool_index: int | None = None) -> PartialJSON | None:
+        """The live parser of a content or tool call: see :meth:`Accumulator.partial_json`."""
+        return self._core.acc.partial_json(index, tool_index)
 
     @property
     def completion(self) -> ChatCompletion:
@@ -137,11 +143,12 @@ class AsyncChatStream(_Base):
         idle_timeout: float | None = None,
         limits: Limits | None = None,
         telemetry: bool | Telemetry = True,
+        parse_json: ParseJSON = False,
     ) -> None:
         self._http = http
         self._request = request
         self._idle = check_idle_timeout(idle_timeout)
-        self._core = StreamCore(limits)
+        self._core = StreamCore(limits, upgrade(parse_json, request.json))
         self._telemetry = telemetry
         self._cm: Any = None
         self._response: httpx.Response | None = None
@@ -349,6 +356,7 @@ def aconnect_chat(
     limits: Limits | None = None,
     method: str = "POST",
     telemetry: bool | Telemetry = True,
+    parse_json: ParseJSON = False,
 ) -> AsyncChatStream:
     """Stream a chat completion with the caller's ``httpx.AsyncClient``.
 
@@ -356,12 +364,15 @@ def aconnect_chat(
     this request only (the client is never modified). Use the result with
     ``async with``. ``idle_timeout`` bounds the wait for the response headers
     and for each SSE event; while it is set it replaces the client's read
-    timeout for this request. ``telemetry=False`` records no OpenTelemetry
+    timeout for this request. ``parse_json``: see :class:`Accumulator`; True also parses
+    the content when ``json`` has a ``response_format`` of type json_schema or json_object.
+    ``telemetry=False`` records no OpenTelemetry
     span or metric for this stream (see :class:`Telemetry`); ``.timing`` is kept anyway.
     """
     return AsyncChatStream(
         http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits,
         telemetry=telemetry,
+        parse_json=parse_json,
     )
 
 
@@ -385,11 +396,12 @@ class ChatStream(_Base):
         idle_timeout: float | None = None,
         limits: Limits | None = None,
         telemetry: bool | Telemetry = True,
+        parse_json: ParseJSON = False,
     ) -> None:
         self._http = http
         self._request = request
         self._idle = check_idle_timeout(idle_timeout)
-        self._core = StreamCore(limits)
+        self._core = StreamCore(limits, upgrade(parse_json, request.json))
         self._telemetry = telemetry
         self._cm: Any = None
         self._response: httpx.Response | None = None
@@ -583,6 +595,7 @@ def connect_chat(
     limits: Limits | None = None,
     method: str = "POST",
     telemetry: bool | Telemetry = True,
+    parse_json: ParseJSON = False,
 ) -> ChatStream:
     """Stream a chat completion with the caller's ``httpx.Client``; use it with ``with``.
 
@@ -592,4 +605,5 @@ def connect_chat(
     return ChatStream(
         http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits,
         telemetry=telemetry,
+        parse_json=parse_json,
     )
