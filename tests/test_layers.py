@@ -173,7 +173,7 @@ IO_LIBRARIES = ("httpx", "anyio", "starlette", "uvicorn", "socket", "threading",
 SANS_IO = (
     "_accumulator", "_choice", "_result", "_merge", "_convert", "_models", "_jsonvalue",
     "_decode", "_sse", "_body", "_core", "_iterfold", "_assemble", "_split", "_events",
-    "_limits", "_exceptions", "_sentinel", "_redact", "_partial_json",
+    "_limits", "_exceptions", "_sentinel", "_redact", "_partial_json", "_typed",
 )
 """The core: chunks and bytes in, values out; it never opens a socket (docs/concepts.md)."""
 
@@ -208,7 +208,7 @@ def test_the_io_reader_finds_io() -> None:
 LAYERS = (
     ("_models", "_jsonvalue", "_sentinel", "_exceptions", "_limits", "_events", "_redact"),
     ("_sse", "_decode", "_partial_json"),
-    ("_convert",),
+    ("_convert", "_typed"),
     ("_merge", "_choice", "_result", "_accumulator"),
     ("_body", "_assemble", "_core", "_iterfold"),
     ("_http", "_endpoint", "_stream", "_client"),

@@ -38,6 +38,7 @@ from ._exceptions import (
     NotEventStreamError,
     StreamError,
     StreamUsageError,
+    StructuredOutputError,
     TransportError,
 )
 from ._iterfold import AsyncFold, Fold, afold, fold
@@ -81,6 +82,7 @@ from ._server import replay_app, replay_server
 from ._split import split, to_sse
 from ._sse import ServerSentEvent, SSEDecoder, iter_sse
 from ._stream import AsyncChatStream, ChatStream, aconnect_chat, connect_chat
+from ._typed import partial_view
 
 __version__ = "0.1.0"
 
@@ -138,6 +140,7 @@ __all__ = [
     "StreamError",
     "StreamUsageError",
     "StringAppended",
+    "StructuredOutputError",
     "SyncClient",
     "TokenLogprob",
     "ToolCall",
@@ -162,6 +165,7 @@ __all__ = [
     "fold",
     "from_dict",
     "iter_sse",
+    "partial_view",
     "replay_app",
     "replay_server",
     "split",

@@ -8,7 +8,7 @@ so nothing a provider sends is lost. Conversion lives in ``_convert``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define, field
 
@@ -39,27 +39,27 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from cattrs import BaseConverter
     from typing_extensions import Self
+    _T = TypeVar("_T")
 
 
 class _Wire:
-    """Where the models' ``to_dict`` / ``from_dict`` find the converter.
-
-    ``_convert`` builds its converter from the classes of this module, so this module
-    cannot import it without an import circle; instead ``_convert`` installs its two
-    functions here when it loads (the package's ``__init__`` imports it, so it has
-    loaded before any model can be used).
+    """Where the models find what lower layers install when they load: ``_convert``'s
+    ``to_dict`` / ``from_dict`` (built from this module's classes, so this module cannot
+    import it) and ``_typed``'s ``structure``; the package's ``__init__`` imports both.
     """
 
-    __slots__ = ("from_dict", "to_dict")
+    __slots__ = ("from_dict", "structure", "to_dict")
 
     def __init__(self) -> None:
         self.to_dict: Callable[[Any], dict[str, Any]] = _not_installed
         self.from_dict: Callable[[Any, Any], Any] = _not_installed
+        self.structure: Callable[[Any, Any, Any], Any] = _not_installed
 
 
 def _not_installed(*_: Any) -> Any:
-    raise RuntimeError("deltafold._convert has not been imported (import deltafold)")
+    raise RuntimeError("deltafold has not been imported (import deltafold)")
 
 
 WIRE = _Wire()
@@ -94,6 +94,10 @@ class FunctionCall(_WireModel):
     """The arguments as JSON text, exactly as the model wrote them (parse with ``json.loads``)."""
     extra: dict[str, Any] = field(factory=dict, kw_only=True)
     """Fields the model does not declare, as they arrived; ``to_dict`` writes them back."""
+
+    def parse_arguments(self, cls: type[_T], *, converter: BaseConverter | None = None) -> _T:
+        """``arguments`` decoded and structured into ``cls`` (docs/structured.md)."""
+        return cast("_T", WIRE.structure(self, cls, converter))
 
 
 @define
@@ -279,6 +283,10 @@ class Message(_WireModel):
     def text(self) -> str:
         """``content`` as ``str``: ``""`` when the model sent no text (only tool calls, say)."""
         return self.content or ""
+
+    def parse_content(self, cls: type[_T], *, converter: BaseConverter | None = None) -> _T:
+        """``content`` decoded and structured into ``cls`` (docs/structured.md)."""
+        return cast("_T", WIRE.structure(self, cls, converter))
 
 
 @define
