@@ -27,11 +27,15 @@ from cattrs.v import format_exception
 
 from . import _models as m
 from ._exceptions import JSONParseError, StructuredOutputError
+from ._limits import Limits
 from ._partial_json import PartialJSON
 
 __all__ = ["decode", "default_converter", "partial_view", "structure"]
 
 T = TypeVar("T")
+
+_MAX_DEPTH = Limits().max_json_depth or 0
+"""The nesting PartialJSON allows by default; parsed text is held to the same."""
 
 _JSON_KIND = {
     str: "string", bool: "boolean", int: "number", float: "number",
@@ -120,19 +124,40 @@ def _describe(exc: BaseException, tp: Any) -> str:
     return format_exception(exc, tp)
 
 
-def decode(text: str) -> Any:
-    """``json.loads(text)``: orjson first; PartialJSON for what orjson refuses.
+def _deeper_than(value: Any, depth: int) -> bool:
+    """Whether ``value`` nests more than ``depth`` objects and arrays; one walk over containers."""
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if type(item) is dict or type(item) is list:
+            if level > depth:
+                return True
+            stack.extend(
+                (inner, level + 1) for inner in (item.values() if type(item) is dict else item)
+            )
+    return False
 
-    orjson (C) covers the common case; NaN, Infinity, ints past 64 bits, lone
-    surrogates and nesting past orjson's 254 levels are read by PartialJSON,
-    which also gives an invalid text's error its position.
+
+def decode(text: str) -> Any:
+    """``json.loads(text)`` under PartialJSON's rules, at orjson's speed when it can.
+
+    orjson (C) reads the common case. NaN, Infinity, ints past 64 bits, lone
+    surrogates and invalid text go to PartialJSON, which reads them as
+    ``json.loads`` does or gives the error its position; so does a value
+    nested deeper than ``Limits.max_json_depth`` (orjson allows more), which
+    PartialJSON refuses with the usual LimitExceededError.
     """
     try:
-        return orjson.loads(text)
+        value = orjson.loads(text)
     except orjson.JSONDecodeError:
-        parser = PartialJSON()
-        parser.feed(text)
-        return parser.close()
+        pass
+    else:
+        brackets = text.count("[") + text.count("{")
+        if brackets <= _MAX_DEPTH or not _deeper_than(value, _MAX_DEPTH):
+            return value
+    parser = PartialJSON()
+    parser.feed(text)
+    return parser.close()
 
 
 def _name(cls: Any) -> str:
