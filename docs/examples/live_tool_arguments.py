@@ -110,5 +110,6 @@ def main(base_url: str) -> None:
         print(f"typed: {itinerary.traveller} visits {cities}, rail pass: {itinerary.rail_pass}")
 
 
-with deltafold.replay_server(COMPLETION) as base_url:
+# In a terminal, 20 ms between events, so that you can watch it fill in.
+with deltafold.replay_server(COMPLETION, delay_ms=20 if LIVE else 0) as base_url:
     main(base_url)

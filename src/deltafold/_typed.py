@@ -34,7 +34,7 @@ __all__ = ["decode", "default_converter", "partial_view", "structure"]
 
 T = TypeVar("T")
 
-_MAX_DEPTH = Limits().max_json_depth or 0
+_MAX_DEPTH = Limits().max_json_depth
 """The nesting PartialJSON allows by default; parsed text is held to the same."""
 
 _JSON_KIND = {
@@ -153,7 +153,7 @@ def decode(text: str) -> Any:
         pass
     else:
         brackets = text.count("[") + text.count("{")
-        if brackets <= _MAX_DEPTH or not _deeper_than(value, _MAX_DEPTH):
+        if _MAX_DEPTH is None or brackets <= _MAX_DEPTH or not _deeper_than(value, _MAX_DEPTH):
             return value
     parser = PartialJSON()
     parser.feed(text)
