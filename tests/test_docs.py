@@ -51,6 +51,14 @@ EXPECTED: dict[str, list[str]] = {
         "finish_reason: tool_calls",
         "sync: get_weather",
     ],
+    "live_tool_arguments.py": [
+        "plan_trip(",
+        "  stops[0].sights[1] = 'Belém Tower'",
+        "  stops[1].budget_eur = 95",
+        "  rail_pass = True",
+        "same as json.loads: True",
+        "typed: Ada visits Lisbon -> Porto -> Coimbra, rail pass: True",
+    ],
     "mock_server_tests.py": [
         "passed: test_answers_with_the_weather",
         "passed: test_answers_without_a_tool_call",
@@ -80,6 +88,12 @@ EXPECTED: dict[str, list[str]] = {
     "starlette_proxy.py": [
         "browser got: Let me check the weather in Paris for you.",
         "proxy logged the same completion: True",
+    ],
+    "structured_output_endpoint.py": [
+        "the browser got 39 partial values, then the final one",
+        '  partial: {"title": "P"}',
+        '"ingredients": ["200 g "]}',
+        "last partial value == final answer: True",
     ],
     "stream_terminal.py": [
         "The user wants the weather in Paris, so I call the tool.",

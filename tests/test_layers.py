@@ -20,16 +20,7 @@ MAX_FUNCTION_LINES = 80
 DECLARATIONS = {"_cli": {"build_parser"}}
 """Functions exempt from the length limit: flat argparse declarations, one call per option."""
 
-PENDING: dict[str, dict[str, str]] = {
-    "circle": {},
-    "module": {
-        "_models": "issue 12 adds parsed/parse_error (and the typed-result methods): the lead "
-        "splits the models when the two halves merge",
-        "_stream": "issue 12 adds parse_json and the timings to both drivers: the lead splits "
-        "the async and sync drivers when they merge",
-    },
-    "function": {},
-}
+PENDING: dict[str, dict[str, str]] = {"circle": {}, "module": {}, "function": {}}
 """Checks expected to fail while a change is under way (xfail, not strict); empty when none."""
 
 
@@ -148,9 +139,13 @@ def test_module_is_on_no_import_circle(name: str) -> None:
     assert circle is None, "import circle: " + " -> ".join(circle or [])
 
 
-@pytest.mark.parametrize("name", ["_jsonvalue", "_models"])
+@pytest.mark.parametrize("name", ["_jsonvalue", "_content_parts"])
 def test_leaf_modules_import_nothing_from_deltafold(name: str) -> None:
     assert _imports(name) == set()
+
+
+def test_the_models_import_only_the_content_part_rule() -> None:
+    assert _imports("_models") == {"_content_parts"}
 
 
 @pytest.mark.parametrize("name", _params("module"))
@@ -179,7 +174,7 @@ SANS_IO = (
     "_accumulator", "_choice", "_result", "_merge", "_convert", "_models", "_jsonvalue",
     "_decode", "_sse", "_body", "_core", "_iterfold", "_assemble", "_split", "_events",
     "_limits", "_exceptions", "_sentinel", "_redact", "_partial_json", "_timing",
-    "_json_events", "_json_scalars", "_json_fold",
+    "_json_events", "_json_scalars", "_json_fold", "_typed", "_content_parts",
 )
 """The core: chunks and bytes in, values out; it never opens a socket (docs/concepts.md)."""
 
@@ -213,14 +208,14 @@ def test_the_io_reader_finds_io() -> None:
 
 LAYERS = (
     (
-        "_models", "_jsonvalue", "_sentinel", "_exceptions", "_limits", "_json_events",
-        "_events", "_redact", "_timing",
+        "_models", "_content_parts", "_jsonvalue", "_sentinel", "_exceptions", "_limits",
+        "_json_events", "_events", "_redact", "_timing",
     ),
     ("_sse", "_decode", "_json_scalars", "_partial_json"),
-    ("_convert",),
+    ("_convert", "_typed"),
     ("_merge", "_choice", "_json_fold", "_result", "_accumulator"),
     ("_body", "_assemble", "_core", "_iterfold"),
-    ("_http", "_endpoint", "_telemetry", "_stream", "_client"),
+    ("_http", "_endpoint", "_telemetry", "_stream", "_stream_sync", "_client"),
     ("_split", "_server", "_live", "_cli", "__main__", "__init__"),
 )
 """The table in docs/concepts.md ("Which file holds what"), top row first."""

@@ -40,6 +40,7 @@ from ._exceptions import (
     NotEventStreamError,
     StreamError,
     StreamUsageError,
+    StructuredOutputError,
     TransportError,
 )
 from ._iterfold import AsyncFold, Fold, afold, fold
@@ -82,9 +83,11 @@ from ._partial_json import (
 from ._server import replay_app, replay_server
 from ._split import split, to_sse
 from ._sse import ServerSentEvent, SSEDecoder, iter_sse
-from ._stream import AsyncChatStream, ChatStream, aconnect_chat, connect_chat
+from ._stream import AsyncChatStream, aconnect_chat
+from ._stream_sync import ChatStream, connect_chat
 from ._telemetry import Telemetry
 from ._timing import GapSummary, Timing
+from ._typed import partial_view
 
 __version__ = "0.1.0"
 
@@ -145,6 +148,7 @@ __all__ = [
     "StreamError",
     "StreamUsageError",
     "StringAppended",
+    "StructuredOutputError",
     "SyncClient",
     "Telemetry",
     "Timing",
@@ -171,6 +175,7 @@ __all__ = [
     "fold",
     "from_dict",
     "iter_sse",
+    "partial_view",
     "replay_app",
     "replay_server",
     "split",

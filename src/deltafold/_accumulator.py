@@ -33,6 +33,7 @@ from ._choice import (
     check_range,
     short,
 )
+from ._content_parts import content_parts, part_text, thinking_texts
 from ._convert import wire_names
 from ._decode import InputSeen, decode_chunk, no_chunk_error
 from ._events import (
@@ -526,12 +527,12 @@ class Accumulator:
         self, state: ChoiceState, value: Any, n: int, events: list[Event] | None
     ) -> None:
         """Mistral's content as a list of typed parts: text to content, thinking to reasoning."""
-        parts = m.content_parts(value)
+        parts = content_parts(value)
         if parts is None:
             path = f"choices[{n}].delta.content"
             raise FieldError(path, f"expected a string or a list of parts, got {kind_of(value)}")
         for part in parts:
-            text = m.part_text(part)
+            text = part_text(part)
             if text is not None:
                 if state.content is None:
                     state.content = state.rope("content", text)
@@ -540,7 +541,7 @@ class Accumulator:
                 if events is not None and text:
                     events.append(ContentDelta(state.index, text))
                 continue
-            thoughts = m.thinking_texts(part)
+            thoughts = thinking_texts(part)
             if thoughts is not None:
                 for text in thoughts:
                     self._add_reasoning(state, text, events)

@@ -18,7 +18,8 @@ from ._endpoint import OPENROUTER_URL, Endpoint, resolve_endpoint
 from ._http import Request, has_credential_header
 from ._json_fold import ParseJSON
 from ._limits import Limits
-from ._stream import AsyncChatStream, ChatStream
+from ._stream import AsyncChatStream
+from ._stream_sync import ChatStream
 from ._telemetry import Telemetry
 
 __all__ = ["Client", "SyncClient"]

@@ -27,6 +27,7 @@ __all__ = [
     "NotEventStreamError",
     "StreamError",
     "StreamUsageError",
+    "StructuredOutputError",
     "TransportError",
 ]
 
@@ -236,3 +237,26 @@ class JSONParseError(DeltafoldError, ValueError):
         self.position = position
         self.path = path
         self.expected = expected
+
+
+class StructuredOutputError(DeltafoldError, ValueError):
+    """JSON that parsed but does not fit the class asked for.
+
+    Raised by ``FunctionCall.parse_arguments`` and ``Message.parse_content``.
+    ``.errors`` lists each problem with the JSON path where it is
+    (``expected int, got a JSON string @ $.days[1]``), ``.raw`` is the text
+    that was parsed. It is a ``ValueError`` as well: the model's output is a
+    wrong value for the schema.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errors: list[str],
+        raw: str,
+        partial: ChatCompletion | None = None,
+    ) -> None:
+        super().__init__(message, partial=partial)
+        self.errors = errors
+        self.raw = raw

@@ -8,9 +8,11 @@ so nothing a provider sends is lost. Conversion lives in ``_convert``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define, field
+
+from ._content_parts import content_parts, part_text
 
 __all__ = [
     "Annotation",
@@ -39,7 +41,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from cattrs import BaseConverter
     from typing_extensions import Self
+    _T = TypeVar("_T")
 
     from ._exceptions import JSONParseError
 
@@ -50,23 +54,21 @@ _OFF = {NOT_WIRE: True}
 
 
 class _Wire:
-    """Where the models' ``to_dict`` / ``from_dict`` find the converter.
-
-    ``_convert`` builds its converter from the classes of this module, so this module
-    cannot import it without an import circle; instead ``_convert`` installs its two
-    functions here when it loads (the package's ``__init__`` imports it, so it has
-    loaded before any model can be used).
+    """Where the models find what lower layers install when they load: ``_convert``'s
+    ``to_dict`` / ``from_dict`` (built from this module's classes, so this module cannot
+    import it) and ``_typed``'s ``structure``; the package's ``__init__`` imports both.
     """
 
-    __slots__ = ("from_dict", "to_dict")
+    __slots__ = ("from_dict", "structure", "to_dict")
 
     def __init__(self) -> None:
         self.to_dict: Callable[[Any], dict[str, Any]] = _not_installed
         self.from_dict: Callable[[Any, Any], Any] = _not_installed
+        self.structure: Callable[[Any, Any, Any], Any] = _not_installed
 
 
 def _not_installed(*_: Any) -> Any:
-    raise RuntimeError("deltafold._convert has not been imported (import deltafold)")
+    raise RuntimeError("deltafold has not been imported (import deltafold)")
 
 
 WIRE = _Wire()
@@ -108,6 +110,10 @@ class FunctionCall(_WireModel):
         default=None, kw_only=True, eq=False, repr=False, metadata=_OFF
     )
     """Why the arguments are not JSON, with the position (``parse_json``); else None."""
+
+    def parse_arguments(self, cls: type[_T], *, converter: BaseConverter | None = None) -> _T:
+        """``arguments`` decoded and structured into ``cls`` (docs/structured.md)."""
+        return cast("_T", WIRE.structure(self, cls, converter))
 
 
 @define
@@ -300,6 +306,10 @@ class Message(_WireModel):
     def text(self) -> str:
         """``content`` as ``str``: ``""`` when the model sent no text (only tool calls, say)."""
         return self.content or ""
+
+    def parse_content(self, cls: type[_T], *, converter: BaseConverter | None = None) -> _T:
+        """``content`` decoded and structured into ``cls`` (docs/structured.md)."""
+        return cast("_T", WIRE.structure(self, cls, converter))
 
 
 @define
@@ -551,58 +561,6 @@ class ChatCompletionChunk(_WireModel):
             if choice.index == 0:
                 return choice.text
         return ""
-
-
-# --- content parts (Mistral) ------------------------------------------------
-
-
-def content_parts(content: Any) -> list[Any] | None:
-    """A delta's ``content`` that is not a string, as its list of parts; None if it is neither.
-
-    One part on its own (an object) is a list of one, as tool calls may come.
-    """
-    if content.__class__ is list:
-        result: list[Any] = content
-        return result
-    if content.__class__ is dict:
-        return [content]
-    return None
-
-
-def part_text(part: Any) -> str | None:
-    """The text a content part adds to ``message.content``; None when it is not a text part.
-
-    A text part is a string, or ``{"type": "text", "text": "..."}``.
-    """
-    if part.__class__ is str:
-        text: str = part
-        return text
-    if part.__class__ is dict and part.get("type") == "text":
-        value = part.get("text")
-        if isinstance(value, str):
-            return value
-    return None
-
-
-def thinking_texts(part: Any) -> list[str] | None:
-    """The texts a Mistral ``thinking`` part adds to the reasoning; None for any other part.
-
-    ``thinking`` holds a string, a ``{"text": ...}`` piece or a list of either; a part of
-    another shape is not thinking (the fold keeps it as it came).
-    """
-    if part.__class__ is not dict or part.get("type") != "thinking":
-        return None
-    thinking = part.get("thinking")
-    pieces = thinking if thinking.__class__ is list else [thinking]
-    texts = []
-    for piece in pieces:
-        if isinstance(piece, str):
-            texts.append(piece)
-        elif isinstance(piece, dict) and isinstance(piece.get("text"), str):
-            texts.append(piece["text"])
-        else:
-            return None
-    return texts
 
 
 def _content_text(content: Any) -> str:

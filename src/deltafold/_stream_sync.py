@@ -1,0 +1,268 @@
+"""The sync driver of the stream core: ``connect_chat`` and :class:`ChatStream`.
+
+The twin of :mod:`deltafold._stream` (the async driver and the rules both
+follow, written in its docstring), hand-written over the same sans-IO
+:class:`~deltafold._core.StreamCore` rather than generated, so each reads as
+plain blocking code. Errors are raised outside ``except`` blocks: the httpx
+exception holds the request with its Authorization header.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from types import TracebackType
+from typing import Any
+
+import httpx
+from httpx_sse import connect_sse
+
+from ._core import CHUNKS, END, EVENTS, NEED_INPUT, StreamCore
+from ._events import Event
+from ._exceptions import DeltafoldError, StreamUsageError
+from ._http import (
+    Request,
+    body_error,
+    check_idle_timeout,
+    connect_error,
+    idle_error,
+    is_event_stream,
+    read_head,
+    stream_error,
+)
+from ._json_fold import ParseJSON, upgrade
+from ._limits import Limits
+from ._models import ChatCompletion, ChatCompletionChunk
+from ._stream import ERROR_BODY_TIMEOUT, StepT, StreamBase
+from ._telemetry import Telemetry, watch
+
+__all__ = ["ChatStream", "connect_chat"]
+
+class ChatStream(StreamBase):
+    """One streamed chat completion over an ``httpx.Client``: the sync twin of AsyncChatStream.
+
+    ``idle_timeout`` here is httpx's read timeout plus a deadline check after
+    each read (see the module docs): a silent connection fails after
+    ``idle_timeout``, one that sends only keep-alive comments within about
+    twice that.
+    """
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        request: Request,
+        *,
+        idle_timeout: float | None = None,
+        limits: Limits | None = None,
+        telemetry: bool | Telemetry = True,
+        parse_json: ParseJSON = False,
+    ) -> None:
+        self._http = http
+        self._request = request
+        self._idle = check_idle_timeout(idle_timeout)
+        self._core = StreamCore(limits, upgrade(parse_json, request.json))
+        self._telemetry = telemetry
+        self._cm: Any = None
+        self._response: httpx.Response | None = None
+        self._body: Iterator[bytes] | None = None
+        self._entered = False
+        self._deadline: float | None = None
+        self._mark = -1
+        self._events: _SyncEvents | None = None
+
+    def __enter__(self) -> ChatStream:
+        if self._entered:
+            raise StreamUsageError("a stream can be entered only once")
+        self._entered = True
+        request = self._request
+        core = self._core
+        extra: dict[str, Any] = {}
+        if self._idle is not None:
+            t = self._http.timeout
+            extra["timeout"] = httpx.Timeout(
+                connect=t.connect, read=self._idle, write=t.write, pool=t.pool
+            )
+        cm = connect_sse(
+            self._http,
+            request.method,
+            str(request.url),
+            json=request.json,
+            headers=dict(request.headers),
+            **extra,
+        )
+        watch(request, self._telemetry, core)
+        error: DeltafoldError | None = None
+        try:
+            source = cm.__enter__()
+        except httpx.HTTPError as exc:
+            error = connect_error(request, exc, idle_timeout=self._idle)
+        except BaseException as exc:  # interrupted while connecting: no __exit__ will come
+            core.abandon(type(exc))
+            raise
+        if error is not None:
+            core.fail(error)
+            core.mark_closed()
+            # Raised outside the except block: see the module docs.
+            raise error
+        self._cm = cm
+        core.timing.headers()
+        response = self._response = source.response
+        if not (200 <= response.status_code < 300 and is_event_stream(response)):
+            head = self._read_head(response)
+            error = core.fail(body_error(request, response, head))
+            self.close()
+            raise error
+        self._body = response.iter_bytes()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._core.exit_type = exc_type
+        self.close()
+
+    def close(self) -> None:
+        """Close the response now; idempotent. Iterating afterwards is refused."""
+        self._core.mark_closed()
+        cm, self._cm = self._cm, None
+        self._release()
+        if cm is not None:
+            cm.__exit__(None, None, None)
+
+    def _release(self) -> None:
+        body, self._body = self._body, None
+        response = self._response
+        if response is not None:
+            response.close()
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+
+    def _read_head(self, response: httpx.Response) -> bytes:
+        body = self._body = response.iter_bytes()
+        try:
+            return read_head(body, self._idle or ERROR_BODY_TIMEOUT)
+        finally:
+            self._release()
+
+    def _fill(self) -> None:
+        body = self._body
+        core = self._core
+        if body is None:
+            raise StreamUsageError("enter the stream with `with` before iterating it")
+        idle = self._idle
+        if idle is not None and (self._deadline is None or core.events_received != self._mark):
+            self._deadline = time.monotonic() + idle
+            self._mark = core.events_received
+        error: DeltafoldError
+        try:
+            data = next(body)
+        except StopIteration:
+            core.feed_eof()
+            return
+        except httpx.HTTPError as exc:
+            error = stream_error(self._request, exc, events=core.events_received, idle_timeout=idle)
+        else:
+            core.timing.read()
+            core.feed(data)
+            if (
+                idle is None
+                or core.events_received != self._mark
+                or time.monotonic() <= self._deadline  # type: ignore[operator]
+            ):
+                return
+            error = idle_error(idle, events=core.events_received)
+        # Raised outside the except block: see the module docs.
+        raise core.fail(error)
+
+    def _pull(self, step: Callable[[], StepT]) -> StepT:
+        core = self._core
+        core.check_open()
+        self._deadline = None
+        try:
+            while True:
+                item = step()
+                core.settle()
+                if item is NEED_INPUT:
+                    self._fill()
+                    continue
+                if item is END:
+                    self._release()
+                return item
+        except DeltafoldError as exc:
+            self._request.scrub_error(exc)
+            self._release()
+            raise
+
+    def __iter__(self) -> ChatStream:
+        self._core.claim(CHUNKS)
+        return self
+
+    def __next__(self) -> ChatCompletionChunk:
+        core = self._core
+        if core.mode is not CHUNKS:
+            core.claim(CHUNKS)
+        item = self._pull(core.next_chunk)
+        if item is END:
+            raise StopIteration
+        return item  # type: ignore[return-value]
+
+    def events(self) -> Iterator[Event]:
+        """Iterate the fold's events instead of chunks (no typed chunk is built)."""
+        self._core.claim(EVENTS)
+        if self._events is None:
+            self._events = _SyncEvents(self)
+        return self._events
+
+    def until_done(self) -> ChatCompletion:
+        """Read to the end (after any iteration so far) and return the completion."""
+        core = self._core
+        if not core.ended:
+            self._pull(core.drain)
+        return core.completion
+
+
+class _SyncEvents:
+    """The ``events()`` iterator; the core holds a chunk's events until they are handed out."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: ChatStream) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> _SyncEvents:
+        return self
+
+    def __next__(self) -> Event:
+        stream = self._stream
+        event = stream._pull(stream._core.next_event)
+        if event is END:
+            raise StopIteration
+        return event  # type: ignore[return-value]
+
+
+def connect_chat(
+    http: httpx.Client,
+    url: str | httpx.URL,
+    *,
+    json: Mapping[str, Any],
+    headers: Mapping[str, str] | None = None,
+    idle_timeout: float | None = None,
+    limits: Limits | None = None,
+    method: str = "POST",
+    telemetry: bool | Telemetry = True,
+    parse_json: ParseJSON = False,
+) -> ChatStream:
+    """Stream a chat completion with the caller's ``httpx.Client``; use it with ``with``.
+
+    Same contract as :func:`aconnect_chat`, except that ``idle_timeout`` is
+    enforced through httpx's read timeout (see :class:`ChatStream`).
+    """
+    return ChatStream(
+        http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits,
+        telemetry=telemetry,
+        parse_json=parse_json,
+    )
