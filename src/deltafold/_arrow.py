@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ._exceptions import BulkError
 from ._bulkrow import COLUMNS, fold_chunks, fold_stream, from_struct
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "ArrowExtraMissing",
     "assemble_table",
     "output_schema",
+    "require_column",
     "require_arrow",
 ]
 
@@ -85,8 +87,7 @@ def output_schema(
     """The output schema for an input schema: stream id, kept columns, then ``BULK_SCHEMA``."""
     names = _kept(stream_id, keep)
     for name in names:
-        if schema.get_field_index(name) < 0:
-            raise KeyError(f"no column {name!r} in the input (it has {', '.join(schema.names)})")
+        require_column(schema, name)
     return pa.schema([schema.field(name) for name in names] + list(BULK_SCHEMA))
 
 
@@ -109,7 +110,7 @@ def assemble_table(
     chunk (default ``"chunk"``); ``order`` sorts a stream's chunks (input order
     otherwise); ``keep`` names input columns to pass through (with
     ``stream_id``, their value on the stream's first chunk). A bad row never
-    raises: it comes back with ``error_type`` set. A missing column raises KeyError.
+    raises: it comes back with ``error_type`` set. A missing column raises :class:`BulkError`.
     """
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
@@ -118,7 +119,7 @@ def assemble_table(
     schema = output_schema(table.schema, stream_id=stream_id, keep=keep)
     if stream_id is None:
         name = column or "body"
-        _require(table, name)
+        require_column(table.schema, name)
         rows = [fold_stream(body) for body in table.column(name).to_pylist()]
         kept = {key: table.column(key) for key in _kept(None, keep)}
     else:
@@ -126,19 +127,20 @@ def assemble_table(
     return _build(schema, kept, rows)
 
 
-def _require(table: Any, name: str) -> None:
-    if table.schema.get_field_index(name) < 0:
-        names = ", ".join(table.schema.names)
-        raise KeyError(f"no column {name!r} in the input (it has {names})")
+def require_column(schema: Any, name: str) -> None:
+    """:class:`BulkError` naming the columns there are, unless ``schema`` has ``name``."""
+    if schema.get_field_index(name) < 0:
+        names = ", ".join(schema.names) or "none"
+        raise BulkError(f"no column {name!r} in the input (its columns: {names})")
 
 
 def _fold_grouped(
     table: Any, column: str, stream_id: str, order: str | None, keep: Sequence[str]
 ) -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
     """One row per stream id (nulls group together, as in SQL), streams in first-seen order."""
-    _require(table, column)
+    require_column(table.schema, column)
     if order is not None:
-        _require(table, order)
+        require_column(table.schema, order)
         table = table.take(pc.sort_indices(table, [(order, "ascending")]))
     chunks = table.column(column)
     structured = pa.types.is_struct(chunks.type)

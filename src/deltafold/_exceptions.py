@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APIStatusError",
+    "BulkError",
     "ChunkDecodeError",
     "ConnectError",
     "DeltafoldError",
@@ -231,3 +232,11 @@ class JSONParseError(DeltafoldError, ValueError):
         self.position = position
         self.path = path
         self.expected = expected
+
+
+class BulkError(DeltafoldError, ValueError):
+    """A bulk job cannot run: no input, a missing column, an unreadable or mismatched file.
+
+    Only the job itself fails with it; a bad row never does (it is counted and
+    written with its ``error_type``).
+    """
