@@ -26,6 +26,7 @@ from ._events import (
 )
 from ._exceptions import (
     APIStatusError,
+    BulkError,
     ChunkDecodeError,
     ConnectError,
     DeltafoldError,
@@ -84,6 +85,27 @@ from ._stream import AsyncChatStream, ChatStream, aconnect_chat, connect_chat
 
 __version__ = "0.1.0"
 
+_LAZY = {
+    "BULK_SCHEMA": "_arrow",
+    "assemble_table": "_arrow",
+    "BulkOptions": "_bulk",
+    "BulkSummary": "_bulk",
+    "assemble_files": "_bulk",
+    "assemble_dataset": "_bulk_ray",
+    "register_duckdb": "_bulk_duckdb",
+}
+"""Bulk names, imported on first use: they need the arrow (ray, duckdb) extra, the rest does not."""
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'deltafold' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
 __all__ = [
     "APIStatusError",
     "Accumulator",
@@ -92,6 +114,7 @@ __all__ = [
     "AsyncChatStream",
     "AsyncFold",
     "Audio",
+    "BulkError",
     "ChatCompletion",
     "ChatCompletionChunk",
     "ChatStream",

@@ -13,16 +13,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ._exceptions import BulkError
 from ._bulkrow import COLUMNS, fold_chunks, fold_stream, from_struct
+from ._exceptions import BulkError
 
 __all__ = [
     "BULK_SCHEMA",
     "ArrowExtraMissing",
     "assemble_table",
     "output_schema",
-    "require_column",
     "require_arrow",
+    "require_column",
 ]
 
 _INSTALL_HINT = 'bulk assembly needs pyarrow: pip install "deltafold[arrow]"'

@@ -16,7 +16,9 @@ from typing import Any
 from ._arrow import BULK_SCHEMA, assemble_table, pa
 from ._bulk import BulkOptions, BulkSummary, find_inputs
 
-__all__ = ["RayExtraMissing", "assemble_dataset", "ray_assemble_files", "read_dataset", "require_ray"]
+__all__ = [
+    "RayExtraMissing", "assemble_dataset", "ray_assemble_files", "read_dataset", "require_ray",
+]
 
 _INSTALL_HINT = 'the Ray engine needs Ray Data: pip install "deltafold[ray]"'
 
@@ -42,7 +44,7 @@ def assemble_dataset(
     order: str | None = None,
     keep: Sequence[str] = (),
 ) -> Any:
-    """A ``ray.data.Dataset`` of completions, one row per stream (the columns of ``assemble_table``).
+    """A ``ray.data.Dataset`` of completions, one row per stream (``assemble_table``'s columns).
 
     Lazy, like every Ray Data transform: nothing runs until the result is read
     or written (``write_parquet``, ``iter_batches``, ``take``...).
@@ -57,7 +59,7 @@ def assemble_dataset(
 
 
 def read_dataset(paths: Sequence[Path], options: BulkOptions) -> Any:
-    """One dataset over the files: Parquet, JSON lines (Arrow's reader), ``.sse`` (one stream each)."""
+    """One dataset of the files: Parquet, JSON lines (Arrow's reader), ``.sse`` (one stream)."""
     data = require_ray()
     kinds: dict[str, list[str]] = {}
     for path in paths:
