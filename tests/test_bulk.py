@@ -1,4 +1,4 @@
-"""Bulk assembly: Arrow tables, the local engine, the CLI and DuckDB give assemble's answer per row."""
+"""Bulk assembly: Arrow, the local engine, the CLI and DuckDB give assemble's answer per row."""
 
 from __future__ import annotations
 
@@ -51,7 +51,8 @@ def test_each_row_is_what_assemble_gives(binary: bool) -> None:
         [table.schema.field("request_id"), table.schema.field("name"), *deltafold.BULK_SCHEMA]
     )
     assert out.column("request_id").to_pylist() == table.column("request_id").to_pylist()
-    errors = dict(zip(out.column("name").to_pylist(), out.column("error_type").to_pylist()))
+    names, types = out.column("name").to_pylist(), out.column("error_type").to_pylist()
+    errors = dict(zip(names, types, strict=True))
     assert errors["garbage"] == errors["empty"] == "EmptyStreamError"
     assert errors["null"] == "TypeError"
     assert errors["non-streaming"] is None
@@ -139,7 +140,7 @@ def test_struct_chunks_fold_like_their_json_text() -> None:
 
 def test_missing_column_and_wrong_argument_are_clear() -> None:
     table = pa.table({"text": [b"data: {}"]})
-    with pytest.raises(deltafold.BulkError, match="no column 'body'.*its columns: text"):
+    with pytest.raises(deltafold.BulkError, match=r"no column 'body'.*its columns: text"):
         deltafold.assemble_table(table)
     with pytest.raises(deltafold.BulkError, match="'rid'"):
         deltafold.assemble_table(table, column="text", keep=["rid"])
@@ -163,7 +164,7 @@ def _write_parts(tmp_path: Path) -> tuple[list[Path], Any]:
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_local_engine_writes_the_rows_in_input_order(tmp_path: Path, workers: int) -> None:
-    paths, table = _write_parts(tmp_path)
+    _, table = _write_parts(tmp_path)
     output = tmp_path / "out.parquet"
     seen: list[int] = []
     summary = deltafold.assemble_files(
@@ -241,7 +242,8 @@ def test_cli_counts_bad_rows_and_exits_zero(tmp_path: Path) -> None:
 def test_cli_fails_only_when_the_job_cannot_run(tmp_path: Path) -> None:
     paths, _ = _write_parts(tmp_path)
     done = _bulk(tmp_path / "none", "-o", tmp_path / "o.parquet")
-    assert done.returncode == 1 and "deltafold bulk: " in done.stderr and "no such file" in done.stderr
+    assert done.returncode == 1
+    assert "deltafold bulk: " in done.stderr and "no such file" in done.stderr
     done = _bulk(paths[0], "-o", tmp_path / "o.parquet", "--column", "text")
     assert done.returncode == 1 and "no column 'text'" in done.stderr
     assert not (tmp_path / "o.parquet").exists()
@@ -276,7 +278,8 @@ def test_duckdb_function_gives_the_same_rows(tmp_path: Path) -> None:
     result = con.sql(
         f"SELECT request_id, deltafold_assemble(body) AS r FROM '{glob}' ORDER BY request_id"
     ).fetchall()
-    by_id = dict(zip(table.column("request_id").to_pylist(), table.column("body").to_pylist()))
+    ids, bodies = table.column("request_id").to_pylist(), table.column("body").to_pylist()
+    by_id = dict(zip(ids, bodies, strict=True))
     assert len(result) == table.num_rows
     for request_id, row in result:
         if by_id[request_id] is None:
