@@ -42,7 +42,6 @@ def require_arrow() -> Any:
 
 
 pa = require_arrow()
-import pyarrow.compute as pc  # noqa: E402  # after the check that names the extra
 
 TOOL_CALL = pa.struct(
     [("id", pa.string()), ("name", pa.string()), ("arguments", pa.string())]
@@ -137,17 +136,19 @@ def require_column(schema: Any, name: str) -> None:
 def _fold_grouped(
     table: Any, column: str, stream_id: str, order: str | None, keep: Sequence[str]
 ) -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
-    """One row per stream id (nulls group together, as in SQL), streams in first-seen order."""
+    """One row per stream id (nulls group together, as in SQL), in the order ids first appear."""
     require_column(table.schema, column)
-    if order is not None:
-        require_column(table.schema, order)
-        table = table.take(pc.sort_indices(table, [(order, "ascending")]))
-    chunks = table.column(column)
-    structured = pa.types.is_struct(chunks.type)
-    values = chunks.to_pylist()
     groups: dict[Any, list[int]] = {}
     for index, key in enumerate(table.column(stream_id).to_pylist()):
         groups.setdefault(key, []).append(index)
+    if order is not None:
+        require_column(table.schema, order)
+        ranks = table.column(order).to_pylist()
+        for indexes in groups.values():  # stable: equal (or null, last) ranks keep input order
+            indexes.sort(key=lambda i: (ranks[i] is None, ranks[i] if ranks[i] is not None else 0))
+    chunks = table.column(column)
+    structured = pa.types.is_struct(chunks.type)
+    values = chunks.to_pylist()
     rows = []
     for indexes in groups.values():
         stream = [values[i] for i in indexes]

@@ -236,8 +236,12 @@ class _Inline(Executor):
 def _executor(workers: int) -> Executor:
     if workers == 1:
         return _Inline()
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    # Workers fork from a server that has imported the fold and pyarrow once: they start
+    # in milliseconds, not the second or two an import of pyarrow takes in each.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
     return ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 
