@@ -5,6 +5,8 @@ The public API is re-exported here; every other module is private.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._accumulator import Accumulator
 from ._assemble import assemble, assemble_sse
 from ._client import Client, SyncClient
@@ -84,6 +86,15 @@ from ._sse import ServerSentEvent, SSEDecoder, iter_sse
 from ._stream import AsyncChatStream, ChatStream, aconnect_chat, connect_chat
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:  # for type checkers and the API reference; imported on use below
+    from ._arrow import BULK_SCHEMA as BULK_SCHEMA
+    from ._arrow import assemble_table as assemble_table
+    from ._bulk import BulkOptions as BulkOptions
+    from ._bulk import BulkSummary as BulkSummary
+    from ._bulk import assemble_files as assemble_files
+    from ._bulk_duckdb import register_duckdb as register_duckdb
+    from ._bulk_ray import assemble_dataset as assemble_dataset
 
 _LAZY = {
     "BULK_SCHEMA": "_arrow",
