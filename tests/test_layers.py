@@ -174,7 +174,7 @@ SANS_IO = (
     "_accumulator", "_choice", "_result", "_merge", "_convert", "_models", "_jsonvalue",
     "_decode", "_sse", "_body", "_core", "_iterfold", "_assemble", "_split", "_events",
     "_limits", "_exceptions", "_sentinel", "_redact", "_partial_json", "_timing",
-    "_json_events", "_json_scalars", "_json_fold", "_typed", "_content_parts",
+    "_json_events", "_json_scalars", "_json_fold", "_typed", "_content_parts", "_bulkrow",
 )
 """The core: chunks and bytes in, values out; it never opens a socket (docs/concepts.md)."""
 
@@ -216,7 +216,8 @@ LAYERS = (
     ("_merge", "_choice", "_json_fold", "_result", "_accumulator"),
     ("_body", "_assemble", "_core", "_iterfold"),
     ("_http", "_endpoint", "_telemetry", "_stream", "_stream_sync", "_client"),
-    ("_split", "_server", "_live", "_cli", "__main__", "__init__"),
+    ("_bulkrow", "_arrow", "_bulk", "_bulk_ray", "_bulk_duckdb"),
+    ("_bulk_cli", "_split", "_server", "_live", "_cli", "__main__", "__init__"),
 )
 """The table in docs/concepts.md ("Which file holds what"), top row first."""
 

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 import deltafold
-from servers import FaultServer, ReplayServer, Stall
+from servers import FaultServer, ReplayServer, Send, Stall
 from test_timing import FIRST_DELAY, chunks
 
 pytest.importorskip("opentelemetry.sdk")
@@ -347,3 +347,25 @@ async def test_cancelled_while_waiting_for_headers_ends_the_span(anyio_backend: 
     assert stream.timing.ended and stream.timing.time_to_headers is None
     with pytest.raises(deltafold.StreamUsageError):
         _ = stream.completion
+
+
+@pytest.mark.anyio
+async def test_cancelled_while_reading_an_error_body_ends_the_span(anyio_backend: str) -> None:
+    otel = Otel()
+    head = (
+        b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    with FaultServer() as faults:
+        url, _ = faults.add([Send(b'{"error": '), Stall()], head=head)
+        async with httpx.AsyncClient() as http:
+            stream = deltafold.aconnect_chat(
+                http, url, json={"model": "m"}, telemetry=otel.telemetry
+            )
+            with anyio.move_on_after(0.5):
+                async with stream:
+                    pytest.fail("the error body never ended")
+    span = otel.span()
+    expected = "CancelledError" if anyio_backend == "asyncio" else "Cancelled"
+    assert span.attributes["error.type"] == expected  # type: ignore[index]
+    assert stream.timing.ended and stream.timing.time_to_headers is not None

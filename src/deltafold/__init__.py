@@ -5,6 +5,8 @@ The public API is re-exported here; every other module is private.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._accumulator import Accumulator
 from ._assemble import assemble, assemble_sse
 from ._client import Client, SyncClient
@@ -28,6 +30,7 @@ from ._events import (
 )
 from ._exceptions import (
     APIStatusError,
+    BulkError,
     ChunkDecodeError,
     ConnectError,
     DeltafoldError,
@@ -91,6 +94,36 @@ from ._typed import partial_view
 
 __version__ = "0.1.0"
 
+if TYPE_CHECKING:  # for type checkers and the API reference; imported on use below
+    from ._arrow import BULK_SCHEMA as BULK_SCHEMA
+    from ._arrow import assemble_table as assemble_table
+    from ._bulk import BulkOptions as BulkOptions
+    from ._bulk import BulkSummary as BulkSummary
+    from ._bulk import assemble_files as assemble_files
+    from ._bulk_duckdb import register_duckdb as register_duckdb
+    from ._bulk_ray import assemble_dataset as assemble_dataset
+
+_LAZY = {
+    "BULK_SCHEMA": "_arrow",
+    "assemble_table": "_arrow",
+    "BulkOptions": "_bulk",
+    "BulkSummary": "_bulk",
+    "assemble_files": "_bulk",
+    "assemble_dataset": "_bulk_ray",
+    "register_duckdb": "_bulk_duckdb",
+}
+"""Bulk names, imported on first use: they need the arrow (ray, duckdb) extra, the rest does not."""
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'deltafold' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
 __all__ = [
     "APIStatusError",
     "Accumulator",
@@ -99,6 +132,7 @@ __all__ = [
     "AsyncChatStream",
     "AsyncFold",
     "Audio",
+    "BulkError",
     "ChatCompletion",
     "ChatCompletionChunk",
     "ChatStream",

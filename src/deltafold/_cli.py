@@ -1,4 +1,4 @@
-"""The ``deltafold`` command: demo, assemble, stream and serve.
+"""The ``deltafold`` command: demo, assemble, stream, serve and bulk (``_bulk_cli``).
 
 A thin layer over the library: ``stream`` and ``demo`` go through ``Client``,
 ``assemble`` through the fold and the body sniffer, ``serve`` through the replay
@@ -25,6 +25,7 @@ import orjson
 from . import __version__
 from ._accumulator import Accumulator
 from ._assemble import fold_body
+from ._bulk_cli import add_bulk
 from ._client import Client
 from ._convert import to_dict
 from ._endpoint import OPENAI_URL, OPENROUTER_URL
@@ -98,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_assemble(commands)
     _add_stream(commands)
     _add_serve(commands)
+    add_bulk(commands, _positive_int)
     return parser
 
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APIStatusError",
+    "BulkError",
     "ChunkDecodeError",
     "ConnectError",
     "DeltafoldError",
@@ -260,3 +261,11 @@ class StructuredOutputError(DeltafoldError, ValueError):
         super().__init__(message, partial=partial)
         self.errors = errors
         self.raw = raw
+
+
+class BulkError(DeltafoldError, ValueError):
+    """A bulk job cannot run: no input, a missing column, an unreadable or mismatched file.
+
+    Only the job itself fails with it; a bad row never does (it is counted and
+    written with its ``error_type``).
+    """

@@ -201,7 +201,12 @@ class AsyncChatStream(StreamBase):
         core.timing.headers()
         response = self._response = source.response
         if not (200 <= response.status_code < 300 and is_event_stream(response)):
-            head = await self._read_head(response)
+            try:
+                head = await self._read_head(response)
+            except BaseException as exc:  # cancelled while reading the error body
+                core.abandon(type(exc))
+                await self.aclose()
+                raise
             error = core.fail(body_error(request, response, head))
             await self.aclose()
             raise error
