@@ -82,7 +82,7 @@ def floor_framer(body: bytes) -> int:
     """The second reference: deltafold's own framer plus ``orjson.loads`` of every payload.
 
     Frames exactly as ``assemble_sse`` does (``DataDecoder`` over 256 KiB windows, a
-    plain message as its data string, both byte caps), so the gap between this and
+    plain message as its data bytes, both byte caps), so the gap between this and
     :func:`floor` is the price of a framer that handles any SSE, and the gap between
     ``assemble_sse`` and this one is the fold's.
     """
@@ -91,12 +91,12 @@ def floor_framer(body: bytes) -> int:
     count = 0
     for piece in iter_windows(body):
         for data in decoder.feed_data(piece):
-            if data == "[DONE]":
+            if data == b"[DONE]":
                 return count
             loads(data)  # type: ignore[arg-type]
             count += 1
     for data in decoder.close_data():
-        if data == "[DONE]":
+        if data == b"[DONE]":
             return count
         loads(data)  # type: ignore[arg-type]
         count += 1

@@ -293,16 +293,17 @@ class SSEDecoder:
                     self._check_tail()
                     return
             if fast.startswith(b"data: "):
-                text = fast.decode("utf-8", "replace")[6:-2]
-                datas = text.split("\n\ndata: ")
+                payload = fast[6:-2]
+                datas = payload.split(b"\n\ndata: ")
                 # Every separator holds two line ends: any other one means a multi-line
                 # event (or another field), which takes the line path.
-                if text.count("\n") == 2 * len(datas) - 2:
+                if payload.count(b"\n") == 2 * len(datas) - 2:
                     if self._plain:
                         events += datas
                     else:
                         last_id = self._last_id
-                        events += [_message(d, last_id) for d in datas]
+                        text = payload.decode("utf-8", "replace")
+                        events += [_message(d, last_id) for d in text.split("\n\ndata: ")]
                     self._check_tail()
                     return
 
@@ -319,8 +320,10 @@ class SSEDecoder:
             if part.startswith(b"data: ") and part.find(b"\n", 6) < 0:
                 if limit is not None and len(part) > limit:
                     raise self._limit_error(len(part))
-                value = part[6:].decode("utf-8", "replace")
-                emit(value if self._plain else _message(value, self._last_id))
+                if self._plain:
+                    emit(part[6:])
+                else:
+                    emit(_message(part[6:].decode("utf-8", "replace"), self._last_id))
             else:
                 for piece in part.split(b"\n"):
                     line(piece, events)
@@ -361,10 +364,11 @@ class SSEDecoder:
         self._event_bytes = 0
         if self._data:
             name = self._event.decode("utf-8", "replace") or "message"
-            data = b"\n".join(self._data).decode("utf-8", "replace")
+            raw = b"\n".join(self._data)
             if self._plain and name == "message":
-                events.append(data)
+                events.append(raw)
             else:
+                data = raw.decode("utf-8", "replace")
                 events.append(ServerSentEvent(name, data, self._last_id, self._retry))
             self._data = []
         self._event = b""
@@ -381,22 +385,25 @@ class SSEDecoder:
 
 
 class DataDecoder(SSEDecoder):
-    """The framer of ``assemble_sse``: a ``message`` event comes out as its data string.
+    """The framer of ``assemble_sse``: a ``message`` event comes out as its data, undecoded.
 
-    Any other event (``event: error``...) still comes out as a :class:`ServerSentEvent`.
-    The framing, limits and errors are :class:`SSEDecoder`'s; only the per-event
-    object is skipped, which the fold would read two fields of and drop.
+    The data are the raw UTF-8 bytes (``orjson.loads`` reads them without a text
+    copy; a reader wanting text decodes them with ``errors="replace"``, as
+    :class:`SSEDecoder` does). Any other event (``event: error``...) still comes out
+    as a :class:`ServerSentEvent`. The framing, limits and errors are
+    :class:`SSEDecoder`'s; only the per-event object is skipped, which the fold
+    would read two fields of and drop.
     """
 
     __slots__ = ()
     _plain = True
 
-    def feed_data(self, data: bytes | str) -> list[str | ServerSentEvent]:
-        """Like :meth:`SSEDecoder.feed`, with plain messages as their data."""
+    def feed_data(self, data: bytes | str) -> list[bytes | ServerSentEvent]:
+        """Like :meth:`SSEDecoder.feed`, with plain messages as their data bytes."""
         return self._feed(data)
 
-    def close_data(self) -> list[str | ServerSentEvent]:
-        """Like :meth:`SSEDecoder.close`, with a plain message as its data."""
+    def close_data(self) -> list[bytes | ServerSentEvent]:
+        """Like :meth:`SSEDecoder.close`, with a plain message as its data bytes."""
         return self._close()
 
 
