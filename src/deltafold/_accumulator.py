@@ -35,7 +35,7 @@ from ._choice import (
 )
 from ._content_parts import content_parts, part_text, thinking_texts
 from ._convert import wire_names
-from ._decode import InputSeen, decode_chunk, no_chunk_error
+from ._decode import InputSeen, decode_chunk, no_chunk_error, stream_error
 from ._events import (
     AnnotationAdded,
     ChoiceFinished,
@@ -46,7 +46,7 @@ from ._events import (
     RefusalDelta,
     UsageUpdated,
 )
-from ._exceptions import ChunkDecodeError, DeltafoldError, IncompleteStreamError, StreamError
+from ._exceptions import ChunkDecodeError, DeltafoldError, IncompleteStreamError
 from ._json_fold import JSONFold, ParseJSON
 from ._jsonvalue import INT_END, INT_MIN, bounded, kind_of
 from ._limits import Limits, limit_error
@@ -305,7 +305,7 @@ class Accumulator:
         error = chunk.get("error")
         if error is not None:
             merge_unknown(self._extra, "error", error, self._max_field)
-            raise _stream_error(error, position)
+            raise stream_error(error, position)
 
     def _set_top(self, name: str, value: Any) -> None:
         if name == "created":
@@ -570,33 +570,6 @@ class Accumulator:
                 merge_unknown(state.message_extra, "content_parts", [part], self._max_field)
 
     # --- building the typed result --------------------------------------------------
-
-
-def _stream_error(error: Any, position: int) -> StreamError:
-    if isinstance(error, dict):
-        code = error.get("code")
-        message = error.get("message")
-        metadata = error.get("metadata")
-    else:
-        code, message, metadata = None, error, None
-    if not isinstance(code, (int, str)) or isinstance(code, bool):
-        code = None
-    if isinstance(message, str) and message:
-        text = message
-    else:
-        try:
-            text = repr(error)[:500]
-        except RecursionError:
-            text = f"<{type(error).__name__} nested too deep to show>"
-    label = f" ({code})" if code is not None else ""
-    return StreamError(
-        f"the stream reported an error at event {position}{label}: {text}",
-        message=text,
-        code=code,
-        metadata=metadata,
-        error=error,
-        position=position,
-    )
 
 
 def _raw(chunk: Any) -> bytes | str:
