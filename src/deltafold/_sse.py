@@ -280,14 +280,14 @@ class SSEDecoder:
             # ``data: ...`` lines, each event one line. Nothing is pending, the region
             # ends with a blank line and is within the limit as a whole, so it is a run
             # of whole events none of which can exceed the limit. Comment lines
-            # (keep-alives) are dropped first and the blank lines they leave collapse
-            # (an extra blank line dispatches nothing), so a keep-alive does not send
-            # the region down the line path.
+            # (keep-alives) opening the region are dropped first; comment events
+            # between data events are cut off the payloads they trail (no search of
+            # the whole region for them: on a JSON body that search costs as much as
+            # the split), so a keep-alive does not send the region down the line path.
             fast = region
-            if fast[0] == _COLON or b"\n:" in fast:
+            if fast[0] == _COLON:
                 fast = _COMMENT_LINES.sub(b"", fast)
-                if fast[0] == _COLON:
-                    fast = fast[fast.find(b"\n") + 1 :]
+                fast = fast[fast.find(b"\n") + 1 :]
                 fast = _BLANK_RUNS.sub(b"\n\n", fast).lstrip(b"\n")
                 if not fast:
                     self._check_tail()
@@ -295,15 +295,14 @@ class SSEDecoder:
             if fast.startswith(b"data: "):
                 payload = fast[6:-2]
                 datas = payload.split(b"\n\ndata: ")
-                # Every separator holds two line ends: any other one means a multi-line
-                # event (or another field), which takes the line path.
-                if payload.count(b"\n") == 2 * len(datas) - 2:
+                # Every separator holds two line ends: any other one means a comment
+                # event, a multi-line event or another field.
+                if payload.count(b"\n") == 2 * len(datas) - 2 or _drop_comment_events(datas):
                     if self._plain:
                         events += datas
                     else:
                         last_id = self._last_id
-                        text = payload.decode("utf-8", "replace")
-                        events += [_message(d, last_id) for d in text.split("\n\ndata: ")]
+                        events += [_message(d.decode("utf-8", "replace"), last_id) for d in datas]
                     self._check_tail()
                     return
 
@@ -382,6 +381,27 @@ class SSEDecoder:
 
     def _limit_error(self, value: int) -> LimitExceededError:
         return limit_error("max_event_bytes", value, self._max, "an SSE event")
+
+
+def _drop_comment_events(datas: list[bytes]) -> bool:
+    """Cut the comment-only events trailing some payloads off them, in place.
+
+    ``datas`` is a region split on the data events' separator; a payload holding a line
+    end is followed by other events. True when those are all comments or blank lines
+    (dispatching nothing), False when one is anything else: the line path frames it.
+    """
+    for i, data in enumerate(datas):
+        if b"\n" not in data:
+            continue
+        head, *rest = data.split(b"\n\n")
+        if b"\n" in head:
+            return False
+        for event in rest:
+            for line in event.split(b"\n"):
+                if line and line[0] != _COLON:
+                    return False
+        datas[i] = head
+    return True
 
 
 class DataDecoder(SSEDecoder):
