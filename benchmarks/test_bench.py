@@ -38,6 +38,7 @@ SIZES = [
 #: deltafold's paths and the floor: name -> (input kind, function).
 OURS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "floor": ("bytes", paths.floor),
+    "floor_split": ("bytes", paths.floor_split),
     "floor_framer": ("bytes", paths.floor_framer),
     "floor_events": ("bytes", paths.floor_events),
     "assemble_sse": ("bytes", paths.assemble_sse),
