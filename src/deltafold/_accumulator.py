@@ -68,7 +68,8 @@ _CAUGHT = (
 _TOP_KNOWN = wire_names(m.ChatCompletionChunk)
 _CHOICE_KNOWN = wire_names(m.ChunkChoice)
 _DELTA_KNOWN = wire_names(m.Delta)
-_ROLE_CONTENT = frozenset({"role", "content"})
+_PLAIN_DELTA = frozenset({"role", "content", "reasoning"})
+_TOOL_DELTA = frozenset({"role", "content", "tool_calls"})
 _TOP_PLAIN = _TOP_KNOWN - {"usage", "error"}
 """A chunk whose keys all fall here has no usage, error or unknown field: one set test
 per chunk stands for the three lookups (``_fold_rest`` does them on the rare branch)."""
@@ -451,12 +452,24 @@ class Accumulator:
         content = delta.get("content")
         if (
             content.__class__ is str
-            and _ROLE_CONTENT.issuperset(delta)
+            and _PLAIN_DELTA.issuperset(delta)
+            and delta.get("reasoning") is None
             and (state.role or not delta.get("role"))
         ):
             # The common delta, routed by one shape test: text and nothing else to fold
-            # (a role once the choice has one is a no-op, as in the loop below).
+            # (a null reasoning, as OpenRouter sends after the reasoning, and a role once
+            # the choice has one are no-ops, as in the loop below).
             self._add_content(state, content, events)
+            return
+        calls = delta.get("tool_calls")
+        if (
+            calls.__class__ is list
+            and content is None
+            and _TOOL_DELTA.issuperset(delta)
+            and (state.role or not delta.get("role"))
+        ):
+            # The other common delta: tool-call fragments and nothing else to fold.
+            state.fold_tool_calls(calls, n, events)
             return
         for key, value in delta.items():
             if value is None:
