@@ -18,7 +18,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-OURS = ["floor", "floor_events", "assemble_sse", "assemble_dicts", "feed_events", "typed"]
+OURS = [
+    "floor", "floor_split", "floor_framer", "floor_events", "assemble_sse", "assemble_dicts",
+    "feed_events", "typed",
+]
 PEERS = ["openai", "litellm", "langchain"]
 #: Each peer's two paths: bytes in (end to end) and dicts in (fold only).
 PEER_PATHS = [p + suffix for p in PEERS for suffix in ("", "_dicts")]
@@ -119,7 +122,7 @@ def table_ratios(groups: Runs, label: str) -> list[str]:
     same bytes (framed and decoded as the floor does, then the peer's own work)."""
     peers = [p for p in PEERS if any(p in runs for runs in groups.values())]
     head = [f"{label}", "assemble_sse / floor (time)", "throughput vs floor (>= 0.6)",
-            "vs floor_events"]
+            "vs floor_split", "vs floor_framer", "vs floor_events"]
     head += _peer_head(peers)
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
     for name, runs in groups.items():
@@ -133,8 +136,9 @@ def table_ratios(groups: Runs, label: str) -> list[str]:
             f"{sse['per_chunk'] / floor['per_chunk']:.2f}",
             f"{throughput:.2f} {_mark(throughput >= TARGET_FLOOR)}",
         ]
-        events = runs.get("floor_events")
-        cells.append("-" if events is None else f"{events['per_chunk'] / sse['per_chunk']:.2f}")
+        for reference in ("floor_split", "floor_framer", "floor_events"):
+            ref = runs.get(reference)
+            cells.append("-" if ref is None else f"{ref['per_chunk'] / sse['per_chunk']:.2f}")
         cells += [_speedup(runs.get(peer), sse, peer) for peer in peers]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -208,7 +212,7 @@ def plot(scale: Runs, out: Path) -> None:
     sizes = sorted(scale, key=int)
     styles = {"floor": ":", "openai": "--", "litellm": "--", "langchain": "--"}
     for path in OURS + PEERS:  # peers bytes in: the end-to-end comparison
-        if path == "floor_events":
+        if path in ("floor_split", "floor_framer", "floor_events"):
             continue
         points = [(int(s), scale[s][path]["per_chunk"] * 1e6) for s in sizes if path in scale[s]]
         if not points:

@@ -38,6 +38,8 @@ SIZES = [
 #: deltafold's paths and the floor: name -> (input kind, function).
 OURS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "floor": ("bytes", paths.floor),
+    "floor_split": ("bytes", paths.floor_split),
+    "floor_framer": ("bytes", paths.floor_framer),
     "floor_events": ("bytes", paths.floor_events),
     "assemble_sse": ("bytes", paths.assemble_sse),
     "assemble_dicts": ("dicts", paths.assemble_dicts),
@@ -126,7 +128,7 @@ _SUMMARY = {
 
 
 def _check(path: str, result: Any, stream: streams.Stream, expected: Any) -> None:
-    if path in ("floor", "floor_events"):
+    if path.startswith("floor"):
         assert result == stream.n_chunks
     elif path.removesuffix("_dicts") in _SUMMARY:
         summary = _SUMMARY[path.removesuffix("_dicts")](result)

@@ -276,3 +276,18 @@ def test_broken_json_array_body_raises_chunk_decode_error() -> None:
 
 def test_done_item_as_memoryview_ends_the_stream() -> None:
     check(assemble([*CHUNKS, memoryview(b"[DONE]"), "not json"]))
+
+
+def test_assemble_sse_reads_bad_utf8_in_a_payload_as_replacement_characters() -> None:
+    """The fold reads a payload's raw bytes; bytes that are not UTF-8 still read as U+FFFD,
+    as the framer decodes any event, in one-line and multi-line events alike, whole or cut."""
+    body = (
+        b'data: {"choices":[{"index":0,"delta":{"content":"a\xff"}}]}\n\n'
+        b'data: {"choices":[{"index":0,\ndata: "delta":{"content":"\xe2\x82b"}}]}\n\n'
+        b'data: {"choices":[{"index":0,"delta":{"content":"c"},"finish_reason":"stop"}]}\n\n'
+        b"data: [DONE]\n\n"
+    )
+    for pieces in ([body], [body[i : i + 7] for i in range(0, len(body), 7)]):
+        result = assemble_sse(pieces)
+        assert result.choices[0].message.content == "a\ufffd\ufffdbc"
+        assert result.choices[0].finish_reason == "stop"

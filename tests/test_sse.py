@@ -114,6 +114,25 @@ def test_comments_ignored() -> None:
     assert both_ways(body) == [E(data="a\nb")]
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # keep-alives between one-line data events, and one closing the region
+        (b"data: a\n\n: ka\n\ndata: b\n\n: ka\n:\n\n\ndata: c\n\n: ka\n\n",
+         [E(data="a"), E(data="b"), E(data="c")]),
+        # a comment event followed by an event of another kind, then a data event
+        (b"data: a\n\n: ka\n\nevent: e\ndata: b\n\ndata: c\n\n",
+         [E(data="a"), E(event="e", data="b"), E(data="c")]),
+        # a comment inside an event (a multi-line event), then an id field
+        (b"data: a\n: mid\n\ndata: b\n\nid: 7\n\ndata: c\n\n",
+         [E(data="a"), E(data="b"), E(data="c", id="7")]),
+    ],
+)
+def test_comment_events_between_data_events(body: bytes, expected: list[ServerSentEvent]) -> None:
+    """Keep-alives trailing a data event are cut off it; anything else goes the line way."""
+    assert both_ways(body) == expected
+
+
 def test_space_after_colon_optional_and_only_one_removed() -> None:
     assert both_ways(b"data:x\n\ndata: x\n\ndata:  x\n\ndata:\n\n") == [
         E(data="x"),

@@ -35,7 +35,7 @@ from ._choice import (
 )
 from ._content_parts import content_parts, part_text, thinking_texts
 from ._convert import wire_names
-from ._decode import InputSeen, decode_chunk, no_chunk_error
+from ._decode import InputSeen, decode_chunk, no_chunk_error, stream_error
 from ._events import (
     AnnotationAdded,
     ChoiceFinished,
@@ -46,7 +46,7 @@ from ._events import (
     RefusalDelta,
     UsageUpdated,
 )
-from ._exceptions import ChunkDecodeError, DeltafoldError, IncompleteStreamError, StreamError
+from ._exceptions import ChunkDecodeError, DeltafoldError, IncompleteStreamError
 from ._json_fold import JSONFold, ParseJSON
 from ._jsonvalue import INT_END, INT_MIN, bounded, kind_of
 from ._limits import Limits, limit_error
@@ -68,6 +68,11 @@ _CAUGHT = (
 _TOP_KNOWN = wire_names(m.ChatCompletionChunk)
 _CHOICE_KNOWN = wire_names(m.ChunkChoice)
 _DELTA_KNOWN = wire_names(m.Delta)
+_PLAIN_DELTA = frozenset({"role", "content", "reasoning"})
+_TOOL_DELTA = frozenset({"role", "content", "tool_calls"})
+_TOP_PLAIN = _TOP_KNOWN - {"usage", "error"}
+"""A chunk whose keys all fall here has no usage, error or unknown field: one set test
+per chunk stands for the three lookups (``_fold_rest`` does them on the rare branch)."""
 PADDING_FIELDS = frozenset({"obfuscation", "p"})
 """Per-chunk padding against length side channels (OpenAI/Azure ``obfuscation``, Mistral's
 ``p``): random text, meaningless once joined, absent from a non-streaming response. Left out
@@ -97,6 +102,8 @@ class Accumulator:
         self._choices: dict[int, ChoiceState] = {}
         self._top: dict[str, Any] = {}
         self._pending_top = list(_TOP_FIRST_WINS)
+        self._pending_names = frozenset(_TOP_FIRST_WINS)
+        """The same names as a set: one ``isdisjoint`` per chunk tells if any is there."""
         self._extra: dict[str, Any] = {}
         self._usage: dict[str, Any] | None = None
         self._count = 0
@@ -264,24 +271,13 @@ class Accumulator:
                 # A chunk without choices is still a chat-completion chunk if it carries
                 # a known field (looked at on this rare branch only, for result()).
                 self._known = True
-            pending = self._pending_top
-            if pending:
-                for name in pending:
+            if not self._pending_names.isdisjoint(chunk):
+                for name in self._pending_top:
                     value = chunk.get(name)
                     if value:
                         self._set_top(name, value)
-            usage = chunk.get("usage")
-            if usage is not None:
-                self._fold_usage(usage, events)
-            if not _TOP_KNOWN.issuperset(chunk):
-                extra = self._extra
-                for key, value in chunk.items():
-                    if key not in _TOP_KNOWN and key not in PADDING_FIELDS:
-                        merge_unknown(extra, key, value, self._max_field)
-            error = chunk.get("error")
-            if error is not None:
-                merge_unknown(self._extra, "error", error, self._max_field)
-                raise _stream_error(error, position)
+            if not _TOP_PLAIN.issuperset(chunk):
+                self._fold_rest(chunk, position, events)
         except FieldError as exc:
             raise ChunkDecodeError(
                 f"event {position}: {exc}", raw=_raw(chunk), position=position, path=exc.path,
@@ -296,6 +292,21 @@ class Accumulator:
                 f"event {position}: malformed chunk ({type(exc).__name__}: {exc})",
                 raw=_raw(chunk), position=position, partial=self.snapshot(),
             ) from exc
+
+    def _fold_rest(self, chunk: dict[str, Any], position: int, events: list[Event] | None) -> None:
+        """A chunk's usage, unknown fields and error, in that order (a chunk carrying one)."""
+        usage = chunk.get("usage")
+        if usage is not None:
+            self._fold_usage(usage, events)
+        if not _TOP_KNOWN.issuperset(chunk):
+            extra = self._extra
+            for key, value in chunk.items():
+                if key not in _TOP_KNOWN and key not in PADDING_FIELDS:
+                    merge_unknown(extra, key, value, self._max_field)
+        error = chunk.get("error")
+        if error is not None:
+            merge_unknown(self._extra, "error", error, self._max_field)
+            raise stream_error(error, position)
 
     def _set_top(self, name: str, value: Any) -> None:
         if name == "created":
@@ -320,6 +331,7 @@ class Accumulator:
             raise FieldError(name, f"expected a string, got {kind_of(value)} {short(value)}")
         self._top[name] = value
         self._pending_top = [n for n in self._pending_top if n != name]
+        self._pending_names = frozenset(self._pending_top)
 
     def _fold_usage(self, usage: Any, events: list[Event] | None) -> None:
         usage = as_object(usage, "usage")
@@ -437,6 +449,28 @@ class Accumulator:
     def _fold_delta(
         self, state: ChoiceState, delta: dict[str, Any], n: int, events: list[Event] | None
     ) -> None:
+        content = delta.get("content")
+        if (
+            content.__class__ is str
+            and _PLAIN_DELTA.issuperset(delta)
+            and delta.get("reasoning") is None
+            and (state.role or not delta.get("role"))
+        ):
+            # The common delta, routed by one shape test: text and nothing else to fold
+            # (a null reasoning, as OpenRouter sends after the reasoning, and a role once
+            # the choice has one are no-ops, as in the loop below).
+            self._add_content(state, content, events)
+            return
+        calls = delta.get("tool_calls")
+        if (
+            calls.__class__ is list
+            and content is None
+            and _TOOL_DELTA.issuperset(delta)
+            and (state.role or not delta.get("role"))
+        ):
+            # The other common delta: tool-call fragments and nothing else to fold.
+            state.fold_tool_calls(calls, n, events)
+            return
         for key, value in delta.items():
             if value is None:
                 # A null unknown field is still a field the provider sent: keep it.
@@ -449,19 +483,7 @@ class Accumulator:
                 continue
             if key == "content":
                 if value.__class__ is str:
-                    rope = state.content
-                    if rope is None:
-                        state.content = state.rope("content", value)
-                    elif value:
-                        # Rope.add's common case, inline: this runs once per content chunk.
-                        length = rope.length + len(value)
-                        if length < rope.mark:
-                            rope.parts.append(value)
-                            rope.length = length
-                        else:
-                            rope.add(value)
-                    if events is not None and value:
-                        events.append(ContentDelta(state.index, value))
+                    self._add_content(state, value, events)
                 else:
                     self._fold_content_parts(state, value, n, events)
             elif key == "role":
@@ -515,6 +537,23 @@ class Accumulator:
             if self._json is not None:
                 self._json.take(state, new, events)
 
+    @staticmethod
+    def _add_content(state: ChoiceState, text: str, events: list[Event] | None) -> None:
+        """Append a content fragment (the first one, even empty, makes content non-null)."""
+        rope = state.content
+        if rope is None:
+            state.content = state.rope("content", text)
+        elif text:
+            # Rope.add's common case, inline: this runs once per content chunk.
+            length = rope.length + len(text)
+            if length < rope.mark:
+                rope.parts.append(text)
+                rope.length = length
+            else:
+                rope.add(text)
+        if events is not None and text:
+            events.append(ContentDelta(state.index, text))
+
     def _add_reasoning(self, state: ChoiceState, text: str, events: list[Event] | None) -> None:
         if state.reasoning is None:
             state.reasoning = state.rope("reasoning", text)
@@ -534,12 +573,7 @@ class Accumulator:
         for part in parts:
             text = part_text(part)
             if text is not None:
-                if state.content is None:
-                    state.content = state.rope("content", text)
-                elif text:
-                    state.content.add(text)
-                if events is not None and text:
-                    events.append(ContentDelta(state.index, text))
+                self._add_content(state, text, events)
                 continue
             thoughts = thinking_texts(part)
             if thoughts is not None:
@@ -549,33 +583,6 @@ class Accumulator:
                 merge_unknown(state.message_extra, "content_parts", [part], self._max_field)
 
     # --- building the typed result --------------------------------------------------
-
-
-def _stream_error(error: Any, position: int) -> StreamError:
-    if isinstance(error, dict):
-        code = error.get("code")
-        message = error.get("message")
-        metadata = error.get("metadata")
-    else:
-        code, message, metadata = None, error, None
-    if not isinstance(code, (int, str)) or isinstance(code, bool):
-        code = None
-    if isinstance(message, str) and message:
-        text = message
-    else:
-        try:
-            text = repr(error)[:500]
-        except RecursionError:
-            text = f"<{type(error).__name__} nested too deep to show>"
-    label = f" ({code})" if code is not None else ""
-    return StreamError(
-        f"the stream reported an error at event {position}{label}: {text}",
-        message=text,
-        code=code,
-        metadata=metadata,
-        error=error,
-        position=position,
-    )
 
 
 def _raw(chunk: Any) -> bytes | str:

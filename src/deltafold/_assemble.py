@@ -121,8 +121,8 @@ def fold_sse(
     """Frame ``body`` and hand each chunk up to ``[DONE]`` to ``consume``.
 
     The one SSE loop behind ``assemble_sse``, ``assemble`` of an SSE body and the
-    CLI; it runs once per event, so it is written inline: a plain message (a data
-    string) is decoded right here, and kept when it is a JSON object; anything
+    CLI; it runs once per event, so it is written inline: a plain message (its data
+    bytes) is decoded right here, and kept when it is a JSON object; anything
     else (an error event, ``[DONE]``, bad JSON, another value) goes through
     ``event_to_chunk``, which names the event. A whole body is framed a window at
     a time; the byte caps are the framer's, and an error it defers behind the events
@@ -198,9 +198,10 @@ def _saw_done(seen: InputSeen | None) -> None:
         seen.done = True
 
 
-def _event_chunk(event: str | ServerSentEvent, position: int) -> Any:
-    if isinstance(event, str):
-        return event_to_chunk("message", event, position)
+def _event_chunk(event: bytes | ServerSentEvent, position: int) -> Any:
+    if isinstance(event, bytes):
+        # Read as text the way the framer reads any event's data (bad UTF-8 replaced).
+        return event_to_chunk("message", event.decode("utf-8", "replace"), position)
     return event_to_chunk(event.event, event.data, position)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from ._exceptions import ChunkDecodeError, EmptyStreamError
+from ._exceptions import ChunkDecodeError, EmptyStreamError, StreamError
 from ._models import ChatCompletion, ChatCompletionChunk
 from ._redact import Redactor
 from ._sentinel import Sentinel
@@ -31,6 +31,7 @@ __all__ = [
     "is_done",
     "is_one_item",
     "no_chunk_error",
+    "stream_error",
     "type_name",
 ]
 
@@ -332,3 +333,31 @@ def no_chunk_error(
     if seen is None:
         return EmptyStreamError(f"{lead}: no chunk was fed")
     return EmptyStreamError(f"{lead}: {seen.describe()}", head=head)
+
+
+def stream_error(error: Any, position: int) -> StreamError:
+    """The StreamError of an in-band ``error`` the fold met at event ``position``."""
+    if isinstance(error, dict):
+        code = error.get("code")
+        message = error.get("message")
+        metadata = error.get("metadata")
+    else:
+        code, message, metadata = None, error, None
+    if not isinstance(code, (int, str)) or isinstance(code, bool):
+        code = None
+    if isinstance(message, str) and message:
+        text = message
+    else:
+        try:
+            text = repr(error)[:500]
+        except RecursionError:
+            text = f"<{type(error).__name__} nested too deep to show>"
+    label = f" ({code})" if code is not None else ""
+    return StreamError(
+        f"the stream reported an error at event {position}{label}: {text}",
+        message=text,
+        code=code,
+        metadata=metadata,
+        error=error,
+        position=position,
+    )

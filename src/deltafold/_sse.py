@@ -280,29 +280,29 @@ class SSEDecoder:
             # ``data: ...`` lines, each event one line. Nothing is pending, the region
             # ends with a blank line and is within the limit as a whole, so it is a run
             # of whole events none of which can exceed the limit. Comment lines
-            # (keep-alives) are dropped first and the blank lines they leave collapse
-            # (an extra blank line dispatches nothing), so a keep-alive does not send
-            # the region down the line path.
+            # (keep-alives) opening the region are dropped first; comment events
+            # between data events are cut off the payloads they trail (no search of
+            # the whole region for them: on a JSON body that search costs as much as
+            # the split), so a keep-alive does not send the region down the line path.
             fast = region
-            if fast[0] == _COLON or b"\n:" in fast:
+            if fast[0] == _COLON:
                 fast = _COMMENT_LINES.sub(b"", fast)
-                if fast[0] == _COLON:
-                    fast = fast[fast.find(b"\n") + 1 :]
+                fast = fast[fast.find(b"\n") + 1 :]
                 fast = _BLANK_RUNS.sub(b"\n\n", fast).lstrip(b"\n")
                 if not fast:
                     self._check_tail()
                     return
             if fast.startswith(b"data: "):
-                text = fast.decode("utf-8", "replace")[6:-2]
-                datas = text.split("\n\ndata: ")
-                # Every separator holds two line ends: any other one means a multi-line
-                # event (or another field), which takes the line path.
-                if text.count("\n") == 2 * len(datas) - 2:
+                payload = fast[6:-2]
+                datas = payload.split(b"\n\ndata: ")
+                # Every separator holds two line ends: any other one means a comment
+                # event, a multi-line event or another field.
+                if payload.count(b"\n") == 2 * len(datas) - 2 or _drop_comment_events(datas):
                     if self._plain:
                         events += datas
                     else:
                         last_id = self._last_id
-                        events += [_message(d, last_id) for d in datas]
+                        events += [_message(d.decode("utf-8", "replace"), last_id) for d in datas]
                     self._check_tail()
                     return
 
@@ -319,8 +319,10 @@ class SSEDecoder:
             if part.startswith(b"data: ") and part.find(b"\n", 6) < 0:
                 if limit is not None and len(part) > limit:
                     raise self._limit_error(len(part))
-                value = part[6:].decode("utf-8", "replace")
-                emit(value if self._plain else _message(value, self._last_id))
+                if self._plain:
+                    emit(part[6:])
+                else:
+                    emit(_message(part[6:].decode("utf-8", "replace"), self._last_id))
             else:
                 for piece in part.split(b"\n"):
                     line(piece, events)
@@ -361,10 +363,11 @@ class SSEDecoder:
         self._event_bytes = 0
         if self._data:
             name = self._event.decode("utf-8", "replace") or "message"
-            data = b"\n".join(self._data).decode("utf-8", "replace")
+            raw = b"\n".join(self._data)
             if self._plain and name == "message":
-                events.append(data)
+                events.append(raw)
             else:
+                data = raw.decode("utf-8", "replace")
                 events.append(ServerSentEvent(name, data, self._last_id, self._retry))
             self._data = []
         self._event = b""
@@ -380,23 +383,47 @@ class SSEDecoder:
         return limit_error("max_event_bytes", value, self._max, "an SSE event")
 
 
-class DataDecoder(SSEDecoder):
-    """The framer of ``assemble_sse``: a ``message`` event comes out as its data string.
+def _drop_comment_events(datas: list[bytes]) -> bool:
+    """Cut the comment-only events trailing some payloads off them, in place.
 
-    Any other event (``event: error``...) still comes out as a :class:`ServerSentEvent`.
-    The framing, limits and errors are :class:`SSEDecoder`'s; only the per-event
-    object is skipped, which the fold would read two fields of and drop.
+    ``datas`` is a region split on the data events' separator; a payload holding a line
+    end is followed by other events. True when those are all comments or blank lines
+    (dispatching nothing), False when one is anything else: the line path frames it.
+    """
+    for i, data in enumerate(datas):
+        if b"\n" not in data:
+            continue
+        head, *rest = data.split(b"\n\n")
+        if b"\n" in head:
+            return False
+        for event in rest:
+            for line in event.split(b"\n"):
+                if line and line[0] != _COLON:
+                    return False
+        datas[i] = head
+    return True
+
+
+class DataDecoder(SSEDecoder):
+    """The framer of ``assemble_sse``: a ``message`` event comes out as its data, undecoded.
+
+    The data are the raw UTF-8 bytes (``orjson.loads`` reads them without a text
+    copy; a reader wanting text decodes them with ``errors="replace"``, as
+    :class:`SSEDecoder` does). Any other event (``event: error``...) still comes out
+    as a :class:`ServerSentEvent`. The framing, limits and errors are
+    :class:`SSEDecoder`'s; only the per-event object is skipped, which the fold
+    would read two fields of and drop.
     """
 
     __slots__ = ()
     _plain = True
 
-    def feed_data(self, data: bytes | str) -> list[str | ServerSentEvent]:
-        """Like :meth:`SSEDecoder.feed`, with plain messages as their data."""
+    def feed_data(self, data: bytes | str) -> list[bytes | ServerSentEvent]:
+        """Like :meth:`SSEDecoder.feed`, with plain messages as their data bytes."""
         return self._feed(data)
 
-    def close_data(self) -> list[str | ServerSentEvent]:
-        """Like :meth:`SSEDecoder.close`, with a plain message as its data."""
+    def close_data(self) -> list[bytes | ServerSentEvent]:
+        """Like :meth:`SSEDecoder.close`, with a plain message as its data bytes."""
         return self._close()
 
 
