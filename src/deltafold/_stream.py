@@ -19,8 +19,9 @@ The I/O loops are thin: everything stateful lives in the sans-IO
 
 Rules (documented on the classes, tested in tests/test_stream_*.py):
 
-* One iteration style per stream: chunks (``async for``/``for``) or
-  ``events()``. Asking for the other one raises :class:`StreamUsageError`;
+* One iteration style per stream: chunks (``async for``/``for``),
+  ``events()`` or ``raw()`` (the body's bytes passed through, folded on the
+  way). Asking for the other one raises :class:`StreamUsageError`;
   the same style may be resumed after a ``break``. ``until_done()`` and
   ``snapshot()`` work with either.
 * ``completion`` raises :class:`StreamUsageError` until the stream ended, and
@@ -52,7 +53,7 @@ import anyio
 import httpx
 from httpx_sse import aconnect_sse
 
-from ._core import CHUNKS, END, EVENTS, NEED_INPUT, StreamCore
+from ._core import CHUNKS, END, EVENTS, NEED_INPUT, RAW, StreamCore
 from ._events import Event
 from ._exceptions import DeltafoldError, StreamUsageError
 from ._http import (
@@ -131,7 +132,8 @@ class AsyncChatStream(StreamBase):
     (early, on ``break`` out of it, on error or on cancellation), as soon as
     ``[DONE]`` or the end of the body is reached, and when the stream fails.
     Iterating gives typed :class:`ChatCompletionChunk` objects; ``events()``
-    gives the fold's events instead (one style per stream).
+    gives the fold's events instead, and ``raw()`` the body's bytes as received
+    (one style per stream).
     """
 
     def __init__(
@@ -156,6 +158,7 @@ class AsyncChatStream(StreamBase):
         self._deadline: float | None = None
         self._mark = -1
         self._events: _AsyncEvents | None = None
+        self._raw: _AsyncRaw | None = None
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -323,9 +326,42 @@ class AsyncChatStream(StreamBase):
             self._events = _AsyncEvents(self)
         return self._events
 
+    def raw(self) -> AsyncIterator[bytes]:
+        """Pass the body through: its bytes exactly as received, folded on the way.
+
+        For a gateway, which forwards what the upstream sent and wants the
+        completion and usage at the end. Each piece is what was read since the
+        last one, cut after its last complete event (the rest waits for the next
+        read): comments, keep-alives, a BOM and CRLF line ends stay as they came,
+        and nothing is re-encoded, so the pieces joined are the body up to and
+        including ``[DONE]`` (nothing after it), or the whole body when it ends
+        without one. Every event in a piece is folded before the piece is given,
+        so ``snapshot()`` matches what was forwarded; ``completion``, ``timing``,
+        the byte caps and ``idle_timeout`` work as with chunks. When the stream
+        fails, the piece through the event the fold stopped at (an upstream
+        ``event: error``, say) is given first and the error, with ``.partial``,
+        is raised by the next step; a partial event cut off by a read error or
+        the idle timeout is not given. It must be the first way the stream is
+        read; a ``break`` keeps the stream open to resume, leaving ``async with``
+        closes it.
+        """
+        self._core.claim_raw()
+        if self._raw is None:
+            self._raw = _AsyncRaw(self)
+        return self._raw
+
+    async def _failed(self) -> None:
+        """The piece through a failing event was given: scrub its error, close the response."""
+        error = self._core.error
+        if error is not None:
+            self._request.scrub_error(error)
+        await self._release()
+
     async def until_done(self) -> ChatCompletion:
         """Read to the end (after any iteration so far) and return the completion."""
         core = self._core
+        if core.mode is RAW:
+            core.drop_raw()
         if not core.ended:
             await self._pull(core.drain)
         return core.completion
@@ -348,6 +384,28 @@ class _AsyncEvents:
         if event is END:
             raise StopAsyncIteration
         return event  # type: ignore[return-value]
+
+
+class _AsyncRaw:
+    """The ``raw()`` iterator: the core holds the bytes until an event's end."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: AsyncChatStream) -> None:
+        self._stream = stream
+
+    def __aiter__(self) -> _AsyncRaw:
+        return self
+
+    async def __anext__(self) -> bytes:
+        stream = self._stream
+        core = stream._core
+        piece = await stream._pull(core.next_piece)
+        if piece is END:
+            raise StopAsyncIteration
+        if core.error is not None:
+            await stream._failed()
+        return piece  # type: ignore[return-value]
 
 
 def aconnect_chat(
