@@ -286,11 +286,12 @@ class AsyncChatStream(StreamBase):
         # Raised outside the except block: see the module docs.
         raise core.fail(error)
 
-    async def _pull(self, step: Callable[[], StepT]) -> StepT:
+    async def _pull(self, step: Callable[[], StepT], restart: bool = True) -> StepT:
         """Step the core until it yields something; read whenever it needs input."""
         core = self._core
         core.check_open()
-        self._deadline = None
+        if restart:  # the consumer's time between steps is not the upstream's silence
+            self._deadline = None
         try:
             while True:
                 item = step()
@@ -400,7 +401,9 @@ class _AsyncRaw:
     async def __anext__(self) -> bytes:
         stream = self._stream
         core = stream._core
-        piece = await stream._pull(core.next_piece)
+        piece = await stream._pull(core.next_piece, restart=False)
+        # A piece of comments only leaves the idle deadline where it was; one with an
+        # event moves it at the next read.
         if piece is END:
             raise StopAsyncIteration
         if core.error is not None:

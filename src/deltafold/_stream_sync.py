@@ -179,10 +179,11 @@ class ChatStream(StreamBase):
         # Raised outside the except block: see the module docs.
         raise core.fail(error)
 
-    def _pull(self, step: Callable[[], StepT]) -> StepT:
+    def _pull(self, step: Callable[[], StepT], restart: bool = True) -> StepT:
         core = self._core
         core.check_open()
-        self._deadline = None
+        if restart:  # the consumer's time between steps is not the upstream's silence
+            self._deadline = None
         try:
             while True:
                 item = step()
@@ -275,7 +276,9 @@ class _SyncRaw:
     def __next__(self) -> bytes:
         stream = self._stream
         core = stream._core
-        piece = stream._pull(core.next_piece)
+        piece = stream._pull(core.next_piece, restart=False)
+        # A piece of comments only leaves the idle deadline where it was; one with an
+        # event moves it at the next read.
         if piece is END:
             raise StopIteration
         if core.error is not None:
