@@ -185,7 +185,8 @@ def chunk(content: str | None = None, finish: str | None = None, **delta: Any) -
     data: dict[str, Any] = {"id": "gen-1", "model": "m", "choices": [{"index": 0, "delta": delta}]}
     if finish:
         data["choices"][0]["finish_reason"] = finish
-    data["usage"] = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5} if finish else None
+    usage = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+    data["usage"] = usage if finish else None
     return json.dumps(data, ensure_ascii=False).encode()
 
 
