@@ -9,7 +9,11 @@ SSE event per write, paced so that all N streams are open at once), the relay
   to the client, nothing else: the floor of any gateway.
 * ``fold``: ``aconnect_chat`` plus ``stream.raw()``: the same bytes go to the
   client untouched while deltafold folds them; at the end the relay records
-  the completion's usage and checks its text.
+  the completion's usage and checks its text. Like ``bare`` it has httpx's
+  read timeout (60 s) and no other.
+* ``fold-idle``: the same with ``idle_timeout=60``: the exact idle deadline
+  (one that keep-alive comments do not move) costs an ``anyio.fail_after``
+  scope around every read.
 
 Reported per mode: the relay's CPU seconds (``time.process_time()`` in the
 relay) per 1,000 relayed chunks, and its memory per open stream (the largest
@@ -46,8 +50,7 @@ RUN_BOUND = 300.0
 """No run (N streams through one relay) may take longer than this, in seconds."""
 START_BOUND = 20.0
 WARM_UP = 10
-IDLE = float(os.environ["GW_IDLE"]) if os.environ.get("GW_IDLE") else None
-TELEMETRY = not os.environ.get("GW_NOTEL")
+MODES = ("bare", "fold", "fold-idle")
 """Streams relayed before the measurement starts."""
 
 
@@ -109,6 +112,7 @@ def serve_relay(mode: str, upstream: str, events: int) -> None:
     import deltafold
 
     text = body(events)[1]
+    idle = 60.0 if mode == "fold-idle" else None
     state = {"open": 0, "done": 0, "correct": 0, "tokens": 0, "errors": 0}
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
     http = httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(60, connect=20))
@@ -131,7 +135,7 @@ def serve_relay(mode: str, upstream: str, events: int) -> None:
     async def fold() -> Any:
         state["open"] += 1
         try:
-            stream = deltafold.aconnect_chat(http, upstream, json=REQUEST, idle_timeout=IDLE, telemetry=TELEMETRY)
+            stream = deltafold.aconnect_chat(http, upstream, json=REQUEST, idle_timeout=idle)
             try:
                 async with stream:
                     async for piece in stream.raw():
@@ -149,7 +153,7 @@ def serve_relay(mode: str, upstream: str, events: int) -> None:
 
     async def relay(request: Request) -> StreamingResponse:
         await request.body()
-        source = fold() if mode == "fold" else bare()
+        source = bare() if mode == "bare" else fold()
         return StreamingResponse(source, media_type="text/event-stream")
 
     async def stats(request: Request) -> JSONResponse:
@@ -293,7 +297,7 @@ def main() -> None:
     parser.add_argument("--pace", type=float, default=0.01, help="seconds between events")
     parser.add_argument("--json", type=Path, help="write the runs here")
     parser.add_argument("--role", choices=["upstream", "relay"], help=argparse.SUPPRESS)
-    parser.add_argument("--mode", choices=["bare", "fold"], help=argparse.SUPPRESS)
+    parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--upstream", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role == "upstream":
@@ -311,7 +315,7 @@ def main() -> None:
     try:
         for n in args.n:
             for _ in range(args.runs):
-                for mode in ("bare", "fold"):
+                for mode in MODES:
                     run = one_run(mode, n, args.events, url)
                     runs.append(run)
                     print(json.dumps(run), flush=True)
@@ -323,13 +327,14 @@ def main() -> None:
 
 
 def report(runs: list[dict[str, Any]], events: int) -> None:
-    print(f"\n{events + 3} chunks per stream; best of {len(runs) // 4 or 1} runs per mode "
-          "(spread: worst / best)")
+    per_mode = len(runs) // (len(MODES) * len({r["n"] for r in runs}))
+    print(f"\n{events + 3} chunks per stream; best of {per_mode} runs per mode "
+          "(spread: worst / best); memory: RSS growth / open streams")
     print(f"{'N':>6} {'mode':>5} {'CPU s / 1k chunks':>18} {'spread':>7} {'KB / open stream':>17}"
           f" {'exact':>6} {'leaks (streams, tasks, sockets)':>32}")
     for n in sorted({r["n"] for r in runs}):
         best: dict[str, float] = {}
-        for mode in ("bare", "fold"):
+        for mode in MODES:
             mine = [r for r in runs if r["n"] == n and r["mode"] == mode]
             cpus = [r["cpu_per_1000"] for r in mine]
             best[mode] = min(cpus)
@@ -337,8 +342,9 @@ def report(runs: list[dict[str, Any]], events: int) -> None:
             exact = min(r["exact"] for r in mine)
             leaks = max((r["left_open"], r["tasks_left"], r["sockets_left"]) for r in mine)
             print(f"{n:>6} {mode:>5} {best[mode]:>18.4f} {max(cpus) / min(cpus):>7.2f}"
-                  f" {kb:>17.1f} {exact:>6} {str(leaks):>32}")
-        print(f"{n:>6} fold / bare CPU: {best['fold'] / best['bare']:.2f}x")
+                  f" {kb:>17.1f} {exact:>6} {leaks!s:>32}")
+        print(f"{n:>6} CPU over bare: fold {best['fold'] / best['bare']:.2f}x, "
+              f"fold-idle {best['fold-idle'] / best['bare']:.2f}x")
 
 
 if __name__ == "__main__":
