@@ -34,8 +34,11 @@ Rules (documented on the classes, tested in tests/test_stream_*.py):
   resume. The iterators are plain objects, not generators, so nothing is
   left for the garbage collector to finalize (and nothing for trio to warn
   about).
-* Async ``idle_timeout`` is exact: ``anyio.fail_after`` around each read, with
-  a deadline that only an SSE event moves (comments do not). The sync
+* Async ``idle_timeout`` is exact: a deadline that only an SSE event moves
+  (comments do not). A read that starts when the deadline moves is bounded by
+  httpx's read timeout, set to ``idle_timeout`` (httpcore puts a scope around
+  every read anyway); a read after comments only gets ``anyio.fail_after``
+  with what is left of the deadline. The sync
   version cannot cancel a blocking read, so it sets httpx's read timeout to
   ``idle_timeout`` and checks the deadline after each read: a silent socket
   fails after ``idle_timeout``, a socket that only sends keep-alive comments
@@ -170,10 +173,10 @@ class AsyncChatStream(StreamBase):
         core = self._core
         extra: dict[str, Any] = {}
         if self._idle is not None:
-            # idle_timeout replaces the read timeout: fail_after is the bound.
+            # idle_timeout replaces the read timeout: see _fill for how the two bound a read.
             t = self._http.timeout
             extra["timeout"] = httpx.Timeout(
-                connect=t.connect, read=None, write=t.write, pool=t.pool
+                connect=t.connect, read=self._idle, write=t.write, pool=t.pool
             )
         cm = aconnect_sse(
             self._http,
@@ -191,7 +194,7 @@ class AsyncChatStream(StreamBase):
         except TimeoutError:
             error = idle_error(self._idle or 0.0, events=None)
         except httpx.HTTPError as exc:
-            error = connect_error(request, exc)
+            error = connect_error(request, exc, idle_timeout=self._idle)
         except BaseException as exc:  # cancelled while connecting: no __aexit__ will come
             core.abandon(type(exc))
             raise
@@ -266,10 +269,14 @@ class AsyncChatStream(StreamBase):
         try:
             if idle is None:
                 data = await body.__anext__()
-            else:
-                if self._deadline is None or core.events_received != self._mark:
-                    self._deadline = anyio.current_time() + idle
-                    self._mark = core.events_received
+            elif self._deadline is None or core.events_received != self._mark:
+                # The deadline moves to now + idle: httpx's read timeout (idle_timeout,
+                # set at enter) is that bound, so no scope of our own (one costs about
+                # as much as folding a chunk).
+                self._deadline = anyio.current_time() + idle
+                self._mark = core.events_received
+                data = await body.__anext__()
+            else:  # only comments since the deadline moved: what is left of it
                 with anyio.fail_after(max(self._deadline - anyio.current_time(), 0.0)):
                     data = await body.__anext__()
         except StopAsyncIteration:
@@ -278,7 +285,7 @@ class AsyncChatStream(StreamBase):
         except TimeoutError:
             error = idle_error(idle or 0.0, events=core.events_received)
         except httpx.HTTPError as exc:
-            error = stream_error(self._request, exc, events=core.events_received, idle_timeout=None)
+            error = stream_error(self._request, exc, events=core.events_received, idle_timeout=idle)
         else:
             core.timing.read()
             core.feed(data)
