@@ -76,6 +76,8 @@ class RawCut:
     def cut(self, events: int) -> bytes:
         """Everything up to the last event boundary (b"" if none); ``events`` lie in it."""
         buf = self._buf
+        if not buf:  # the step after a piece: nothing was read since
+            return b""
         end = last_boundary(buf, max(self._scan - 1, 0))
         if not end:
             if buf.__class__ is bytes:
