@@ -88,6 +88,7 @@ EXPECTED: dict[str, list[str]] = {
     "starlette_proxy.py": [
         "browser got: Let me check the weather in Paris for you.",
         "proxy logged the same completion: True",
+        "browser got the recorded bytes: True",
     ],
     "structured_output_endpoint.py": [
         "the browser got 39 partial values, then the final one",

@@ -172,7 +172,7 @@ IO_LIBRARIES = ("httpx", "anyio", "starlette", "uvicorn", "socket", "threading",
 """What only the network shell, the replay server and the CLI may import."""
 SANS_IO = (
     "_accumulator", "_choice", "_result", "_merge", "_convert", "_models", "_jsonvalue",
-    "_decode", "_sse", "_body", "_core", "_iterfold", "_assemble", "_split", "_events",
+    "_decode", "_sse", "_rawcut", "_body", "_core", "_iterfold", "_assemble", "_split", "_events",
     "_limits", "_exceptions", "_sentinel", "_redact", "_partial_json", "_timing",
     "_json_events", "_json_scalars", "_json_fold", "_typed", "_content_parts", "_bulkrow",
 )
@@ -211,7 +211,7 @@ LAYERS = (
         "_models", "_content_parts", "_jsonvalue", "_sentinel", "_exceptions", "_limits",
         "_json_events", "_events", "_redact", "_timing",
     ),
-    ("_sse", "_decode", "_json_scalars", "_partial_json"),
+    ("_sse", "_rawcut", "_decode", "_json_scalars", "_partial_json"),
     ("_convert", "_typed"),
     ("_merge", "_choice", "_json_fold", "_result", "_accumulator"),
     ("_body", "_assemble", "_core", "_iterfold"),

@@ -1,7 +1,9 @@
 """A Starlette proxy: pass a stream through to the browser, and log the assembled completion.
 
-It logs the whole completion at the end, the partial one and the error when
-the upstream fails, and the completion so far when the browser hangs up.
+The browser gets the upstream's bytes untouched (``stream.raw()``), while the
+stream folds them. The proxy logs the whole completion and its usage at the
+end, the partial one and the error when the upstream fails, and the
+completion so far when the browser hangs up.
 
 Run it with ``--serve`` to listen on http://127.0.0.1:8000 (the upstream is the
 local replay server). Without arguments it checks itself: a client streams
@@ -50,13 +52,15 @@ def make_app(upstream: str) -> Starlette:
         async def relay():  # type: ignore[no-untyped-def]
             try:
                 async with stream:
-                    async for chunk in stream:  # to the browser as soon as it arrives
-                        yield sse(chunk.to_dict())
-                yield b"data: [DONE]\n\n"
+                    # The upstream's bytes as they arrive, cut where an event ends: its
+                    # comments, [DONE] and any error event included, nothing re-encoded.
+                    async for piece in stream.raw():
+                        yield piece
             except deltafold.DeltafoldError as exc:
                 # The upstream failed; .partial is what arrived before (None if nothing did).
                 log.warning("upstream stream failed: %s; partial %s", exc, dump(exc.partial))
-                yield sse({"error": {"message": str(exc)}}, event="error")
+                if not isinstance(exc, deltafold.StreamError):  # its own error event went by
+                    yield sse({"error": {"message": str(exc)}}, event="error")
             except (anyio.get_cancelled_exc_class(), GeneratorExit) as exc:
                 # The browser hung up: Starlette cancels (or closes) this generator.
                 error = type(exc).__name__
@@ -101,6 +105,7 @@ async def self_check(app: Starlette) -> None:
     logged = json.loads(captured.records[-1].removeprefix("completion "))
     print("browser got:", received.choices[0].message.content)
     print("proxy logged the same completion:", logged == received.to_dict())
+    print("browser got the recorded bytes:", response.content == RECORDING.read_bytes())
 
 
 if __name__ == "__main__":

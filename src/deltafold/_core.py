@@ -25,11 +25,14 @@ from ._exceptions import ChunkDecodeError, DeltafoldError, IncompleteStreamError
 from ._json_fold import ParseJSON
 from ._limits import Limits
 from ._models import ChatCompletion, ChatCompletionChunk
+from ._rawcut import RawCut
 from ._sentinel import Sentinel
 from ._sse import ServerSentEvent, SSEDecoder
 from ._timing import Timing
 
-__all__ = ["CHUNKS", "END", "EVENTS", "NEED_INPUT", "FoldState", "Mode", "Phase", "StreamCore"]
+__all__ = [
+    "CHUNKS", "END", "EVENTS", "NEED_INPUT", "RAW", "FoldState", "Mode", "Phase", "StreamCore",
+]
 
 
 NEED_INPUT: Final = Sentinel("NEED_INPUT")
@@ -72,10 +75,18 @@ class Mode(enum.Enum):
     UNBOUND = "not yet bound"
     CHUNKS = "chunks"
     EVENTS = "events"
+    RAW = "raw"
 
 
 CHUNKS: Final = Mode.CHUNKS
 EVENTS: Final = Mode.EVENTS
+RAW: Final = Mode.RAW
+_DOING: Final = {
+    CHUNKS: ("iterated as chunks", "chunks"),
+    EVENTS: ("iterated with events()", "events()"),
+    RAW: ("passed through with raw()", "raw()"),
+}
+"""How a refusal names each style: what the stream is already doing, what was asked."""
 
 
 class FoldState:
@@ -157,12 +168,10 @@ class FoldState:
         if self._mode is Mode.UNBOUND:
             self._mode = mode
         elif self._mode is not mode:
-            other = "iterated as chunks" if self._mode is CHUNKS else "iterated with events()"
-            wanted = "chunks" if mode is CHUNKS else "events()"
             raise StreamUsageError(
-                f"this stream is already {other}; it cannot also give {wanted}. "
-                "Use one style per stream (events carry every delta a chunk does); "
-                "until_done() and snapshot() work with either."
+                f"this stream is already {_DOING[self._mode][0]}; it cannot also give "
+                f"{_DOING[mode][1]}. Use one style per stream (events carry every delta a "
+                "chunk does); until_done() and snapshot() work with any."
             )
 
     def partial(self) -> ChatCompletion | None:
@@ -260,6 +269,7 @@ class StreamCore(FoldState):
         "_events_received",
         "_pending",
         "_popped",
+        "_raw",
         "_seen",
         "_tail_at",
         "_tail_events",
@@ -280,6 +290,8 @@ class StreamCore(FoldState):
         """How many events were framed before the end of input: later ones are its tail."""
         self._tail_events: list[Event] | None = None
         self.acc._input = self._seen = InputSeen(STREAM)
+        self._raw: RawCut | None = None
+        """The bytes read and not handed out yet, once ``raw()`` claimed the stream."""
 
     @property
     def events_received(self) -> int:
@@ -299,6 +311,9 @@ class StreamCore(FoldState):
         seen = self._seen
         if seen.sampling:
             seen.take(data)
+        raw = self._raw
+        if raw is not None:
+            raw.take(data)
         self._queue(self._decoder.feed, data)
 
     def feed_eof(self) -> None:
@@ -401,3 +416,48 @@ class StreamCore(FoldState):
                 add(chunk)
             except DeltafoldError as exc:
                 raise self.fail(exc) from None
+
+    # --- pass-through ----------------------------------------------------------
+
+    def claim_raw(self) -> None:
+        """Bind the stream to ``raw()``, which must see the body from its first byte."""
+        if self._raw is None:
+            if self._decoder.bytes_seen or self.ended:
+                raise StreamUsageError(
+                    "raw() must be the first way this stream is read: "
+                    f"{self._decoder.bytes_seen} bytes were already read without it"
+                )
+            self.claim(RAW)
+            self._raw = RawCut()
+        elif self._mode is not RAW:
+            self.claim(RAW)
+
+    def drop_raw(self) -> None:
+        """Keep no more bytes (``until_done()`` after ``raw()``): nobody will ask for them."""
+        self._raw = None
+
+    def next_piece(self) -> bytes | Sentinel:
+        """Fold what is framed, then hand out the bytes it came in, up to an event's end.
+
+        A piece is what was read since the last one, cut after its last blank line
+        (the rest waits for the next read), so it holds only whole events (comments
+        and keep-alives included), all of them folded. At ``[DONE]`` the piece ends
+        with that event and nothing after it comes out; at the end of the body the
+        unterminated tail comes out too. When the fold fails, the piece through the
+        event it stopped at (the failing one, an ``event: error`` say) comes out first
+        and the error is raised at the next step (``check_open``).
+        """
+        raw = self._raw
+        if raw is None:
+            return self.drain()
+        try:
+            state = self.drain()
+        except DeltafoldError:
+            piece = raw.through_event(self._popped)
+            if piece:
+                return piece
+            raise
+        if state is NEED_INPUT:
+            return raw.cut(self._events_received) or NEED_INPUT
+        piece = raw.through_event(self._popped) if self._seen.done else raw.rest()
+        return piece or END

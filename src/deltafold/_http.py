@@ -164,7 +164,7 @@ def connect_error(
 ) -> DeltafoldError:
     """An httpx error raised before the response headers arrived.
 
-    With ``idle_timeout`` set, httpx's read timeout is the sync idle bound, so
+    With ``idle_timeout`` set, httpx's read timeout is an idle bound (see the drivers), so
     it becomes :class:`IdleTimeoutError`.
     """
     if idle_timeout is not None and isinstance(exc, httpx.ReadTimeout):
@@ -179,7 +179,7 @@ def stream_error(
 ) -> DeltafoldError:
     """An httpx error raised while reading the body.
 
-    With ``idle_timeout`` set, httpx's read timeout is the sync idle bound, so
+    With ``idle_timeout`` set, httpx's read timeout is an idle bound (see the drivers), so
     it becomes :class:`IdleTimeoutError`.
     """
     if idle_timeout is not None and isinstance(exc, httpx.ReadTimeout):

@@ -19,8 +19,9 @@ The I/O loops are thin: everything stateful lives in the sans-IO
 
 Rules (documented on the classes, tested in tests/test_stream_*.py):
 
-* One iteration style per stream: chunks (``async for``/``for``) or
-  ``events()``. Asking for the other one raises :class:`StreamUsageError`;
+* One iteration style per stream: chunks (``async for``/``for``),
+  ``events()`` or ``raw()`` (the body's bytes passed through, folded on the
+  way). Asking for the other one raises :class:`StreamUsageError`;
   the same style may be resumed after a ``break``. ``until_done()`` and
   ``snapshot()`` work with either.
 * ``completion`` raises :class:`StreamUsageError` until the stream ended, and
@@ -33,8 +34,11 @@ Rules (documented on the classes, tested in tests/test_stream_*.py):
   resume. The iterators are plain objects, not generators, so nothing is
   left for the garbage collector to finalize (and nothing for trio to warn
   about).
-* Async ``idle_timeout`` is exact: ``anyio.fail_after`` around each read, with
-  a deadline that only an SSE event moves (comments do not). The sync
+* Async ``idle_timeout`` is exact: a deadline that only an SSE event moves
+  (comments do not). A read that starts when the deadline moves is bounded by
+  httpx's read timeout, set to ``idle_timeout`` (httpcore puts a scope around
+  every read anyway); a read after comments only gets ``anyio.fail_after``
+  with what is left of the deadline. The sync
   version cannot cancel a blocking read, so it sets httpx's read timeout to
   ``idle_timeout`` and checks the deadline after each read: a silent socket
   fails after ``idle_timeout``, a socket that only sends keep-alive comments
@@ -52,7 +56,7 @@ import anyio
 import httpx
 from httpx_sse import aconnect_sse
 
-from ._core import CHUNKS, END, EVENTS, NEED_INPUT, StreamCore
+from ._core import CHUNKS, END, EVENTS, NEED_INPUT, RAW, StreamCore
 from ._events import Event
 from ._exceptions import DeltafoldError, StreamUsageError
 from ._http import (
@@ -131,7 +135,8 @@ class AsyncChatStream(StreamBase):
     (early, on ``break`` out of it, on error or on cancellation), as soon as
     ``[DONE]`` or the end of the body is reached, and when the stream fails.
     Iterating gives typed :class:`ChatCompletionChunk` objects; ``events()``
-    gives the fold's events instead (one style per stream).
+    gives the fold's events instead, and ``raw()`` the body's bytes as received
+    (one style per stream).
     """
 
     def __init__(
@@ -156,6 +161,7 @@ class AsyncChatStream(StreamBase):
         self._deadline: float | None = None
         self._mark = -1
         self._events: _AsyncEvents | None = None
+        self._raw: _AsyncRaw | None = None
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -167,10 +173,10 @@ class AsyncChatStream(StreamBase):
         core = self._core
         extra: dict[str, Any] = {}
         if self._idle is not None:
-            # idle_timeout replaces the read timeout: fail_after is the bound.
+            # idle_timeout replaces the read timeout: see _fill for how the two bound a read.
             t = self._http.timeout
             extra["timeout"] = httpx.Timeout(
-                connect=t.connect, read=None, write=t.write, pool=t.pool
+                connect=t.connect, read=self._idle, write=t.write, pool=t.pool
             )
         cm = aconnect_sse(
             self._http,
@@ -188,7 +194,7 @@ class AsyncChatStream(StreamBase):
         except TimeoutError:
             error = idle_error(self._idle or 0.0, events=None)
         except httpx.HTTPError as exc:
-            error = connect_error(request, exc)
+            error = connect_error(request, exc, idle_timeout=self._idle)
         except BaseException as exc:  # cancelled while connecting: no __aexit__ will come
             core.abandon(type(exc))
             raise
@@ -263,10 +269,14 @@ class AsyncChatStream(StreamBase):
         try:
             if idle is None:
                 data = await body.__anext__()
-            else:
-                if self._deadline is None or core.events_received != self._mark:
-                    self._deadline = anyio.current_time() + idle
-                    self._mark = core.events_received
+            elif self._deadline is None or core.events_received != self._mark:
+                # The deadline moves to now + idle: httpx's read timeout (idle_timeout,
+                # set at enter) is that bound, so no scope of our own (one costs about
+                # as much as folding a chunk).
+                self._deadline = anyio.current_time() + idle
+                self._mark = core.events_received
+                data = await body.__anext__()
+            else:  # only comments since the deadline moved: what is left of it
                 with anyio.fail_after(max(self._deadline - anyio.current_time(), 0.0)):
                     data = await body.__anext__()
         except StopAsyncIteration:
@@ -275,7 +285,7 @@ class AsyncChatStream(StreamBase):
         except TimeoutError:
             error = idle_error(idle or 0.0, events=core.events_received)
         except httpx.HTTPError as exc:
-            error = stream_error(self._request, exc, events=core.events_received, idle_timeout=None)
+            error = stream_error(self._request, exc, events=core.events_received, idle_timeout=idle)
         else:
             core.timing.read()
             core.feed(data)
@@ -283,11 +293,12 @@ class AsyncChatStream(StreamBase):
         # Raised outside the except block: see the module docs.
         raise core.fail(error)
 
-    async def _pull(self, step: Callable[[], StepT]) -> StepT:
+    async def _pull(self, step: Callable[[], StepT], restart: bool = True) -> StepT:
         """Step the core until it yields something; read whenever it needs input."""
         core = self._core
         core.check_open()
-        self._deadline = None
+        if restart:  # the consumer's time between steps is not the upstream's silence
+            self._deadline = None
         try:
             while True:
                 item = step()
@@ -323,9 +334,42 @@ class AsyncChatStream(StreamBase):
             self._events = _AsyncEvents(self)
         return self._events
 
+    def raw(self) -> AsyncIterator[bytes]:
+        """Pass the body through: its bytes exactly as received, folded on the way.
+
+        For a gateway, which forwards what the upstream sent and wants the
+        completion and usage at the end. Each piece is what was read since the
+        last one, cut after its last complete event (the rest waits for the next
+        read): comments, keep-alives, a BOM and CRLF line ends stay as they came,
+        and nothing is re-encoded, so the pieces joined are the body up to and
+        including ``[DONE]`` (nothing after it), or the whole body when it ends
+        without one. Every event in a piece is folded before the piece is given,
+        so ``snapshot()`` matches what was forwarded; ``completion``, ``timing``,
+        the byte caps and ``idle_timeout`` work as with chunks. When the stream
+        fails, the piece through the event the fold stopped at (an upstream
+        ``event: error``, say) is given first and the error, with ``.partial``,
+        is raised by the next step; a partial event cut off by a read error or
+        the idle timeout is not given. It must be the first way the stream is
+        read; a ``break`` keeps the stream open to resume, leaving ``async with``
+        closes it.
+        """
+        self._core.claim_raw()
+        if self._raw is None:
+            self._raw = _AsyncRaw(self)
+        return self._raw
+
+    async def _failed(self) -> None:
+        """The piece through a failing event was given: scrub its error, close the response."""
+        error = self._core.error
+        if error is not None:
+            self._request.scrub_error(error)
+        await self._release()
+
     async def until_done(self) -> ChatCompletion:
         """Read to the end (after any iteration so far) and return the completion."""
         core = self._core
+        if core.mode is RAW:
+            core.drop_raw()
         if not core.ended:
             await self._pull(core.drain)
         return core.completion
@@ -348,6 +392,30 @@ class _AsyncEvents:
         if event is END:
             raise StopAsyncIteration
         return event  # type: ignore[return-value]
+
+
+class _AsyncRaw:
+    """The ``raw()`` iterator: the core holds the bytes until an event's end."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: AsyncChatStream) -> None:
+        self._stream = stream
+
+    def __aiter__(self) -> _AsyncRaw:
+        return self
+
+    async def __anext__(self) -> bytes:
+        stream = self._stream
+        core = stream._core
+        piece = await stream._pull(core.next_piece, restart=False)
+        # A piece of comments only leaves the idle deadline where it was; one with an
+        # event moves it at the next read.
+        if piece is END:
+            raise StopAsyncIteration
+        if core.error is not None:
+            await stream._failed()
+        return piece  # type: ignore[return-value]
 
 
 def aconnect_chat(

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from httpx_sse import connect_sse
 
-from ._core import CHUNKS, END, EVENTS, NEED_INPUT, StreamCore
+from ._core import CHUNKS, END, EVENTS, NEED_INPUT, RAW, StreamCore
 from ._events import Event
 from ._exceptions import DeltafoldError, StreamUsageError
 from ._http import (
@@ -69,6 +69,7 @@ class ChatStream(StreamBase):
         self._deadline: float | None = None
         self._mark = -1
         self._events: _SyncEvents | None = None
+        self._raw: _SyncRaw | None = None
 
     def __enter__(self) -> ChatStream:
         if self._entered:
@@ -178,10 +179,11 @@ class ChatStream(StreamBase):
         # Raised outside the except block: see the module docs.
         raise core.fail(error)
 
-    def _pull(self, step: Callable[[], StepT]) -> StepT:
+    def _pull(self, step: Callable[[], StepT], restart: bool = True) -> StepT:
         core = self._core
         core.check_open()
-        self._deadline = None
+        if restart:  # the consumer's time between steps is not the upstream's silence
+            self._deadline = None
         try:
             while True:
                 item = step()
@@ -217,9 +219,25 @@ class ChatStream(StreamBase):
             self._events = _SyncEvents(self)
         return self._events
 
+    def raw(self) -> Iterator[bytes]:
+        """Pass the body through, folded on the way: see :meth:`AsyncChatStream.raw`."""
+        self._core.claim_raw()
+        if self._raw is None:
+            self._raw = _SyncRaw(self)
+        return self._raw
+
+    def _failed(self) -> None:
+        """The piece through a failing event was given: scrub its error, close the response."""
+        error = self._core.error
+        if error is not None:
+            self._request.scrub_error(error)
+        self._release()
+
     def until_done(self) -> ChatCompletion:
         """Read to the end (after any iteration so far) and return the completion."""
         core = self._core
+        if core.mode is RAW:
+            core.drop_raw()
         if not core.ended:
             self._pull(core.drain)
         return core.completion
@@ -242,6 +260,30 @@ class _SyncEvents:
         if event is END:
             raise StopIteration
         return event  # type: ignore[return-value]
+
+
+class _SyncRaw:
+    """The ``raw()`` iterator: the core holds the bytes until an event's end."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: ChatStream) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> _SyncRaw:
+        return self
+
+    def __next__(self) -> bytes:
+        stream = self._stream
+        core = stream._core
+        piece = stream._pull(core.next_piece, restart=False)
+        # A piece of comments only leaves the idle deadline where it was; one with an
+        # event moves it at the next read.
+        if piece is END:
+            raise StopIteration
+        if core.error is not None:
+            stream._failed()
+        return piece  # type: ignore[return-value]
 
 
 def connect_chat(
