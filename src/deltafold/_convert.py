@@ -29,6 +29,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from . import _models as m
 from ._decode import argument_error, type_name
 from ._exceptions import ChunkDecodeError, JSONParseError
+from ._fast_structure import BAIL, FastFn, make_fast
 from ._jsonvalue import INT_END, INT_MIN, bounded, kind_of
 
 __all__ = ["converter", "from_dict", "to_dict", "wire_names"]
@@ -231,7 +232,39 @@ def _structure_hook(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any, An
         obj.extra = {key: bounded(value) for key, value in {**obj.extra, **bad}.items()}
         return obj
 
-    return lenient if cls in LENIENT else structure
+    return _fast_first(_fast(conv, cls), lenient if cls in LENIENT else structure)
+
+
+#: The generated function of each model, per converter (``_fast_structure``).
+_FAST: dict[int, dict[type, FastFn]] = {}
+
+
+def _fast(conv: cattrs.Converter, cls: type[Any]) -> FastFn:
+    kinds: dict[Any, str] = {
+        _structure_str: "str",
+        _structure_int: "int",
+        _structure_float: "float",
+        _structure_bool: "bool",
+        _passthrough: "pass",
+    }
+    cache = _FAST.setdefault(id(conv), {})
+    return make_fast(cls, conv.get_structure_hook, kinds, LENIENT, wire_names, cache)
+
+
+def _fast_first(fast: FastFn, full: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """A model's hook: the generated function for a dict of the common shape, else ``full``."""
+
+    def hook(data: Any, cls: Any) -> Any:
+        if data.__class__ is dict:
+            try:
+                obj = fast(data)
+            except Exception:  # an odd value a field's own hook refused: the full path says why
+                obj = BAIL
+            if obj is not BAIL:
+                return obj
+        return full(data, cls)
+
+    return hook
 
 
 def _unstructure_hook(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
