@@ -189,8 +189,14 @@ def _list_hook(conv: cattrs.Converter, cls: Any) -> Callable[[Any, Any], list[An
     return structure_list
 
 
-def _structure_hook(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any, Any], Any]:
-    """The structure hook for a model: unknown keys to ``extra``; lenient for LENIENT classes."""
+def _structure_hook(
+    conv: cattrs.Converter, cls: type[Any], fast: dict[type, FastFn] | None
+) -> Callable[[Any, Any], Any]:
+    """The structure hook for a model: unknown keys to ``extra``; lenient for LENIENT classes.
+
+    With ``fast`` (the generated functions, built once per class), a dict of the common
+    shape is taken by the generated function and this converter path is the fallback.
+    """
     known = wire_names(cls)
     base = make_dict_structure_fn(cls, conv, extra=override(omit=True), **_not_wire(cls))
 
@@ -232,14 +238,9 @@ def _structure_hook(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any, An
         obj.extra = {key: bounded(value) for key, value in {**obj.extra, **bad}.items()}
         return obj
 
-    return _fast_first(_fast(conv, cls), lenient if cls in LENIENT else structure)
-
-
-#: The generated function of each model, per converter (``_fast_structure``).
-_FAST: dict[int, dict[type, FastFn]] = {}
-
-
-def _fast(conv: cattrs.Converter, cls: type[Any]) -> FastFn:
+    full = lenient if cls in LENIENT else structure
+    if fast is None:
+        return full
     kinds: dict[Any, str] = {
         _structure_str: "str",
         _structure_int: "int",
@@ -247,8 +248,8 @@ def _fast(conv: cattrs.Converter, cls: type[Any]) -> FastFn:
         _structure_bool: "bool",
         _passthrough: "pass",
     }
-    cache = _FAST.setdefault(id(conv), {})
-    return make_fast(cls, conv.get_structure_hook, kinds, LENIENT, wire_names, cache)
+    generated = make_fast(cls, conv.get_structure_hook, kinds, LENIENT, wire_names, fast)
+    return _fast_first(generated, full)
 
 
 def _fast_first(fast: FastFn, full: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
@@ -307,8 +308,10 @@ def _unstructure_hook(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any],
 setattr(m, "JSONParseError", JSONParseError)  # noqa: B010 (a name _models lacks at run time)
 
 
-def _make_converter() -> cattrs.Converter:
+def _make_converter(*, fast: bool = True) -> cattrs.Converter:
+    """The converter; ``fast=False`` leaves out the generated functions (the reference path)."""
     conv = cattrs.Converter()
+    cache: dict[type, FastFn] | None = {} if fast else None
     # Mistral sends content as a list of typed parts; keep whichever form arrived.
     conv.register_structure_hook(str | list[Any] | None, _passthrough)
     conv.register_structure_hook(Any, _passthrough)
@@ -317,12 +320,15 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook(float, _structure_float)
     conv.register_structure_hook(bool, _structure_bool)
     conv.register_structure_hook_factory(_is_model_list, lambda cls: _list_hook(conv, cls))
-    conv.register_structure_hook_factory(attrs.has, lambda cls: _structure_hook(conv, cls))
+    conv.register_structure_hook_factory(attrs.has, lambda cls: _structure_hook(conv, cls, cache))
     conv.register_unstructure_hook_factory(attrs.has, lambda cls: _unstructure_hook(conv, cls))
     return conv
 
 
 converter = _make_converter()
+
+#: ``converter``'s hook per model class, as ``from_dict`` looks them up (no dispatch).
+_HOOKS: dict[type, Callable[[Any, Any], Any]] = {}
 
 
 _MODELS = "a deltafold model (ChatCompletion, ChatCompletionChunk, Usage, ...)"
@@ -355,7 +361,12 @@ def from_dict(cls: type[ModelT], data: Any) -> ModelT:
             what=f"got {type_name(cls)} as cls{swapped}",
         )
     try:
-        return converter.structure(data, cls)
+        hook = _HOOKS.get(cls)
+        if hook is None:
+            if not attrs.has(cls):
+                return converter.structure(data, cls)
+            hook = _HOOKS[cls] = converter.get_structure_hook(cls)
+        return hook(data, cls)  # type: ignore[no-any-return]
     except Exception as exc:  # cattrs raises several kinds; one typed error out
         messages = cattrs.transform_error(exc, path=cls.__name__)
         raise ChunkDecodeError(

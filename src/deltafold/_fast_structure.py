@@ -14,6 +14,7 @@ nothing but copy.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import UnionType
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import attrs
@@ -28,17 +29,15 @@ BAIL: Any = object()
 FastFn = Callable[[dict[str, Any]], Any]
 """A generated function: the model built from a dict, or :data:`BAIL`."""
 
-_EXACT_FLOAT = 2**53
-"""Integers this small turn into a float exactly (the converter's ``float(value)``)."""
-
 #: The code that takes a value ``v`` already known not to be None, per kind of field.
 _TAKE = {
     "str": "if v.__class__ is not str: return BAIL",
     "int": f"if v.__class__ is not int or not {INT_MIN} <= v < {INT_END}: return BAIL",
+    # An int too large for a float raises OverflowError: the caller's fallback says why.
     "float": (
-        "if v.__class__ is int and -{n} <= v <= {n}: v = float(v)\n"
+        "if v.__class__ is int: v = float(v)\n"
         "elif v.__class__ is not float or v - v != 0.0: return BAIL"
-    ).format(n=_EXACT_FLOAT),
+    ),
     "bool": "if v is not True and v is not False: return BAIL",
     "pass": "",
     "model": "if v.__class__ is not dict: return BAIL\nv = F_{i}(v)\nif v is BAIL: return BAIL",
@@ -59,7 +58,7 @@ _TAKE = {
 def _without_none(tp: Any) -> Any:
     """``X`` for ``X | None``; the type itself otherwise (None is never structured here)."""
     args = get_args(tp)
-    if args and type(None) in args and (get_origin(tp) is Union or type(tp).__name__ == "UnionType"):
+    if type(None) in args and (get_origin(tp) is Union or isinstance(tp, UnionType)):
         rest = tuple(arg for arg in args if arg is not type(None))
         return rest[0] if len(rest) == 1 else Union[rest]  # noqa: UP007 (a runtime union)
     return tp
@@ -76,6 +75,21 @@ def _kind(tp: Any, hook_of: Callable[[Any], Any], kinds: dict[Any, str]) -> tupl
     if get_origin(inner) is list and len(args) == 1 and attrs.has(args[0]):
         return "list", args[0]
     return kinds.get(hook_of(inner), "hook"), inner
+
+
+class _Field:
+    """One wire field as the generated code sees it: its local, how it is taken, its default."""
+
+    __slots__ = ("factory", "local", "name", "take")
+
+    def __init__(self, name: str, local: str, take: list[str], factory: bool) -> None:
+        self.name = name
+        self.local = local
+        self.take = take
+        self.factory = factory
+
+    def default(self) -> str:
+        return f"D_{self.local}()" if self.factory else f"D_{self.local}"
 
 
 def make_fast(
@@ -97,7 +111,7 @@ def make_fast(
     hints = get_type_hints(cls)
     wire = wire_of(cls)
     namespace: dict[str, Any] = {"BAIL": BAIL, "C": cls, "bounded": bounded, "KNOWN": wire}
-    body = ["get = d.get"]
+    fields: list[_Field] = []
     positional: list[str] = []
     keywords: list[str] = []
     for i, field in enumerate(attrs.fields(cls)):
@@ -109,30 +123,68 @@ def make_fast(
         elif kind == "hook":
             namespace[f"H_{i}"], namespace[f"T_{i}"] = hook_of(inner), inner
         default = field.default
-        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-            namespace[f"D_{i}"] = default.factory
-            missing = f"a_{i} = D_{i}()"
-        else:
-            namespace[f"D_{i}"] = default
-            missing = f"a_{i} = D_{i}"
-        take = _TAKE[kind].format(i=i)
-        body.append(f"v = get({field.name!r})")
-        body.append(f"if v is None: {missing}")
-        body.append("else:")
-        body.extend("    " + line for line in take.splitlines())
-        body.append(f"    a_{i} = v")
-        if field.kw_only:
-            keywords.append(f"{field.alias}=a_{i}")
-        else:
-            positional.append(f"a_{i}")
+        factory = isinstance(default, attrs.Factory)  # type: ignore[arg-type]
+        namespace[f"D_{i}"] = default.factory if factory else default
+        take = [*_TAKE[kind].format(i=i).splitlines(), f"a_{i} = v"]
+        fields.append(_Field(field.name, str(i), take, factory))
+        (keywords if field.kw_only else positional).append(
+            f"{field.alias}=a_{i}" if field.kw_only else f"a_{i}"
+        )
     value = "bounded(v)" if cls in lenient else "v"
     args = ", ".join(positional + keywords)
-    body.append(f"if KNOWN.issuperset(d): return C({args})")
-    body.append(f"extra = {{k: {value} for k, v in d.items() if k not in KNOWN}}")
-    body.append(f"return C({args}{', ' if args else ''}extra=extra)")
-    source = "def fast(d):\n" + "".join(f"    {line}\n" for line in body)
-    exec(compile(source, f"<deltafold fast structure {cls.__name__}>", "exec"), namespace)  # noqa: S102
+    built = f"C({args}{', ' if args else ''}extra=extra)"
+    source = "\n".join(
+        [
+            "def fast(d):",
+            # Few keys of many fields: walk the keys; else look each field up.
+            f"    if len(d) <= {len(fields) // 3}:",
+            *_indent(_walk_keys(fields, value, f"C({args})", built), 2),
+            *_indent(_look_up(fields, value, f"C({args})", built), 1),
+        ]
+    )
+    exec(compile(source, f"<deltafold fast structure {cls.__name__}>", "exec"), namespace)
     fast: FastFn = namespace["fast"]
     cache[cls] = fast
     return fast
 
+
+def _indent(lines: list[str], depth: int) -> list[str]:
+    return ["    " * depth + line for line in lines]
+
+
+def _look_up(fields: list[_Field], value: str, plain: str, built: str) -> list[str]:
+    """Code reading each field with ``d.get``; the unknown keys found by one subset test."""
+    lines = ["get = d.get"]
+    for field in fields:
+        lines += [
+            f"v = get({field.name!r})",
+            f"if v is None: a_{field.local} = {field.default()}",
+            "else:",
+            *_indent(field.take, 1),
+        ]
+    return [
+        *lines,
+        f"if KNOWN.issuperset(d): return {plain}",
+        f"extra = {{k: {value} for k, v in d.items() if k not in KNOWN}}",
+        f"return {built}",
+    ]
+
+
+def _walk_keys(fields: list[_Field], value: str, plain: str, built: str) -> list[str]:
+    """Code walking the dict's keys, each matched against the field names in turn."""
+    lines = [f"a_{field.local} = {field.default()}" for field in fields]
+    lines += ["extra = None", "for k, v in d.items():"]
+    for n, field in enumerate(fields):
+        lines += [
+            f"    {'el' if n else ''}if k == {field.name!r}:",
+            "        if v is not None:",
+            *_indent(field.take, 3),
+        ]
+    lines += [
+        "    else:" if fields else "    if True:",
+        "        if extra is None: extra = {}",
+        f"        extra[k] = {value}",
+        f"if extra is None: return {plain}",
+        f"return {built}",
+    ]
+    return lines
