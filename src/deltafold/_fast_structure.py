@@ -80,16 +80,27 @@ def _kind(tp: Any, hook_of: Callable[[Any], Any], kinds: dict[Any, str]) -> tupl
 class _Field:
     """One wire field as the generated code sees it: its local, how it is taken, its default."""
 
-    __slots__ = ("factory", "local", "name", "take")
+    __slots__ = ("default", "local", "name", "take")
 
-    def __init__(self, name: str, local: str, take: list[str], factory: bool) -> None:
+    def __init__(self, name: str, local: str, take: list[str], default: str) -> None:
         self.name = name
         self.local = local
         self.take = take
-        self.factory = factory
+        self.default = default
+        """The expression of the field's default: a literal, ``D_i`` or a factory call."""
 
-    def default(self) -> str:
-        return f"D_{self.local}()" if self.factory else f"D_{self.local}"
+
+def _default(default: Any, local: str, namespace: dict[str, Any]) -> str:
+    """The expression for a field's attrs default; a literal where ``repr`` gives one back."""
+    if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+        namespace[f"D_{local}"] = default.factory
+        return f"D_{local}()"
+    if default is None or default.__class__ in (str, int, bool) or (
+        default.__class__ is float and default - default == 0.0
+    ):
+        return repr(default)
+    namespace[f"D_{local}"] = default
+    return f"D_{local}"
 
 
 def make_fast(
@@ -122,11 +133,8 @@ def make_fast(
             namespace[f"F_{i}"] = make_fast(inner, hook_of, kinds, lenient, wire_of, cache)
         elif kind == "hook":
             namespace[f"H_{i}"], namespace[f"T_{i}"] = hook_of(inner), inner
-        default = field.default
-        factory = isinstance(default, attrs.Factory)  # type: ignore[arg-type]
-        namespace[f"D_{i}"] = default.factory if factory else default
         take = [*_TAKE[kind].format(i=i).splitlines(), f"a_{i} = v"]
-        fields.append(_Field(field.name, str(i), take, factory))
+        fields.append(_Field(field.name, str(i), take, _default(field.default, str(i), namespace)))
         (keywords if field.kw_only else positional).append(
             f"{field.alias}=a_{i}" if field.kw_only else f"a_{i}"
         )
@@ -158,7 +166,7 @@ def _look_up(fields: list[_Field], value: str, plain: str, built: str) -> list[s
     for field in fields:
         lines += [
             f"v = get({field.name!r})",
-            f"if v is None: a_{field.local} = {field.default()}",
+            f"if v is None: a_{field.local} = {field.default}",
             "else:",
             *_indent(field.take, 1),
         ]
@@ -172,7 +180,7 @@ def _look_up(fields: list[_Field], value: str, plain: str, built: str) -> list[s
 
 def _walk_keys(fields: list[_Field], value: str, plain: str, built: str) -> list[str]:
     """Code walking the dict's keys, each matched against the field names in turn."""
-    lines = [f"a_{field.local} = {field.default()}" for field in fields]
+    lines = [f"a_{field.local} = {field.default}" for field in fields]
     lines += ["extra = None", "for k, v in d.items():"]
     for n, field in enumerate(fields):
         lines += [
