@@ -77,9 +77,10 @@ def _value(tp: Any, depth: int) -> st.SearchStrategy[Any]:
 
 
 def _outcome(structure: Any, data: Any, cls: type[Any]) -> Any:
-    """What building ``cls`` gives: the object's repr (NaN-safe), or the error and its paths."""
+    """What building ``cls`` gives: every field, the ones off the wire and out of ``repr``
+    included (as a repr: NaN-safe), or the error and its paths."""
     try:
-        return ("ok", repr(structure(data, cls)))
+        return ("ok", repr(attrs.asdict(structure(data, cls))))
     except Exception as exc:
         return ("error", type(exc).__name__, cattrs.transform_error(exc, path=cls.__name__))
 

@@ -123,8 +123,6 @@ def make_fast(
     wire = wire_of(cls)
     namespace: dict[str, Any] = {"BAIL": BAIL, "C": cls, "bounded": bounded, "KNOWN": wire}
     fields: list[_Field] = []
-    positional: list[str] = []
-    keywords: list[str] = []
     for i, field in enumerate(attrs.fields(cls)):
         if field.name not in wire:
             continue
@@ -135,19 +133,17 @@ def make_fast(
             namespace[f"H_{i}"], namespace[f"T_{i}"] = hook_of(inner), inner
         take = [*_TAKE[kind].format(i=i).splitlines(), f"a_{i} = v"]
         fields.append(_Field(field.name, str(i), take, _default(field.default, str(i), namespace)))
-        (keywords if field.kw_only else positional).append(
-            f"{field.alias}=a_{i}" if field.kw_only else f"a_{i}"
-        )
     value = "bounded(v)" if cls in lenient else "v"
-    args = ", ".join(positional + keywords)
-    built = f"C({args}{', ' if args else ''}extra=extra)"
+    built = _construct(cls, wire, namespace)
     source = "\n".join(
         [
             "def fast(d):",
             # Few keys of many fields: walk the keys; else look each field up.
             f"    if len(d) <= {len(fields) // 3}:",
-            *_indent(_walk_keys(fields, value, f"C({args})", built), 2),
-            *_indent(_look_up(fields, value, f"C({args})", built), 1),
+            *_indent(_walk_keys(fields, value), 2),
+            *_indent(built, 2),
+            *_indent(_look_up(fields, value), 1),
+            *_indent(built, 1),
         ]
     )
     exec(compile(source, f"<deltafold fast structure {cls.__name__}>", "exec"), namespace)
@@ -160,7 +156,41 @@ def _indent(lines: list[str], depth: int) -> list[str]:
     return ["    " * depth + line for line in lines]
 
 
-def _look_up(fields: list[_Field], value: str, plain: str, built: str) -> list[str]:
+def _plain(cls: type[Any]) -> bool:
+    """Whether ``cls.__init__`` only stores its arguments (no validator, converter or hook)."""
+    return (
+        all("__setattr__" not in vars(base) for base in cls.__mro__[:-1])
+        and not hasattr(cls, "__attrs_pre_init__")
+        and not hasattr(cls, "__attrs_post_init__")
+        and all(a.validator is None and a.converter is None for a in attrs.fields(cls))
+    )
+
+
+def _construct(cls: type[Any], wire: frozenset[str], namespace: dict[str, Any]) -> list[str]:
+    """Code building the object from the locals ``a_i`` and ``extra``.
+
+    A class whose ``__init__`` only stores its arguments gets its slots set directly (about
+    40% cheaper than the call); any other class is called.
+    """
+    fields = list(enumerate(attrs.fields(cls)))
+    if not _plain(cls):
+        args = [
+            f"{a.alias}=a_{i}" if a.kw_only else f"a_{i}" for i, a in fields if a.name in wire
+        ]
+        return [f"return C({', '.join([*args, 'extra=extra'])})"]
+    namespace["NEW"] = object.__new__
+    lines = ["o = NEW(C)"]
+    for i, field in fields:
+        if field.name in wire:
+            lines.append(f"o.{field.name} = a_{i}")
+        elif field.name == "extra":
+            lines.append("o.extra = extra")
+        else:  # a field off the wire (``parsed``): its default, as __init__ would set
+            lines.append(f"o.{field.name} = {_default(field.default, f'x{i}', namespace)}")
+    return [*lines, "return o"]
+
+
+def _look_up(fields: list[_Field], value: str) -> list[str]:
     """Code reading each field with ``d.get``; the unknown keys found by one subset test."""
     lines = ["get = d.get"]
     for field in fields:
@@ -172,16 +202,15 @@ def _look_up(fields: list[_Field], value: str, plain: str, built: str) -> list[s
         ]
     return [
         *lines,
-        f"if KNOWN.issuperset(d): return {plain}",
-        f"extra = {{k: {value} for k, v in d.items() if k not in KNOWN}}",
-        f"return {built}",
+        "if KNOWN.issuperset(d): extra = {}",
+        f"else: extra = {{k: {value} for k, v in d.items() if k not in KNOWN}}",
     ]
 
 
-def _walk_keys(fields: list[_Field], value: str, plain: str, built: str) -> list[str]:
+def _walk_keys(fields: list[_Field], value: str) -> list[str]:
     """Code walking the dict's keys, each matched against the field names in turn."""
     lines = [f"a_{field.local} = {field.default}" for field in fields]
-    lines += ["extra = None", "for k, v in d.items():"]
+    lines += ["extra = {}", "for k, v in d.items():"]
     for n, field in enumerate(fields):
         lines += [
             f"    {'el' if n else ''}if k == {field.name!r}:",
@@ -190,9 +219,6 @@ def _walk_keys(fields: list[_Field], value: str, plain: str, built: str) -> list
         ]
     lines += [
         "    else:" if fields else "    if True:",
-        "        if extra is None: extra = {}",
         f"        extra[k] = {value}",
-        f"if extra is None: return {plain}",
-        f"return {built}",
     ]
     return lines
