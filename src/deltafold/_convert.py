@@ -15,6 +15,11 @@ into ``1`` and ``"false"`` into ``True``. The metadata classes in
 details) keep a field of the wrong type verbatim in ``extra`` under its own
 key instead of failing, and ``to_dict`` writes it back there, so a completion
 the fold built always survives ``from_dict(to_dict(c))``.
+
+The rules live here; a dict whose values already have their fields' types is
+built by a function generated once per model from its fields
+(``_fast_structure``), which gives the same object faster and hands anything
+else to this path.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from . import _models as m
 from ._decode import argument_error, type_name
 from ._exceptions import ChunkDecodeError, JSONParseError
+from ._fast_structure import BAIL, FastFn, make_fast
 from ._jsonvalue import INT_END, INT_MIN, bounded, kind_of
 
 __all__ = ["converter", "from_dict", "to_dict", "wire_names"]
@@ -188,8 +194,14 @@ def _list_hook(conv: cattrs.Converter, cls: Any) -> Callable[[Any, Any], list[An
     return structure_list
 
 
-def _structure_hook(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any, Any], Any]:
-    """The structure hook for a model: unknown keys to ``extra``; lenient for LENIENT classes."""
+def _structure_hook(
+    conv: cattrs.Converter, cls: type[Any], fast: dict[type, FastFn] | None
+) -> Callable[[Any, Any], Any]:
+    """The structure hook for a model: unknown keys to ``extra``; lenient for LENIENT classes.
+
+    With ``fast`` (the generated functions, built once per class), a dict of the common
+    shape is taken by the generated function and this converter path is the fallback.
+    """
     known = wire_names(cls)
     base = make_dict_structure_fn(cls, conv, extra=override(omit=True), **_not_wire(cls))
 
@@ -231,7 +243,34 @@ def _structure_hook(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any, An
         obj.extra = {key: bounded(value) for key, value in {**obj.extra, **bad}.items()}
         return obj
 
-    return lenient if cls in LENIENT else structure
+    full = lenient if cls in LENIENT else structure
+    if fast is None:
+        return full
+    kinds: dict[Any, str] = {
+        _structure_str: "str",
+        _structure_int: "int",
+        _structure_float: "float",
+        _structure_bool: "bool",
+        _passthrough: "pass",
+    }
+    generated = make_fast(cls, conv.get_structure_hook, kinds, LENIENT, wire_names, fast)
+    return _fast_first(generated, full)
+
+
+def _fast_first(fast: FastFn, full: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """A model's hook: the generated function for a dict of the common shape, else ``full``."""
+
+    def hook(data: Any, cls: Any) -> Any:
+        if data.__class__ is dict:
+            try:
+                obj = fast(data)
+            except Exception:  # an odd value a field's own hook refused: the full path says why
+                obj = BAIL
+            if obj is not BAIL:
+                return obj
+        return full(data, cls)
+
+    return hook
 
 
 def _unstructure_hook(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
@@ -274,8 +313,10 @@ def _unstructure_hook(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any],
 setattr(m, "JSONParseError", JSONParseError)  # noqa: B010 (a name _models lacks at run time)
 
 
-def _make_converter() -> cattrs.Converter:
+def _make_converter(*, fast: bool = True) -> cattrs.Converter:
+    """The converter; ``fast=False`` leaves out the generated functions (the reference path)."""
     conv = cattrs.Converter()
+    cache: dict[type, FastFn] | None = {} if fast else None
     # Mistral sends content as a list of typed parts; keep whichever form arrived.
     conv.register_structure_hook(str | list[Any] | None, _passthrough)
     conv.register_structure_hook(Any, _passthrough)
@@ -284,12 +325,15 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook(float, _structure_float)
     conv.register_structure_hook(bool, _structure_bool)
     conv.register_structure_hook_factory(_is_model_list, lambda cls: _list_hook(conv, cls))
-    conv.register_structure_hook_factory(attrs.has, lambda cls: _structure_hook(conv, cls))
+    conv.register_structure_hook_factory(attrs.has, lambda cls: _structure_hook(conv, cls, cache))
     conv.register_unstructure_hook_factory(attrs.has, lambda cls: _unstructure_hook(conv, cls))
     return conv
 
 
 converter = _make_converter()
+
+#: ``converter``'s hook per model class, as ``from_dict`` looks them up (no dispatch).
+_HOOKS: dict[type, Callable[[Any, Any], Any]] = {}
 
 
 _MODELS = "a deltafold model (ChatCompletion, ChatCompletionChunk, Usage, ...)"
@@ -322,7 +366,12 @@ def from_dict(cls: type[ModelT], data: Any) -> ModelT:
             what=f"got {type_name(cls)} as cls{swapped}",
         )
     try:
-        return converter.structure(data, cls)
+        hook = _HOOKS.get(cls)
+        if hook is None:
+            if not attrs.has(cls):
+                return converter.structure(data, cls)
+            hook = _HOOKS[cls] = converter.get_structure_hook(cls)
+        return hook(data, cls)  # type: ignore[no-any-return]
     except Exception as exc:  # cattrs raises several kinds; one typed error out
         messages = cattrs.transform_error(exc, path=cls.__name__)
         raise ChunkDecodeError(
