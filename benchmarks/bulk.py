@@ -102,6 +102,7 @@ def throughput(copies: int, work: Path) -> list[dict[str, Any]]:
 
 
 def _ray(source: Path, out: Path) -> float:
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # a local instance on loopback
     import ray
 
     from deltafold._bulk import BulkOptions

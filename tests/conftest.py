@@ -10,6 +10,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+# Ray binds a local instance to the machine's reachable address unless it believes it
+# is on a laptop; tests talk to 127.0.0.1 only, so every Ray instance they start (and
+# the CLI subprocesses, which inherit this) stays on loopback. Read when ray is imported.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+
 # CI machines are small and shared: no per-example deadline, and a fixed seed so a
 # red run can be replayed. Locally, Hypothesis explores new examples on every run.
 settings.register_profile(
