@@ -34,8 +34,10 @@ def local_ray() -> Iterator[str]:
         num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False
     )
     ray.data.DataContext.get_current().enable_progress_bars = False
+    address = context.address_info["gcs_address"]
+    assert address.startswith("127.0.0.1:"), f"Ray left loopback: {address}"
     try:
-        yield context.address_info["gcs_address"]
+        yield address
     finally:
         ray.shutdown()
 
