@@ -223,17 +223,10 @@ def plot(scale: Runs, out: Path) -> None:
             else "floor" if path == "floor" else "deltafold " + path
         )
         ax.plot(xs, ys, styles.get(path, "-"), marker="o", label=label)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("chunks in the stream")
-    ax.set_ylabel("median time per chunk (µs, log)")
-    ax.set_title("Content stream: time per chunk vs stream length")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
+    _save_log_log(
+        fig, ax, out, "chunks in the stream", "median time per chunk (µs, log)",
+        "Content stream: time per chunk vs stream length",
+    )
 
 
 def plot_partial_json(runs: dict[int, dict[str, dict[str, Any]]], out: Path) -> None:
@@ -254,11 +247,22 @@ def plot_partial_json(runs: dict[int, dict[str, dict[str, Any]]], out: Path) -> 
         xs, ys = zip(*points, strict=True)
         label = pj.PEER_LABEL.get(path, f"deltafold PartialJSON ({path})")
         ax.plot(xs, ys, "-" if path in pj.OURS else "--", marker="o", label=label)
+    _save_log_log(
+        fig, ax, out, "document size (characters), streamed in 4-character fragments",
+        "median time for the whole stream (s, log)",
+        "Partial JSON: the value after every fragment, time vs size",
+    )
+
+
+def _save_log_log(fig: Any, ax: Any, out: Path, xlabel: str, ylabel: str, title: str) -> None:
+    """Both plots' axes (log-log), labels, grid and legend, then the file."""
+    import matplotlib.pyplot as plt
+
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("document size (characters), streamed in 4-character fragments")
-    ax.set_ylabel("median time for the whole stream (s, log)")
-    ax.set_title("Partial JSON: the value after every fragment, time vs size")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
