@@ -117,12 +117,11 @@ class Accumulator:
             sys.maxsize if limits.max_field_chars is None else limits.max_field_chars
         )
         self._json: JSONFold | None = None
+        self._parsing = False
+        """Deltas fold through ``_fold_delta_json``: ``parse_json`` names text to parse."""
         if parse_json is not False:
             self._json = json = JSONFold(parse_json, limits)  # TypeError for a bad value
-            if json.arguments or json.content:
-                # Parsing folds through a wrapper set on this instance only: without
-                # parse_json the class's _fold_delta runs, unchanged.
-                self._fold_delta = self._fold_delta_json  # type: ignore[method-assign]
+            self._parsing = bool(json.arguments or json.content)
 
     # --- public surface -----------------------------------------------------
 
@@ -360,7 +359,10 @@ class Accumulator:
             if delta.__class__ is not dict:
                 message = f"expected an object, got {kind_of(delta)}"
                 raise FieldError(f"choices[{n}].delta", message)
-            self._fold_delta(state, delta, n, events)
+            if self._parsing:
+                self._fold_delta_json(state, delta, n, events)
+            else:
+                self._fold_delta(state, delta, n, events)
         elif delta is None:
             # No delta: a non-streaming choice, whose message is one complete delta.
             delta = choice.get("message")
@@ -410,7 +412,10 @@ class Accumulator:
             message = {**message, "tool_calls": calls}
         state.whole = True
         try:
-            self._fold_delta(state, message, n, events)
+            if self._parsing:
+                self._fold_delta_json(state, message, n, events)
+            else:
+                self._fold_delta(state, message, n, events)
         except FieldError as exc:
             # The rules name the delta; here the field sits in the message.
             prefix = f"choices[{n}].delta"
@@ -532,7 +537,7 @@ class Accumulator:
         """``_fold_delta`` with ``parse_json``: the text it folded goes on to the parsers."""
         new: list[Event] = []
         try:
-            Accumulator._fold_delta(self, state, delta, n, new)
+            self._fold_delta(state, delta, n, new)
         finally:
             if self._json is not None:
                 self._json.take(state, new, events)

@@ -96,7 +96,7 @@ def decode_chunk(chunk: Any, position: int) -> dict[str, Any]:
     )
 
 
-def event_to_chunk(event_type: str, data: str, position: int) -> dict[str, Any] | None:
+def event_to_chunk(event_type: str, data: str, position: int) -> Any:
     """The chunk an SSE event carries; None for an empty one, ``DONE`` at ``[DONE]``.
 
     ``event: error`` (Groq's mid-stream errors) becomes ``{"error": ...}`` so
@@ -113,7 +113,7 @@ def event_to_chunk(event_type: str, data: str, position: int) -> dict[str, Any] 
     if not data or data.isspace():
         return None
     if is_done(data):
-        return DONE  # type: ignore[no-any-return]
+        return DONE
     return _loads(data, position)
 
 
