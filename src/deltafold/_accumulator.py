@@ -30,6 +30,7 @@ from ._choice import (
     as_list,
     as_object,
     as_text,
+    as_timestamp,
     check_range,
     short,
 )
@@ -48,7 +49,7 @@ from ._events import (
 )
 from ._exceptions import ChunkDecodeError, DeltafoldError, IncompleteStreamError
 from ._json_fold import JSONFold, ParseJSON
-from ._jsonvalue import INT_END, INT_MIN, bounded, kind_of
+from ._jsonvalue import kind_of
 from ._limits import Limits, limit_error
 from ._merge import merge_latest, merge_unknown
 from ._partial_json import PartialJSON
@@ -70,6 +71,7 @@ _CHOICE_KNOWN = wire_names(m.ChunkChoice)
 _DELTA_KNOWN = wire_names(m.Delta)
 _PLAIN_DELTA = frozenset({"role", "content", "reasoning"})
 _TOOL_DELTA = frozenset({"role", "content", "tool_calls"})
+_SHORT_CHOICE = frozenset({"index", "delta", "finish_reason", "native_finish_reason", "logprobs"})
 _TOP_PLAIN = _TOP_KNOWN - {"usage", "error"}
 """A chunk whose keys all fall here has no usage, error or unknown field: one set test
 per chunk stands for the three lookups (``_fold_rest`` does them on the rare branch)."""
@@ -78,6 +80,8 @@ PADDING_FIELDS = frozenset({"obfuscation", "p"})
 ``p``): random text, meaningless once joined, absent from a non-streaming response. Left out
 of the completion wherever a chunk carries it (top level, choice, delta); the chunks and
 events still have it."""
+_CHOICE_SKIP = _CHOICE_KNOWN | PADDING_FIELDS
+"""A choice's keys that are not unknown fields to keep."""
 
 
 class Accumulator:
@@ -262,7 +266,7 @@ class Accumulator:
                 if choices.__class__ is not list:
                     choices = as_list(choices, "choices")
                 if len(choices) == 1:
-                    self._fold_choice(choices[0], 0, events)
+                    self._fold_one(choices[0], events)
                 else:
                     for n, choice in enumerate(choices):
                         self._fold_choice(choice, n, events)
@@ -309,20 +313,7 @@ class Accumulator:
 
     def _set_top(self, name: str, value: Any) -> None:
         if name == "created":
-            if value.__class__ is int:
-                if not INT_MIN <= value < INT_END:
-                    raise FieldError("created", f"timestamp out of range: {short(value)}")
-            else:
-                # "123" and 123.0 mean 123; anything else has no clear meaning.
-                try:
-                    if isinstance(value, bool) or not isinstance(value, (str, float)):
-                        raise TypeError
-                    value = int(float(value))
-                except (TypeError, ValueError, OverflowError):
-                    message = f"expected a timestamp, got {kind_of(value)} {short(value)}"
-                    raise FieldError("created", message) from None
-                if not INT_MIN <= value < INT_END:
-                    raise FieldError("created", f"timestamp out of range: {short(value)}")
+            value = as_timestamp(value, "created")
             if not value:
                 return
         elif value.__class__ is not str:
@@ -339,6 +330,40 @@ class Accumulator:
         merge_latest(self._usage, usage)
         if events is not None:
             events.append(UsageUpdated(build_usage(self._usage)))
+
+    def _fold_one(self, choice: Any, events: list[Event] | None) -> None:
+        """A chunk's only choice: text alone or tool fragments alone on a started choice,
+        with nothing else set, fold here inline, as _fold_choice would (tests hold them equal)."""
+        if choice.__class__ is dict and not self._parsing:
+            index = choice.get("index", 0)
+            state = self._choices.get(index) if index.__class__ is int else None
+            delta = choice.get("delta")
+            if (
+                state is not None and state.role and delta.__class__ is dict
+                and _SHORT_CHOICE.issuperset(choice) and not choice.get("finish_reason")
+                and not choice.get("logprobs") and not choice.get("native_finish_reason")
+            ):
+                content = delta.get("content")
+                rope = state.content
+                if (
+                    content.__class__ is str and rope is not None
+                    and _PLAIN_DELTA.issuperset(delta) and delta.get("reasoning") is None
+                ):
+                    if content:
+                        length = rope.length + len(content)
+                        if length >= rope.mark:
+                            rope.add(content)  # the limit check, or a join of the parts
+                        else:
+                            rope.parts.append(content)
+                            rope.length = length
+                        if events is not None:
+                            events.append(ContentDelta(index, content))
+                    return
+                calls = delta.get("tool_calls")
+                if calls.__class__ is list and content is None and _TOOL_DELTA.issuperset(delta):
+                    state.fold_tool_calls(calls, 0, events)
+                    return
+        self._fold_choice(choice, 0, events)
 
     def _fold_choice(self, choice: Any, n: int, events: list[Event] | None) -> None:
         if choice.__class__ is not dict:
@@ -369,7 +394,7 @@ class Accumulator:
             if delta is not None:
                 self._fold_message(state, delta, n, events)
         if not _CHOICE_KNOWN.issuperset(choice):
-            self._fold_choice_extra(state, choice, delta)
+            state.fold_extra(choice, delta, _CHOICE_SKIP)
         logprobs = choice.get("logprobs")
         if logprobs:
             state.fold_logprobs(logprobs, n, events)
@@ -425,31 +450,6 @@ class Accumulator:
             raise FieldError(path, str(exc)[len(exc.path) + 2 :]) from None
         finally:
             state.whole = False
-
-    def _fold_choice_extra(self, state: ChoiceState, choice: dict[str, Any], delta: Any) -> None:
-        """The choice's unknown fields (``delta`` is what was folded: the delta or the message).
-
-        Three are not merged: padding is left out; a ``message`` that was not folded (a
-        copy beside a delta, as Writer sends) is kept as the last one seen in
-        ``extra["message"]``; a ``text`` equal to the content folded from this chunk
-        (Hugging Face router -> Together) is a copy and left out.
-        """
-        extra = state.extra
-        for key, value in choice.items():
-            if key in _CHOICE_KNOWN or key in PADDING_FIELDS:
-                continue
-            if key == "message":
-                if value is not delta:
-                    extra["message"] = bounded(value)
-                continue
-            if (
-                key == "text"
-                and value.__class__ is str
-                and delta.__class__ is dict
-                and delta.get("content") == value
-            ):
-                continue
-            merge_unknown(extra, key, value, self._max_field)
 
     def _fold_delta(
         self, state: ChoiceState, delta: dict[str, Any], n: int, events: list[Event] | None
@@ -586,8 +586,6 @@ class Accumulator:
                     self._add_reasoning(state, text, events)
             else:
                 merge_unknown(state.message_extra, "content_parts", [part], self._max_field)
-
-    # --- building the typed result --------------------------------------------------
 
 
 def _raw(chunk: Any) -> bytes | str:

@@ -24,7 +24,7 @@ from ._events import (
     ToolCallDone,
     ToolCallStarted,
 )
-from ._jsonvalue import INT_END, INT_MIN, kind_of
+from ._jsonvalue import INT_END, INT_MIN, bounded, kind_of
 from ._limits import limit_error
 from ._merge import Rope, materialize, materialize_fields, merge_unknown
 
@@ -77,6 +77,21 @@ def short(value: Any) -> str:
     else:
         text = f"<{type(value).__name__}>"
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def as_timestamp(value: Any, path: str) -> int:
+    """A timestamp as an int: ``"123"`` and ``123.0`` mean 123; else has no clear meaning."""
+    if value.__class__ is not int:
+        try:
+            if isinstance(value, bool) or not isinstance(value, (str, float)):
+                raise TypeError
+            value = int(float(value))
+        except (TypeError, ValueError, OverflowError):
+            message = f"expected a timestamp, got {kind_of(value)} {short(value)}"
+            raise FieldError(path, message) from None
+    if not INT_MIN <= value < INT_END:
+        raise FieldError(path, f"timestamp out of range: {short(value)}")
+    return value  # type: ignore[no-any-return]
 
 
 def as_text(value: Any, path: str) -> str:
@@ -284,6 +299,31 @@ class ChoiceState:
     def rope(self, name: str, first: str) -> Rope:
         """A new text field of this choice's message, bounded by max_field_chars."""
         return Rope(first, f"choices[{self.index}].message.{name}", self.max_field)
+
+    def fold_extra(self, choice: dict[str, Any], delta: Any, skip: frozenset[str]) -> None:
+        """The choice's unknown fields (``delta`` is what was folded: the delta or the message).
+
+        ``skip`` holds the known fields and the padding. Two more are not merged: a
+        ``message`` that was not folded (a copy beside a delta, as Writer sends) is kept
+        as the last one seen in ``extra["message"]``; a ``text`` equal to the content
+        folded from this chunk (Hugging Face router -> Together) is a copy and left out.
+        """
+        extra = self.extra
+        for key, value in choice.items():
+            if key in skip:
+                continue
+            if key == "message":
+                if value is not delta:
+                    extra["message"] = bounded(value)
+                continue
+            if (
+                key == "text"
+                and value.__class__ is str
+                and delta.__class__ is dict
+                and delta.get("content") == value
+            ):
+                continue
+            merge_unknown(extra, key, value, self.max_field)
 
     def fold_tool_calls(
         self, value: Any, n: int, events: list[Event] | None
