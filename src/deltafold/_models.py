@@ -167,7 +167,9 @@ class Logprobs(_WireModel, Deferred):
 
     In a folded completion they are typed on first read: the fold keeps the tokens as they
     arrived and ``result()`` only notes how many there are; reading any field (or ``==``,
-    ``repr``, ``to_dict``, ``copy``, ``pickle``) builds them, once, by the same rules.
+    ``repr``, ``to_dict``, ``copy``, ``pickle``) builds them, once, by ``from_dict``'s rules:
+    a value of the wrong type stays in its token's ``extra``, and reading never raises. Until
+    then the completion holds the token objects of the chunks folded, not copies.
     """
 
     content: list[TokenLogprob] | None = None
