@@ -139,13 +139,13 @@ def test_module_is_on_no_import_circle(name: str) -> None:
     assert circle is None, "import circle: " + " -> ".join(circle or [])
 
 
-@pytest.mark.parametrize("name", ["_jsonvalue", "_content_parts"])
+@pytest.mark.parametrize("name", ["_jsonvalue", "_content_parts", "_deferred"])
 def test_leaf_modules_import_nothing_from_deltafold(name: str) -> None:
     assert _imports(name) == set()
 
 
-def test_the_models_import_only_the_content_part_rule() -> None:
-    assert _imports("_models") == {"_content_parts"}
+def test_the_models_import_only_the_content_part_rule_and_deferral() -> None:
+    assert _imports("_models") == {"_content_parts", "_deferred"}
 
 
 @pytest.mark.parametrize("name", _params("module"))
@@ -209,8 +209,8 @@ def test_the_io_reader_finds_io() -> None:
 
 LAYERS = (
     (
-        "_models", "_content_parts", "_jsonvalue", "_sentinel", "_exceptions", "_limits",
-        "_json_events", "_events", "_redact", "_timing",
+        "_models", "_deferred", "_content_parts", "_jsonvalue", "_sentinel", "_exceptions",
+        "_limits", "_json_events", "_events", "_redact", "_timing",
     ),
     ("_sse", "_rawcut", "_decode", "_json_scalars", "_partial_json"),
     ("_fast_structure", "_convert", "_typed"),

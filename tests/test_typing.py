@@ -33,6 +33,15 @@ def answer(completion: deltafold.ChatCompletion) -> str:
 
 def rebuilt(data: dict[str, object]) -> deltafold.ChatCompletionChunk:
     return deltafold.ChatCompletionChunk.from_dict(data)  # typed as the class it is called on
+
+
+def tokens(completion: deltafold.ChatCompletion) -> list[str]:
+    logprobs = completion.choices[0].logprobs  # typed on first read, typed precisely here
+    if logprobs is None or logprobs.content is None:
+        return []
+    first: deltafold.TokenLogprob = logprobs.content[0]
+    rest: list[deltafold.TokenLogprob] = logprobs.content[1:]
+    return [first.token, *(t.token for t in rest)]
 """
 
 WRONG = """
@@ -41,6 +50,10 @@ import deltafold
 
 def broken(chunk: deltafold.ChatCompletionChunk) -> int:
     return chunk.text
+
+
+def typo(logprobs: deltafold.Logprobs) -> object:
+    return logprobs.contents  # the lazy Logprobs keeps its exact attributes for mypy
 """
 
 
@@ -70,6 +83,7 @@ def test_mypy_sees_text_as_str_not_any(tmp_path: Path) -> None:
     result = _mypy(tmp_path, WRONG)
     assert result.returncode == 1
     assert 'Incompatible return value type (got "str", expected "int")' in result.stdout
+    assert '"Logprobs" has no attribute "contents"' in result.stdout
 
 
 def chunk(*choices: dict[str, object]) -> deltafold.ChatCompletionChunk:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define, field
 
 from ._content_parts import content_parts, part_text
+from ._deferred import Deferred
 
 __all__ = [
     "Annotation",
@@ -161,8 +162,15 @@ class TokenLogprob(_WireModel):
 
 
 @define
-class Logprobs(_WireModel):
-    """Per-token log probabilities of the content and of a refusal."""
+class Logprobs(_WireModel, Deferred):
+    """Per-token log probabilities of the content and of a refusal.
+
+    In a folded completion they are typed on first read: the fold keeps the tokens as they
+    arrived and ``result()`` only notes how many there are; reading any field (or ``==``,
+    ``repr``, ``to_dict``, ``copy``, ``pickle``) builds them, once, by ``from_dict``'s rules:
+    a value of the wrong type stays in its token's ``extra``, and reading never raises. Until
+    then the completion holds the token objects of the chunks folded, not copies.
+    """
 
     content: list[TokenLogprob] | None = None
     """One entry per token of ``message.content``."""

@@ -100,17 +100,10 @@ def build_choice(state: ChoiceState) -> m.Choice:
         message.parse_error = state.content_json.error
     logprobs = None
     if state.logprobs_content is not None or state.logprobs_refusal is not None:
-        if not state.logprobs_extra:
-            logprobs = _usual_logprobs(state.logprobs_content, state.logprobs_refusal)
-        if logprobs is None:
-            logprobs = _lenient(
-                m.Logprobs,
-                {
-                    **materialize_fields(state.logprobs_extra),
-                    "content": state.logprobs_content,
-                    "refusal": state.logprobs_refusal,
-                },
-            )
+        pending = _PendingLogprobs(
+            state.logprobs_content, state.logprobs_refusal, materialize_fields(state.logprobs_extra)
+        )
+        logprobs = m.Logprobs._later(pending.build)
     elif state.logprobs_extra:
         logprobs = _lenient(m.Logprobs, materialize_fields(state.logprobs_extra))
     return m.Choice(
@@ -130,6 +123,36 @@ def _build_audio(state: ChoiceState) -> m.Audio | None:
         fields[key] = rope.value()
     result: m.Audio = _lenient(m.Audio, fields)
     return result
+
+class _PendingLogprobs:
+    """A choice's logprobs as the fold kept them, typed when first read (``Logprobs._later``).
+
+    The fold only ever appends to its token lists, so their first ``len`` items at
+    ``result()`` are the completion's tokens, however much the fold adds later (a
+    ``snapshot`` stays what it was). The unknown fields are materialized at ``result()``:
+    the fold may still merge into them.
+    """
+
+    __slots__ = ("content", "content_end", "extra", "refusal", "refusal_end")
+
+    def __init__(
+        self, content: list[Any] | None, refusal: list[Any] | None, extra: dict[str, Any]
+    ) -> None:
+        self.content = content
+        self.content_end = 0 if content is None else len(content)
+        self.refusal = refusal
+        self.refusal_end = 0 if refusal is None else len(refusal)
+        self.extra = extra
+
+    def build(self) -> m.Logprobs:
+        """The typed ``Logprobs``: directly for the usual shape, else the lenient converter."""
+        content = None if self.content is None else self.content[: self.content_end]
+        refusal = None if self.refusal is None else self.refusal[: self.refusal_end]
+        logprobs = None if self.extra else _usual_logprobs(content, refusal)
+        if logprobs is None:
+            logprobs = _lenient(m.Logprobs, {**self.extra, "content": content, "refusal": refusal})
+        return logprobs
+
 
 _TOKEN_KEYS = frozenset({"token", "logprob", "bytes", "top_logprobs"})
 _TOP_KEYS = frozenset({"token", "logprob", "bytes"})
