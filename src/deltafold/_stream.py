@@ -301,8 +301,7 @@ class AsyncChatStream(StreamBase):
             self._deadline = None
         try:
             while True:
-                item = step()
-                core.settle()
+                item = step()  # the core settles the timing of what it folds
                 if item is NEED_INPUT:
                     await self._fill()
                     continue

@@ -186,8 +186,7 @@ class ChatStream(StreamBase):
             self._deadline = None
         try:
             while True:
-                item = step()
-                core.settle()
+                item = step()  # the core settles the timing of what it folds
                 if item is NEED_INPUT:
                     self._fill()
                     continue
