@@ -325,7 +325,7 @@ class StreamCore(FoldState):
         raw = self._raw
         if raw is not None:
             raw.take(data)
-        self._queue(self._decoder.feed_data, data)
+        self._queue(data)
 
     def feed_eof(self) -> None:
         """The body ended; an unterminated last event is still framed."""
@@ -333,12 +333,13 @@ class StreamCore(FoldState):
             return
         self._tail_at = self._events_received
         self._seen.size = self._decoder.bytes_seen
-        self._queue(self._decoder.close_data)
+        self._queue(None)
 
-    def _queue(self, frame: Callable[..., list[bytes | ServerSentEvent]], *args: Any) -> None:
-        """Frame with ``frame(*args)`` and queue the events; a framing error fails the stream."""
+    def _queue(self, data: bytes | None) -> None:
+        """Frame ``data`` (the end of input: None) and queue the events; a framing error fails."""
+        decoder = self._decoder
         try:
-            events = frame(*args)
+            events = decoder.feed_data(data) if data is not None else decoder.close_data()
         except DeltafoldError as exc:
             raise self.fail(exc) from None
         if events:

@@ -3,6 +3,7 @@
 ``aconnect_chat``/``connect_chat`` open the request with httpx-sse's
 ``aconnect_sse``/``connect_sse`` (which set the SSE request headers), check
 the status and content type themselves, then read ``response.aiter_bytes()``
+(``aiter_raw()`` when the body has no content encoding)
 into deltafold's own :class:`~deltafold.SSEDecoder` instead of httpx-sse's
 ``aiter_sse``. That bypass is deliberate: httpx-sse's line parser has no size
 cap (one endless line would grow without bound), keeps a leading BOM in the
@@ -77,7 +78,7 @@ from ._partial_json import PartialJSON
 from ._telemetry import Telemetry, watch
 from ._timing import Timing
 
-__all__ = ["AsyncChatStream", "StepT", "StreamBase", "aconnect_chat"]
+__all__ = ["AsyncChatStream", "StepT", "StreamBase", "aconnect_chat", "unencoded"]
 
 StepT = TypeVar("StepT")
 """What one step of the core gives: a chunk, a list of events, or a sentinel."""
@@ -86,6 +87,16 @@ _CLOSE_TIMEOUT = 5.0
 """Upper bound on closing a response, which runs shielded from cancellation."""
 ERROR_BODY_TIMEOUT = 30.0
 """Upper bound on reading an error body when no idle_timeout is set."""
+
+
+def unencoded(response: httpx.Response) -> bool:
+    """Whether the body comes as it was sent (no ``Content-Encoding`` but identity).
+
+    Then the drivers read its raw bytes, which are what httpx's decoding iterator would
+    give, without that iterator's layer (a generator, a decoder and a chunker per read).
+    """
+    encodings = response.headers.get_list("content-encoding", split_commas=True)
+    return all(value.strip().lower() in ("", "identity") for value in encodings)
 
 
 class StreamBase:
@@ -216,7 +227,7 @@ class AsyncChatStream(StreamBase):
             error = core.fail(body_error(request, response, head))
             await self.aclose()
             raise error
-        self._body = response.aiter_bytes()
+        self._body = response.aiter_raw() if unencoded(response) else response.aiter_bytes()
         return self
 
     async def __aexit__(
