@@ -266,11 +266,29 @@ class SSEDecoder:
         return region
 
     def _consume(self, data: bytes, events: list[Any]) -> None:
+        limit = self._max
+        if (
+            not self._buf
+            and not self._event_bytes
+            and data.endswith(b"\n\n")
+            and data.startswith(b"data: ")
+            and data.find(b"\n", 6) == len(data) - 2
+            and b"\r" not in data
+            and (limit is None or len(data) <= limit)
+        ):
+            # One ``data:`` line and its blank line with nothing pending: what a live
+            # stream's read holds most often (one event per write upstream), so it is
+            # framed without the region's searches and splits.
+            payload = data[6:-2]
+            if self._plain:
+                events.append(payload)
+            else:
+                events.append(_message(payload.decode("utf-8", "replace"), self._last_id))
+            return
         region = self._region(data)
         if region is None:
             self._check_tail()
             return
-        limit = self._max
         if (
             not self._event_bytes
             and region.endswith(b"\n\n")
