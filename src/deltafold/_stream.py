@@ -184,7 +184,7 @@ class AsyncChatStream(StreamBase):
         core = self._core
         extra: dict[str, Any] = {}
         if self._idle is not None:
-            # idle_timeout replaces the read timeout: see _fill for how the two bound a read.
+            # idle_timeout replaces the read timeout: see _pull for how the two bound a read.
             t = self._http.timeout
             extra["timeout"] = httpx.Timeout(
                 connect=t.connect, read=self._idle, write=t.write, pool=t.pool
@@ -269,43 +269,12 @@ class AsyncChatStream(StreamBase):
 
     # --- reading ---------------------------------------------------------------
 
-    async def _fill(self) -> None:
-        """Read one piece of the body into the core, under the idle deadline."""
-        body = self._body
-        core = self._core
-        if body is None:
-            raise StreamUsageError("enter the stream with `async with` before iterating it")
-        idle = self._idle
-        error: DeltafoldError
-        try:
-            if idle is None:
-                data = await body.__anext__()
-            elif self._deadline is None or core.events_received != self._mark:
-                # The deadline moves to now + idle: httpx's read timeout (idle_timeout,
-                # set at enter) is that bound, so no scope of our own (one costs about
-                # as much as folding a chunk).
-                self._deadline = anyio.current_time() + idle
-                self._mark = core.events_received
-                data = await body.__anext__()
-            else:  # only comments since the deadline moved: what is left of it
-                with anyio.fail_after(max(self._deadline - anyio.current_time(), 0.0)):
-                    data = await body.__anext__()
-        except StopAsyncIteration:
-            core.feed_eof()
-            return
-        except TimeoutError:
-            error = idle_error(idle or 0.0, events=core.events_received)
-        except httpx.HTTPError as exc:
-            error = stream_error(self._request, exc, events=core.events_received, idle_timeout=idle)
-        else:
-            core.timing.read()
-            core.feed(data)
-            return
-        # Raised outside the except block: see the module docs.
-        raise core.fail(error)
-
     async def _pull(self, step: Callable[[], StepT], restart: bool = True) -> StepT:
-        """Step the core until it yields something; read whenever it needs input."""
+        """Step the core until it yields something; read whenever it needs input.
+
+        A read goes into the core under the idle deadline. It is written out here rather
+        than in a coroutine of its own, as on a live stream it runs once per chunk.
+        """
         core = self._core
         core.check_open()
         if restart:  # the consumer's time between steps is not the upstream's silence
@@ -313,12 +282,43 @@ class AsyncChatStream(StreamBase):
         try:
             while True:
                 item = step()  # the core settles the timing of what it folds
-                if item is NEED_INPUT:
-                    await self._fill()
+                if item is not NEED_INPUT:
+                    if item is END:
+                        await self._release()
+                    return item
+                body = self._body
+                if body is None:
+                    raise StreamUsageError("enter the stream with `async with` before iterating it")
+                idle = self._idle
+                error: DeltafoldError
+                try:
+                    if idle is None:
+                        data = await body.__anext__()
+                    elif self._deadline is None or core.events_received != self._mark:
+                        # The deadline moves to now + idle: httpx's read timeout (idle_timeout,
+                        # set at enter) is that bound, so no scope of our own (one costs about
+                        # as much as folding a chunk).
+                        self._deadline = anyio.current_time() + idle
+                        self._mark = core.events_received
+                        data = await body.__anext__()
+                    else:  # only comments since the deadline moved: what is left of it
+                        with anyio.fail_after(max(self._deadline - anyio.current_time(), 0.0)):
+                            data = await body.__anext__()
+                except StopAsyncIteration:
+                    core.feed_eof()
                     continue
-                if item is END:
-                    await self._release()
-                return item
+                except TimeoutError:
+                    error = idle_error(idle or 0.0, events=core.events_received)
+                except httpx.HTTPError as exc:
+                    error = stream_error(
+                        self._request, exc, events=core.events_received, idle_timeout=idle
+                    )
+                else:
+                    core.timing.read()
+                    core.feed(data)
+                    continue
+                # Raised outside the except block: see the module docs.
+                raise core.fail(error)
         except DeltafoldError as exc:
             self._request.scrub_error(exc)
             await self._release()
