@@ -78,7 +78,7 @@ from ._partial_json import PartialJSON
 from ._telemetry import Telemetry, watch
 from ._timing import Timing
 
-__all__ = ["AsyncChatStream", "StepT", "StreamBase", "aconnect_chat", "unencoded"]
+__all__ = ["AsyncChatStream", "StepT", "StreamBase", "aconnect_chat", "reads_raw"]
 
 StepT = TypeVar("StepT")
 """What one step of the core gives: a chunk, a list of events, or a sentinel."""
@@ -89,12 +89,16 @@ ERROR_BODY_TIMEOUT = 30.0
 """Upper bound on reading an error body when no idle_timeout is set."""
 
 
-def unencoded(response: httpx.Response) -> bool:
-    """Whether the body comes as it was sent (no ``Content-Encoding`` but identity).
+def reads_raw(response: httpx.Response) -> bool:
+    """Whether the drivers read the body's raw bytes rather than httpx's decoded ones.
 
-    Then the drivers read its raw bytes, which are what httpx's decoding iterator would
-    give, without that iterator's layer (a generator, a decoder and a chunker per read).
+    They are the same bytes when the body has no ``Content-Encoding`` but identity, and
+    the raw ones come without the decoding iterator's layer (a generator, a decoder and a
+    chunker per read). A body already in memory (a mock transport's ``content=``) can only
+    be iterated decoded.
     """
+    if response.is_stream_consumed:
+        return False
     encodings = response.headers.get_list("content-encoding", split_commas=True)
     return all(value.strip().lower() in ("", "identity") for value in encodings)
 
@@ -227,7 +231,7 @@ class AsyncChatStream(StreamBase):
             error = core.fail(body_error(request, response, head))
             await self.aclose()
             raise error
-        self._body = response.aiter_raw() if unencoded(response) else response.aiter_bytes()
+        self._body = response.aiter_raw() if reads_raw(response) else response.aiter_bytes()
         return self
 
     async def __aexit__(
