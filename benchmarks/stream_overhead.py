@@ -5,9 +5,12 @@ The baseline is what a hand-written client does at minimum: ``aconnect_sse``
 it: deltafold's ``async for chunk`` (typed chunks), ``events()`` and
 ``until_done()``, all over the same connection pool, interleaved round by
 round so drift hits every variant alike; the table gives the min of the rounds
-(the least disturbed) and the median. The server runs in a child process
-(the tests' ``ReplayServer``, one event per write) so it does not compete
-for the GIL with the client being measured.
+(the least disturbed) and the median, of the wall time and of this process's
+CPU time. The server runs in a child process (the tests' ``ReplayServer``,
+one event per write) so it does not compete for the GIL with the client being
+measured, and its CPU is not counted: on a shared machine the CPU ratios are
+the steadier ones (a busy neighbour stretches the wall time of whichever
+variant it lands on, not the work the client does).
 
     python benchmarks/stream_overhead.py [--rounds 15] [--backend asyncio|trio] [--otel]
 
@@ -123,20 +126,41 @@ VARIANTS: dict[str, Callable[[httpx.AsyncClient, str], Awaitable[int]]] = {
 }
 
 
-async def measure(urls: dict[str, str], rounds: int) -> dict[str, dict[str, list[float]]]:
-    results: dict[str, dict[str, list[float]]] = {}
+Times = dict[str, list[float]]
+"""Per variant, one duration per round."""
+
+
+async def measure(urls: dict[str, str], rounds: int) -> dict[str, tuple[Times, Times]]:
+    """Per body: the wall times and the CPU times (this process) of each variant."""
+    results: dict[str, tuple[Times, Times]] = {}
     async with httpx.AsyncClient(timeout=60) as http:
         for name, url in urls.items():
             for variant in VARIANTS.values():  # warm up
                 await variant(http, url)
-            times: dict[str, list[float]] = {v: [] for v in VARIANTS}
+            wall: Times = {v: [] for v in VARIANTS}
+            cpu: Times = {v: [] for v in VARIANTS}
             for _ in range(rounds):
                 for label, variant in VARIANTS.items():
-                    started = time.perf_counter()
+                    started, cpu_started = time.perf_counter(), time.process_time()
                     await variant(http, url)
-                    times[label].append(time.perf_counter() - started)
-            results[name] = times
+                    cpu[label].append(time.process_time() - cpu_started)
+                    wall[label].append(time.perf_counter() - started)
+            results[name] = (wall, cpu)
     return results
+
+
+def table(times: Times) -> list[str]:
+    """Min of N (the least disturbed run on a shared machine) and median, with ratios."""
+    best = {label: min(ts) for label, ts in times.items()}
+    middle = {label: statistics.median(ts) for label, ts in times.items()}
+    base = next(iter(times))
+    lines = [f"  {'':32} {'min':>8}      ratio   {'median':>8}      ratio"]
+    for label in times:
+        lines.append(
+            f"  {label:32} {best[label] * 1000:8.2f} ms   x{best[label] / best[base]:.2f}"
+            f"   {middle[label] * 1000:8.2f} ms   x{middle[label] / middle[base]:.2f}"
+        )
+    return lines
 
 
 def configure_sdk() -> None:
@@ -180,19 +204,10 @@ def main() -> None:
         assert child.stdin is not None
         child.stdin.close()
         child.wait(10)
-    base_label = next(iter(VARIANTS))
     sdk = "OpenTelemetry SDK configured" if args.otel else "no OpenTelemetry SDK"
-    for name, times in results.items():
-        # min of N is the least disturbed run on a shared machine; the median shows the spread.
-        best = {label: min(ts) for label, ts in times.items()}
-        middle = {label: statistics.median(ts) for label, ts in times.items()}
+    for name, (wall, cpu) in results.items():
         print(f"\n{name} ({args.backend}, {sdk}, {args.rounds} interleaved rounds)")
-        print(f"  {'':32} {'min':>8}      ratio   {'median':>8}      ratio")
-        for label in times:
-            print(
-                f"  {label:32} {best[label] * 1000:8.2f} ms   x{best[label] / best[base_label]:.2f}"
-                f"   {middle[label] * 1000:8.2f} ms   x{middle[label] / middle[base_label]:.2f}"
-            )
+        print("\n".join(["  wall time", *table(wall), "  CPU time of the client", *table(cpu)]))
 
 if __name__ == "__main__":
     main()

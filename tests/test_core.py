@@ -264,6 +264,78 @@ def test_chunks_mode_gives_each_chunk_typed() -> None:
     assert (core.mode, core.chunks_received, core.events_received) == (Mode.CHUNKS, 4, 5)
 
 
+CONTENT_OF = b'{"choices": [{"index": 0, "delta": {"content": '
+# Each form an event's data can take, as the framer hands it over: what the core makes of
+# it must be what event_to_chunk says of its text (plain objects skip that function).
+EVENT_FORMS: list[tuple[str, bytes]] = [
+    ("object", event(chunk("Hi"))),
+    ("object, spaced", b"data:   " + orjson.dumps(chunk("Hi")) + b"  \n\n"),
+    ("multi-line data", b"data: " + orjson.dumps(chunk("a"))[:5] + b"\ndata: "
+     + orjson.dumps(chunk("a"))[5:] + b"\n\n"),
+    ("invalid utf-8 in a string", b"data: " + CONTENT_OF + b'"a\xff\xfeb"}}]}\n\n'),
+    ("utf-8 cut in a string", b"data: " + CONTENT_OF + b'"\xe6\x95"}}]}\n\n'),
+    ("whitespace only", b"data:  \t \n\n"),
+    ("DONE with spaces", b"data:  [DONE] \n\n"),
+    ("array", b"data: [1, 2]\n\n"),
+    ("number", b"data: 5\n\n"),
+    ("bad json", b"data: {bad\n\n"),
+    ("error event", b'event: error\ndata: {"error": {"message": "overloaded"}}\n\n'),
+    ("named event", b"event: delta\ndata: " + orjson.dumps(chunk("Hi")) + b"\n\n"),
+]
+
+
+@pytest.mark.parametrize("raw", [raw for _, raw in EVENT_FORMS], ids=[n for n, _ in EVENT_FORMS])
+def test_every_event_form_gives_what_event_to_chunk_says(raw: bytes) -> None:
+    from deltafold._decode import DONE, event_to_chunk
+    from deltafold._sse import SSEDecoder
+
+    first = event(chunk("x"))
+    (sse,) = SSEDecoder().feed(raw)
+    try:
+        expected: Any = event_to_chunk(sse.event, sse.data, 1)
+    except ChunkDecodeError as exc:
+        expected = exc
+    core = StreamCore()
+    core.timing.read()
+    core.feed(first + raw)
+    assert core.next_chunk() == from_dict(ChatCompletionChunk, chunk("x"))
+    if isinstance(expected, ChunkDecodeError):
+        with pytest.raises(ChunkDecodeError) as info:
+            core.next_chunk()
+        assert (info.value.message, info.value.raw) == (expected.message, expected.raw)
+        assert info.value.partial is not None and core.phase is Phase.FAILED
+        return
+    try:
+        got: Any = core.next_chunk()
+    except DeltafoldError as exc:  # an in-band error: the fold's, with what came before
+        assert expected is not None and "error" in expected and exc.partial is not None
+        return
+    if expected is None:  # nothing to fold: the core asks for more
+        assert got is NEED_INPUT
+    elif expected is DONE:
+        assert got is END and core.completion.choices[0].message.content == "x"
+    else:
+        assert got == from_dict(ChatCompletionChunk, expected)
+        assert core.chunks_received == core.timing.chunks == 2
+
+
+def test_the_core_stamps_the_chunks_it_hands_out() -> None:
+    """Each step settles the timing of what it folded, whoever drives the core."""
+    for step in (StreamCore.next_chunk, StreamCore.next_events, StreamCore.drain):
+        core = StreamCore()
+        core.timing.read(10.0)
+        core.feed(event(chunk("a")) + event(chunk("b")))
+        step(core)
+        assert core.timing.first_chunk_at == 10.0
+        assert core.timing.chunks == core.chunks_received >= 1
+        core.timing.read(12.5)
+        core.feed(event(chunk("c", "stop")))
+        for _ in range(3):
+            step(core)
+        assert core.timing.chunks == core.chunks_received == 3
+        assert core.timing.last_chunk_at == 12.5
+
+
 def test_events_mode_gives_the_fold_events_then_end() -> None:
     core = StreamCore()
     core.claim(EVENTS)

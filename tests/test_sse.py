@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -532,3 +533,52 @@ def test_max_total_bytes_frames_what_fits_then_raises() -> None:
     assert SSEDecoder(max_total_bytes=9).feed("data: é\n\n") == [E(data="é")]
     with pytest.raises(ValueError, match="max_total_bytes"):
         SSEDecoder(max_total_bytes=-1)
+
+
+# --- one event per read (a live stream's reads) ---------------------------------------
+
+
+def after_blank_lines(body: bytes) -> list[bytes]:
+    """The body cut after every blank line, as a server writing one event per write is read."""
+    return [piece for piece in re.split(rb"(?<=\n\n)", body) if piece]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"data: \n\n",
+        b"data: a\rdata: b\n\n",
+        b"data: a\r\n\r\ndata: b\n\n",
+        b"id: 7\n\ndata: x\n\ndata: y\n\n",
+        b"event: e\n\ndata: x\n\n",
+        b"event: e\ndata: x\n\ndata: y\n\n",
+        b"data: x\ndata: y\n\ndata: z\n\n",
+        b"data:x\n\ndata: y\n\n",
+        b"\xef\xbb\xbfdata: x\n\ndata: y\n\n",
+        b"data: x\r\rdata: y\n\n",
+        b"data: caf\xc3\n\ndata: \xa9\n\n",
+        b": ping\n\ndata: x\n\n",
+        b"data: x",
+    ],
+)
+def test_one_event_per_feed_frames_as_the_whole_body(body: bytes) -> None:
+    assert feed_all(after_blank_lines(body)) == both_ways(body)
+
+
+def test_one_event_per_feed_keeps_the_event_cap() -> None:
+    body = b"data: 12345\n\ndata: " + b"x" * 20 + b"\n\ndata: 6\n\n"
+    for pieces in ([body], after_blank_lines(body)):
+        decoder = SSEDecoder(max_event_bytes=11)
+        out: list[ServerSentEvent] = []
+        with pytest.raises(LimitExceededError):  # at once, or deferred behind the first event
+            for piece in pieces:
+                out += decoder.feed(piece)
+            decoder.close()
+        assert out == [E(data="12345")]
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(rendered_streams())
+def test_property_one_event_per_feed(stream: tuple[bytes, list[ServerSentEvent]]) -> None:
+    body, expected = stream
+    assert feed_all(after_blank_lines(body)) == expected

@@ -423,3 +423,42 @@ async def test_errors_keep_no_request(faults: FaultServer) -> None:
         await run_async(url)
     assert not any(isinstance(e, httpx.HTTPError) for e in chain(info.value))
     assert KEY not in repr(vars(info.value))
+
+
+# --- content encodings: the raw bytes are read only when they are the body as sent -------
+
+
+def _encoded(body: bytes, encoding: str) -> bytes:
+    import gzip
+    import zlib
+
+    for name in reversed([e.strip() for e in encoding.split(",")]):
+        if name == "gzip":
+            body = gzip.compress(body)
+        elif name == "deflate":
+            body = zlib.compress(body)
+    return body
+
+
+ENCODED_BODY = b"".join(
+    [event(role="assistant"), event("caf\u00e9 "), event("ok", "stop"), b"data: [DONE]\n\n"]
+)
+
+
+@pytest.mark.parametrize("encoding", ["", "identity", "gzip", "deflate", "Identity, gzip"])
+@pytest.mark.parametrize("driver", ["async", "sync"])
+def test_a_content_encoded_body_is_decoded_and_a_plain_one_read_as_is(
+    faults: FaultServer, encoding: str, driver: str
+) -> None:
+    wire = _encoded(ENCODED_BODY, encoding)
+    head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n"
+    head += f"Content-Encoding: {encoding}\r\n" if encoding else ""
+    head += "Transfer-Encoding: chunked\r\n\r\n"
+    cut = len(wire) // 3  # pieces cut anywhere, as a proxy would
+    url, _ = faults.add(
+        [Send(wire[:cut]), Send(wire[cut : 2 * cut]), Send(wire[2 * cut :]), End()],
+        head=head.encode(),
+    )
+    completion = anyio.run(run_async, url) if driver == "async" else run_sync(url)
+    assert completion.choices[0].message.content == "caf\u00e9 ok"
+    assert to_dict(completion) == to_dict(deltafold.assemble_sse(ENCODED_BODY))

@@ -17,8 +17,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
 
+import orjson
+
 from ._accumulator import Accumulator
-from ._convert import from_dict
+from ._convert import converter, from_dict
 from ._decode import DONE, STREAM, InputSeen, event_to_chunk
 from ._events import Event
 from ._exceptions import ChunkDecodeError, DeltafoldError, IncompleteStreamError, StreamUsageError
@@ -27,7 +29,7 @@ from ._limits import Limits
 from ._models import ChatCompletion, ChatCompletionChunk
 from ._rawcut import RawCut
 from ._sentinel import Sentinel
-from ._sse import ServerSentEvent, SSEDecoder
+from ._sse import DataDecoder, ServerSentEvent
 from ._timing import Timing
 
 __all__ = [
@@ -87,6 +89,9 @@ _DOING: Final = {
     RAW: ("passed through with raw()", "raw()"),
 }
 """How a refusal names each style: what the stream is already doing, what was asked."""
+
+_loads = orjson.loads
+_JSONDecodeError = orjson.JSONDecodeError
 
 
 class FoldState:
@@ -271,6 +276,7 @@ class StreamCore(FoldState):
         "_popped",
         "_raw",
         "_seen",
+        "_structure",
         "_tail_at",
         "_tail_events",
     )
@@ -278,10 +284,12 @@ class StreamCore(FoldState):
     def __init__(self, limits: Limits | None = None, parse_json: ParseJSON = False) -> None:
         super().__init__(limits, parse_json)
         limits = self.acc.limits
-        self._decoder = SSEDecoder(
+        # A plain message comes out of the framer as its bytes, which orjson reads as they
+        # are: no text copy and no event object per chunk.
+        self._decoder = DataDecoder(
             max_event_bytes=limits.max_event_bytes, max_total_bytes=limits.max_total_bytes
         )
-        self._pending: deque[ServerSentEvent] = deque()
+        self._pending: deque[bytes | ServerSentEvent] = deque()
         self._events: deque[Event] = deque()
         """Fold events of a chunk not handed out yet (``next_event``)."""
         self._events_received = 0
@@ -292,6 +300,9 @@ class StreamCore(FoldState):
         self.acc._input = self._seen = InputSeen(STREAM)
         self._raw: RawCut | None = None
         """The bytes read and not handed out yet, once ``raw()`` claimed the stream."""
+        self._structure = converter.get_structure_hook(ChatCompletionChunk)
+        """``from_dict(ChatCompletionChunk, ...)`` without its checks of the class (per chunk);
+        looked up here, as building it costs ~12 ms once, which an import should not pay."""
 
     @property
     def events_received(self) -> int:
@@ -314,7 +325,7 @@ class StreamCore(FoldState):
         raw = self._raw
         if raw is not None:
             raw.take(data)
-        self._queue(self._decoder.feed, data)
+        self._queue(data)
 
     def feed_eof(self) -> None:
         """The body ended; an unterminated last event is still framed."""
@@ -322,12 +333,13 @@ class StreamCore(FoldState):
             return
         self._tail_at = self._events_received
         self._seen.size = self._decoder.bytes_seen
-        self._queue(self._decoder.close)
+        self._queue(None)
 
-    def _queue(self, frame: Callable[..., list[ServerSentEvent]], *args: Any) -> None:
-        """Frame with ``frame(*args)`` and queue the events; a framing error fails the stream."""
+    def _queue(self, data: bytes | None) -> None:
+        """Frame ``data`` (the end of input: None) and queue the events; a framing error fails."""
+        decoder = self._decoder
         try:
-            events = frame(*args)
+            events = decoder.feed_data(data) if data is not None else decoder.close_data()
         except DeltafoldError as exc:
             raise self.fail(exc) from None
         if events:
@@ -337,13 +349,28 @@ class StreamCore(FoldState):
     # --- output ----------------------------------------------------------------
 
     def _next_dict(self) -> Any:
-        """The next chunk dict, NEED_INPUT, or END (after finishing the fold)."""
+        """The next chunk dict, NEED_INPUT, or END (after finishing the fold).
+
+        A plain message that orjson reads as an object is that chunk; anything else
+        (``[DONE]``, an empty or bad payload, an ``event: error``) is
+        :func:`event_to_chunk`'s to decide, on the text as the framer would give it.
+        """
         pending = self._pending
         while pending:
             event = pending.popleft()
             self._popped += 1
+            if event.__class__ is bytes:
+                try:
+                    chunk = _loads(event)
+                except _JSONDecodeError:
+                    chunk = None
+                if chunk.__class__ is dict:
+                    return chunk
+                kind, data = "message", event.decode("utf-8", "replace")
+            else:
+                kind, data = event.event, event.data  # type: ignore[union-attr]
             try:
-                chunk = event_to_chunk(event.event, event.data, self.acc.chunks_folded)
+                chunk = event_to_chunk(kind, data, self.acc._count)
             except ChunkDecodeError as exc:
                 error: DeltafoldError = exc
                 if self._popped > self._tail_at >= 0:
@@ -378,9 +405,14 @@ class StreamCore(FoldState):
             return chunk  # type: ignore[no-any-return]
         try:
             self.acc.add(chunk)
-            return from_dict(ChatCompletionChunk, chunk)
+            try:
+                typed: ChatCompletionChunk = self._structure(chunk, ChatCompletionChunk)
+            except Exception:  # from_dict says what was wrong
+                typed = from_dict(ChatCompletionChunk, chunk)
         except DeltafoldError as exc:
             raise self.fail(exc) from None
+        self.settle()
+        return typed
 
     def next_events(self) -> list[Event] | Sentinel:
         """Fold the next chunk and return its events (maybe none); END after the closing ones."""
@@ -391,9 +423,11 @@ class StreamCore(FoldState):
                 return events
             return chunk  # type: ignore[no-any-return]
         try:
-            return self.acc.feed(chunk)
+            events = self.acc.feed(chunk)
         except DeltafoldError as exc:
             raise self.fail(exc) from None
+        self.settle()
+        return events
 
     def next_event(self) -> Event | Sentinel:
         """One fold event at a time (a chunk's events wait here); END after the closing ones."""
@@ -411,6 +445,7 @@ class StreamCore(FoldState):
         while True:
             chunk = self._next_dict()
             if chunk.__class__ is not dict:
+                self.settle()
                 return chunk  # type: ignore[no-any-return]
             try:
                 add(chunk)

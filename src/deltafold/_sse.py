@@ -265,7 +265,33 @@ class SSEDecoder:
             region = region.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         return region
 
+    def _one_event(self, data: bytes, events: list[Any]) -> bool:
+        """Frame ``data`` if it is one ``data:`` line and its blank line with nothing pending.
+
+        That is what a live stream's read holds most often (one event per write
+        upstream), so it skips the region's searches and splits; False for anything else.
+        """
+        limit = self._max
+        if (
+            self._buf
+            or self._event_bytes
+            or not data.endswith(b"\n\n")
+            or not data.startswith(b"data: ")
+            or data.find(b"\n", 6) != len(data) - 2
+            or b"\r" in data
+            or (limit is not None and len(data) > limit)
+        ):
+            return False
+        payload = data[6:-2]
+        if self._plain:
+            events.append(payload)
+        else:
+            events.append(_message(payload.decode("utf-8", "replace"), self._last_id))
+        return True
+
     def _consume(self, data: bytes, events: list[Any]) -> None:
+        if self._one_event(data, events):
+            return
         region = self._region(data)
         if region is None:
             self._check_tail()

@@ -3,6 +3,7 @@
 ``aconnect_chat``/``connect_chat`` open the request with httpx-sse's
 ``aconnect_sse``/``connect_sse`` (which set the SSE request headers), check
 the status and content type themselves, then read ``response.aiter_bytes()``
+(``aiter_raw()`` when the body has no content encoding)
 into deltafold's own :class:`~deltafold.SSEDecoder` instead of httpx-sse's
 ``aiter_sse``. That bypass is deliberate: httpx-sse's line parser has no size
 cap (one endless line would grow without bound), keeps a leading BOM in the
@@ -77,7 +78,7 @@ from ._partial_json import PartialJSON
 from ._telemetry import Telemetry, watch
 from ._timing import Timing
 
-__all__ = ["AsyncChatStream", "StepT", "StreamBase", "aconnect_chat"]
+__all__ = ["AsyncChatStream", "StepT", "StreamBase", "aconnect_chat", "reads_raw"]
 
 StepT = TypeVar("StepT")
 """What one step of the core gives: a chunk, a list of events, or a sentinel."""
@@ -86,6 +87,20 @@ _CLOSE_TIMEOUT = 5.0
 """Upper bound on closing a response, which runs shielded from cancellation."""
 ERROR_BODY_TIMEOUT = 30.0
 """Upper bound on reading an error body when no idle_timeout is set."""
+
+
+def reads_raw(response: httpx.Response) -> bool:
+    """Whether the drivers read the body's raw bytes rather than httpx's decoded ones.
+
+    They are the same bytes when the body has no ``Content-Encoding`` but identity, and
+    the raw ones come without the decoding iterator's layer (a generator, a decoder and a
+    chunker per read). A body already in memory (a mock transport's ``content=``) can only
+    be iterated decoded.
+    """
+    if response.is_stream_consumed:
+        return False
+    encodings = response.headers.get_list("content-encoding", split_commas=True)
+    return all(value.strip().lower() in ("", "identity") for value in encodings)
 
 
 class StreamBase:
@@ -173,7 +188,7 @@ class AsyncChatStream(StreamBase):
         core = self._core
         extra: dict[str, Any] = {}
         if self._idle is not None:
-            # idle_timeout replaces the read timeout: see _fill for how the two bound a read.
+            # idle_timeout replaces the read timeout: see _pull for how the two bound a read.
             t = self._http.timeout
             extra["timeout"] = httpx.Timeout(
                 connect=t.connect, read=self._idle, write=t.write, pool=t.pool
@@ -216,7 +231,7 @@ class AsyncChatStream(StreamBase):
             error = core.fail(body_error(request, response, head))
             await self.aclose()
             raise error
-        self._body = response.aiter_bytes()
+        self._body = response.aiter_raw() if reads_raw(response) else response.aiter_bytes()
         return self
 
     async def __aexit__(
@@ -258,57 +273,56 @@ class AsyncChatStream(StreamBase):
 
     # --- reading ---------------------------------------------------------------
 
-    async def _fill(self) -> None:
-        """Read one piece of the body into the core, under the idle deadline."""
-        body = self._body
-        core = self._core
-        if body is None:
-            raise StreamUsageError("enter the stream with `async with` before iterating it")
-        idle = self._idle
-        error: DeltafoldError
-        try:
-            if idle is None:
-                data = await body.__anext__()
-            elif self._deadline is None or core.events_received != self._mark:
-                # The deadline moves to now + idle: httpx's read timeout (idle_timeout,
-                # set at enter) is that bound, so no scope of our own (one costs about
-                # as much as folding a chunk).
-                self._deadline = anyio.current_time() + idle
-                self._mark = core.events_received
-                data = await body.__anext__()
-            else:  # only comments since the deadline moved: what is left of it
-                with anyio.fail_after(max(self._deadline - anyio.current_time(), 0.0)):
-                    data = await body.__anext__()
-        except StopAsyncIteration:
-            core.feed_eof()
-            return
-        except TimeoutError:
-            error = idle_error(idle or 0.0, events=core.events_received)
-        except httpx.HTTPError as exc:
-            error = stream_error(self._request, exc, events=core.events_received, idle_timeout=idle)
-        else:
-            core.timing.read()
-            core.feed(data)
-            return
-        # Raised outside the except block: see the module docs.
-        raise core.fail(error)
-
     async def _pull(self, step: Callable[[], StepT], restart: bool = True) -> StepT:
-        """Step the core until it yields something; read whenever it needs input."""
+        """Step the core until it yields something; read whenever it needs input.
+
+        A read goes into the core under the idle deadline. It is written out here rather
+        than in a coroutine of its own, as on a live stream it runs once per chunk.
+        """
         core = self._core
         core.check_open()
         if restart:  # the consumer's time between steps is not the upstream's silence
             self._deadline = None
         try:
             while True:
-                item = step()
-                core.settle()
-                if item is NEED_INPUT:
-                    await self._fill()
+                item = step()  # the core settles the timing of what it folds
+                if item is not NEED_INPUT:
+                    if item is END:
+                        await self._release()
+                    return item
+                body = self._body
+                if body is None:
+                    raise StreamUsageError("enter the stream with `async with` before iterating it")
+                idle = self._idle
+                error: DeltafoldError
+                try:
+                    if idle is None:
+                        data = await body.__anext__()
+                    elif self._deadline is None or core.events_received != self._mark:
+                        # The deadline moves to now + idle: httpx's read timeout (idle_timeout,
+                        # set at enter) is that bound, so no scope of our own (one costs about
+                        # as much as folding a chunk).
+                        self._deadline = anyio.current_time() + idle
+                        self._mark = core.events_received
+                        data = await body.__anext__()
+                    else:  # only comments since the deadline moved: what is left of it
+                        with anyio.fail_after(max(self._deadline - anyio.current_time(), 0.0)):
+                            data = await body.__anext__()
+                except StopAsyncIteration:
+                    core.feed_eof()
                     continue
-                if item is END:
-                    await self._release()
-                return item
+                except TimeoutError:
+                    error = idle_error(idle or 0.0, events=core.events_received)
+                except httpx.HTTPError as exc:
+                    error = stream_error(
+                        self._request, exc, events=core.events_received, idle_timeout=idle
+                    )
+                else:
+                    core.timing.read()
+                    core.feed(data)
+                    continue
+                # Raised outside the except block: see the module docs.
+                raise core.fail(error)
         except DeltafoldError as exc:
             self._request.scrub_error(exc)
             await self._release()

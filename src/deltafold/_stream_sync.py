@@ -33,7 +33,7 @@ from ._http import (
 from ._json_fold import ParseJSON, upgrade
 from ._limits import Limits
 from ._models import ChatCompletion, ChatCompletionChunk
-from ._stream import ERROR_BODY_TIMEOUT, StepT, StreamBase
+from ._stream import ERROR_BODY_TIMEOUT, StepT, StreamBase, reads_raw
 from ._telemetry import Telemetry, watch
 
 __all__ = ["ChatStream", "connect_chat"]
@@ -113,7 +113,7 @@ class ChatStream(StreamBase):
             error = core.fail(body_error(request, response, head))
             self.close()
             raise error
-        self._body = response.iter_bytes()
+        self._body = response.iter_raw() if reads_raw(response) else response.iter_bytes()
         return self
 
     def __exit__(
@@ -186,8 +186,7 @@ class ChatStream(StreamBase):
             self._deadline = None
         try:
             while True:
-                item = step()
-                core.settle()
+                item = step()  # the core settles the timing of what it folds
                 if item is NEED_INPUT:
                     self._fill()
                     continue
