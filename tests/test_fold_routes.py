@@ -33,13 +33,18 @@ def general_route() -> Iterator[None]:
         yield
 
 
-def run(chunks: list[Any], **options: Any) -> tuple[list[Any], Any]:
-    """Each chunk's events (or its error) and the final completion, as plain values."""
+def run(chunks: list[Any], events: bool, **options: Any) -> tuple[list[Any], Any]:
+    """Each chunk's events (or its error) and the final completion, as plain values.
+
+    ``events=False`` folds with ``add`` (no events), as ``assemble`` does: some
+    routes are taken only then.
+    """
     acc = Accumulator(**options)
     trace: list[Any] = []
     for chunk in chunks:
         try:
-            trace.append(repr(acc.feed(chunk)))  # repr: an event may hold an exception
+            # repr: an event may hold an exception, which compares by identity.
+            trace.append(repr(acc.feed(chunk)) if events else acc.add(chunk))
         except (DeltafoldError, TypeError) as exc:
             trace.append((type(exc).__name__, str(exc)))
     trace.append(repr(acc.close()))
@@ -47,21 +52,24 @@ def run(chunks: list[Any], **options: Any) -> tuple[list[Any], Any]:
 
 
 def assert_same(chunks: list[Any], **options: Any) -> None:
-    short = run(chunks, **options)
-    with general_route():
-        general = run(chunks, **options)
-    assert short == general
+    for events in (True, False):
+        short = run(chunks, events, **options)
+        with general_route():
+            general = run(chunks, events, **options)
+        assert short == general
 
 
 def test_the_short_route_is_taken() -> None:
     """The common chunks do not reach _fold_choice (else the tests below compare nothing)."""
     acc = Accumulator()
-    acc.feed({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})
-    acc.feed({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "c"}]}}]})
+    acc.feed(_start(0))
+    logprobs = {"content": [{"token": "Hi", "logprob": -0.5}]}
     with mock.patch.object(Accumulator, "_fold_choice", side_effect=AssertionError):
-        acc.feed({"choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": None}]})
+        acc.feed({"choices": [{"index": 0, "delta": {"content": "Hi"}, "logprobs": logprobs}]})
         acc.feed({"choices": [{"delta": {"tool_calls": [{"index": 0, "function": {}}]}}]})
-    assert acc.result().choices[0].message.content == "Hi"
+        acc.add({"choices": [{"delta": {"content": "", "reasoning": "R"}}]})
+    message = acc.result().choices[0].message
+    assert (message.content, message.reasoning) == ("Hi", "R")
 
 
 @pytest.mark.parametrize("entry", corpus_params())
@@ -124,9 +132,16 @@ def odd_chunks(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def common_chunks(draw: st.DrawFn) -> dict[str, Any]:
-    """What streams are made of: text, or one argument fragment, on choice 0 or 1."""
-    if draw(st.booleans()):
+    """What streams are made of: text, reasoning or one argument fragment, on choice 0 or 1."""
+    kind = draw(st.sampled_from(["text", "reasoning", "tool"]))
+    if kind == "text":
         delta: dict[str, Any] = {"content": draw(_text)}
+    elif kind == "reasoning":
+        text = draw(_text)
+        detail = {"type": "reasoning.text", "text": text, "format": "f", "index": 0}
+        delta = {"content": draw(_odd(["", None])), "reasoning": text}
+        if draw(st.booleans()):
+            delta["reasoning_details"] = [detail]
     else:
         fragment = {"arguments": draw(_text)}
         delta = {"tool_calls": [{"index": draw(_odd([0, 1])), "function": fragment}]}
@@ -144,7 +159,10 @@ _CHANGES: list[tuple[str, str, Any]] = [
     ("delta", "content", [{"type": "text", "text": "p"}]), ("delta", "refusal", "no"),
     ("delta", "tool_calls", [{"index": 0, "function": {"arguments": "a"}}]),
     ("delta", "tool_calls", {"index": 0, "function": {"arguments": "a"}}),
-    ("delta", "x_extra", 1), ("delta", "obfuscation", "zz"), ("delta", "annotations", []),
+    ("delta", "reasoning_details", [{"type": "reasoning.text", "text": "d", "index": 0}]),
+    ("delta", "reasoning_details", {"type": "reasoning.text", "text": "d"}),
+    ("delta", "reasoning_details", None), ("delta", "reasoning_details", "x"),
+    ("delta", "reasoning_content", "rc"), ("delta", "x_extra", 1), ("delta", "obfuscation", "zz"), ("delta", "annotations", []),
     ("choice", "finish_reason", "stop"), ("choice", "finish_reason", ""),
     ("choice", "native_finish_reason", "end"), ("choice", "logprobs", {"content": []}),
     ("choice", "logprobs", {"content": [{"token": "a", "logprob": -1.0}]}),
@@ -166,7 +184,8 @@ def changed_chunks(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def _start(index: int) -> dict[str, Any]:
-    delta = {"role": "assistant", "content": "", "tool_calls": [{"index": 0, "id": "c"}]}
+    call = {"index": 0, "id": "c"}
+    delta = {"role": "assistant", "content": "", "reasoning": "", "tool_calls": [call]}
     return {"choices": [{"index": index, "delta": delta}]}
 
 
@@ -192,16 +211,16 @@ def test_a_limit_crossed_on_the_short_route_is_the_same_error() -> None:
 
 
 @pytest.mark.parametrize("change", _CHANGES, ids=repr)
-@pytest.mark.parametrize("kind", ["text", "tool"])
+@pytest.mark.parametrize("kind", ["text", "reasoning", "tool"])
 def test_each_change_to_a_common_chunk_folds_the_same_both_ways(
     change: tuple[str, str, Any], kind: str
 ) -> None:
     where, key, value = change
-    delta: dict[str, Any] = (
-        {"content": "x"}
-        if kind == "text"
-        else {"tool_calls": [{"index": 0, "function": {"arguments": "y"}}]}
-    )
+    delta: dict[str, Any] = {
+        "text": {"content": "x"},
+        "reasoning": {"content": "", "reasoning": "r", "reasoning_details": [{"text": "r"}]},
+        "tool": {"tool_calls": [{"index": 0, "function": {"arguments": "y"}}]},
+    }[kind]
     chunk = {"choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
     changed = copy.deepcopy(chunk)
     choice = changed["choices"][0]

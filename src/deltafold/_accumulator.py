@@ -20,8 +20,6 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
-
 from . import _models as m
 from ._choice import (
     ChoiceState,
@@ -36,7 +34,7 @@ from ._choice import (
 )
 from ._content_parts import content_parts, part_text, thinking_texts
 from ._convert import wire_names
-from ._decode import InputSeen, decode_chunk, no_chunk_error, stream_error
+from ._decode import InputSeen, decode_chunk, no_chunk_error, raw_form, stream_error
 from ._events import (
     AnnotationAdded,
     ChoiceFinished,
@@ -71,10 +69,11 @@ _CHOICE_KNOWN = wire_names(m.ChunkChoice)
 _DELTA_KNOWN = wire_names(m.Delta)
 _PLAIN_DELTA = frozenset({"role", "content", "reasoning"})
 _TOOL_DELTA = frozenset({"role", "content", "tool_calls"})
+_REASONING_DELTA = frozenset({"role", "content", "reasoning", "reasoning_details"})
 _SHORT_CHOICE = frozenset({"index", "delta", "finish_reason", "native_finish_reason", "logprobs"})
 _TOP_PLAIN = _TOP_KNOWN - {"usage", "error"}
-"""A chunk whose keys all fall here has no usage, error or unknown field: one set test
-per chunk stands for the three lookups (``_fold_rest`` does them on the rare branch)."""
+"""A chunk whose keys all fall here has no usage, error or unknown field; with the
+first-wins fields already set (``_settled``), one set test per chunk stands for all."""
 PADDING_FIELDS = frozenset({"obfuscation", "p"})
 """Per-chunk padding against length side channels (OpenAI/Azure ``obfuscation``, Mistral's
 ``p``): random text, meaningless once joined, absent from a non-streaming response. Left out
@@ -107,22 +106,17 @@ class Accumulator:
         self._top: dict[str, Any] = {}
         self._pending_top = list(_TOP_FIRST_WINS)
         self._pending_names = frozenset(_TOP_FIRST_WINS)
-        """The same names as a set: one ``isdisjoint`` per chunk tells if any is there."""
+        self._settled = _TOP_PLAIN - self._pending_names  # top-level keys with nothing to do
         self._extra: dict[str, Any] = {}
         self._usage: dict[str, Any] | None = None
         self._count = 0
         self._closed = False
-        self._input: InputSeen | None = None
-        """What the entry point saw of its input, for the error when no chunk came."""
-        self._known = False
-        """A chunk without choices carried a known top-level field."""
+        self._input: InputSeen | None = None  # what was seen, for the error if no chunk came
+        self._known = False  # a chunk without choices carried a known top-level field
         self._limits = limits = limits or Limits()
-        self._max_field = (
-            sys.maxsize if limits.max_field_chars is None else limits.max_field_chars
-        )
+        self._max_field = sys.maxsize if limits.max_field_chars is None else limits.max_field_chars
         self._json: JSONFold | None = None
-        self._parsing = False
-        """Deltas fold through ``_fold_delta_json``: ``parse_json`` names text to parse."""
+        self._parsing = False  # deltas fold through _fold_delta_json: there is text to parse
         if parse_json is not False:
             self._json = json = JSONFold(parse_json, limits)  # TypeError for a bad value
             self._parsing = bool(json.arguments or json.content)
@@ -260,7 +254,6 @@ class Accumulator:
                 raise
         self._count += 1
         try:
-            # The fold of one chunk, inline (this runs once per chunk).
             choices = chunk.get("choices")
             if choices:
                 if choices.__class__ is not list:
@@ -271,19 +264,12 @@ class Accumulator:
                     for n, choice in enumerate(choices):
                         self._fold_choice(choice, n, events)
             elif not self._known and not _TOP_KNOWN.isdisjoint(chunk):
-                # A chunk without choices is still a chat-completion chunk if it carries
-                # a known field (looked at on this rare branch only, for result()).
-                self._known = True
-            if not self._pending_names.isdisjoint(chunk):
-                for name in self._pending_top:
-                    value = chunk.get(name)
-                    if value:
-                        self._set_top(name, value)
-            if not _TOP_PLAIN.issuperset(chunk):
-                self._fold_rest(chunk, position, events)
+                self._known = True  # no choices, but a known field: a chunk (for result())
+            if not self._settled.issuperset(chunk):
+                self._fold_top(chunk, position, events)
         except FieldError as exc:
             raise ChunkDecodeError(
-                f"event {position}: {exc}", raw=_raw(chunk), position=position, path=exc.path,
+                f"event {position}: {exc}", raw=raw_form(chunk), position=position, path=exc.path,
                 partial=self.snapshot(),
             ) from None
         except DeltafoldError as exc:
@@ -293,14 +279,27 @@ class Accumulator:
         except _CAUGHT as exc:
             raise ChunkDecodeError(
                 f"event {position}: malformed chunk ({type(exc).__name__}: {exc})",
-                raw=_raw(chunk), position=position, partial=self.snapshot(),
+                raw=raw_form(chunk), position=position, partial=self.snapshot(),
             ) from exc
 
-    def _fold_rest(self, chunk: dict[str, Any], position: int, events: list[Event] | None) -> None:
-        """A chunk's usage, unknown fields and error, in that order (a chunk carrying one)."""
+    def _fold_top(self, chunk: dict[str, Any], position: int, events: list[Event] | None) -> None:
+        """A chunk's top-level fields but the settled ones: the first value of each first-wins
+        field, then usage, unknown fields and error, in that order."""
+        if not self._pending_names.isdisjoint(chunk):
+            for name in self._pending_top:
+                value = chunk.get(name)
+                if value:
+                    self._set_top(name, value)
+        if _TOP_PLAIN.issuperset(chunk):
+            return
         usage = chunk.get("usage")
         if usage is not None:
-            self._fold_usage(usage, events)
+            usage = as_object(usage, "usage")
+            if self._usage is None:
+                self._usage = {}
+            merge_latest(self._usage, usage)
+            if events is not None:
+                events.append(UsageUpdated(build_usage(self._usage)))
         if not _TOP_KNOWN.issuperset(chunk):
             extra = self._extra
             for key, value in chunk.items():
@@ -322,18 +321,12 @@ class Accumulator:
         self._top[name] = value
         self._pending_top = [n for n in self._pending_top if n != name]
         self._pending_names = frozenset(self._pending_top)
-
-    def _fold_usage(self, usage: Any, events: list[Event] | None) -> None:
-        usage = as_object(usage, "usage")
-        if self._usage is None:
-            self._usage = {}
-        merge_latest(self._usage, usage)
-        if events is not None:
-            events.append(UsageUpdated(build_usage(self._usage)))
+        self._settled = _TOP_PLAIN - self._pending_names
 
     def _fold_one(self, choice: Any, events: list[Event] | None) -> None:
-        """A chunk's only choice: text alone or tool fragments alone on a started choice,
-        with nothing else set, fold here inline, as _fold_choice would (tests hold them equal)."""
+        """A chunk's only choice, started, with nothing set but its delta and logprobs: a delta
+        of text, of reasoning (no events) or of tool fragments alone folds here inline, as
+        _fold_choice would (tests hold the two equal); anything else goes there."""
         if choice.__class__ is dict and not self._parsing:
             index = choice.get("index", 0)
             state = self._choices.get(index) if index.__class__ is int else None
@@ -341,13 +334,14 @@ class Accumulator:
             if (
                 state is not None and state.role and delta.__class__ is dict
                 and _SHORT_CHOICE.issuperset(choice) and not choice.get("finish_reason")
-                and not choice.get("logprobs") and not choice.get("native_finish_reason")
+                and not choice.get("native_finish_reason")
             ):
                 content = delta.get("content")
+                reasoning = delta.get("reasoning")
                 rope = state.content
                 if (
-                    content.__class__ is str and rope is not None
-                    and _PLAIN_DELTA.issuperset(delta) and delta.get("reasoning") is None
+                    content.__class__ is str and rope is not None and reasoning is None
+                    and _PLAIN_DELTA.issuperset(delta)
                 ):
                     if content:
                         length = rope.length + len(content)
@@ -358,11 +352,27 @@ class Accumulator:
                             rope.length = length
                         if events is not None:
                             events.append(ContentDelta(index, content))
+                elif content is None and delta.get("tool_calls").__class__ is list and (
+                    _TOOL_DELTA.issuperset(delta)
+                ):
+                    state.fold_tool_calls(delta["tool_calls"], 0, events)
+                elif (
+                    reasoning.__class__ is str and events is None and state.reasoning is not None
+                    and (content is None or (content == "" and rope is not None))
+                    and _REASONING_DELTA.issuperset(delta)
+                ):
+                    if reasoning:
+                        state.reasoning.add(reasoning)
+                    details = delta.get("reasoning_details")
+                    if details is not None:
+                        state.fold_details(details, 0, None)
+                else:
+                    self._fold_choice(choice, 0, events)
                     return
-                calls = delta.get("tool_calls")
-                if calls.__class__ is list and content is None and _TOOL_DELTA.issuperset(delta):
-                    state.fold_tool_calls(calls, 0, events)
-                    return
+                logprobs = choice.get("logprobs")
+                if logprobs:
+                    state.fold_logprobs(logprobs, 0, events)
+                return
         self._fold_choice(choice, 0, events)
 
     def _fold_choice(self, choice: Any, n: int, events: list[Event] | None) -> None:
@@ -586,14 +596,4 @@ class Accumulator:
                     self._add_reasoning(state, text, events)
             else:
                 merge_unknown(state.message_extra, "content_parts", [part], self._max_field)
-
-
-def _raw(chunk: Any) -> bytes | str:
-    try:
-        return orjson.dumps(chunk)
-    except (TypeError, orjson.JSONEncodeError):
-        try:
-            return repr(chunk)[:10_000]
-        except RecursionError:
-            return f"<{type(chunk).__name__} nested too deep to show>"
 

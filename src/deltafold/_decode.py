@@ -31,6 +31,8 @@ __all__ = [
     "is_done",
     "is_one_item",
     "no_chunk_error",
+    "raw_form",
+    "shown",
     "stream_error",
     "type_name",
 ]
@@ -91,7 +93,7 @@ def decode_chunk(chunk: Any, position: int) -> dict[str, Any]:
         return dict(chunk)
     raise ChunkDecodeError(
         f"event {position}: cannot read a chunk from {type(chunk).__name__}",
-        raw=repr(chunk)[:2000],
+        raw=shown(chunk, 2000),
         position=position,
     )
 
@@ -345,13 +347,7 @@ def stream_error(error: Any, position: int) -> StreamError:
         code, message, metadata = None, error, None
     if not isinstance(code, (int, str)) or isinstance(code, bool):
         code = None
-    if isinstance(message, str) and message:
-        text = message
-    else:
-        try:
-            text = repr(error)[:500]
-        except RecursionError:
-            text = f"<{type(error).__name__} nested too deep to show>"
+    text = message if isinstance(message, str) and message else shown(error, 500)
     label = f" ({code})" if code is not None else ""
     return StreamError(
         f"the stream reported an error at event {position}{label}: {text}",
@@ -361,3 +357,19 @@ def stream_error(error: Any, position: int) -> StreamError:
         error=error,
         position=position,
     )
+
+
+def shown(value: Any, limit: int) -> str:
+    """``repr(value)`` cut to ``limit`` characters; safe for a value nested too deep to show."""
+    try:
+        return repr(value)[:limit]
+    except RecursionError:
+        return f"<{type(value).__name__} nested too deep to show>"
+
+
+def raw_form(chunk: Any) -> bytes | str:
+    """What an error keeps of a chunk: its JSON when it has one, else a bounded repr."""
+    try:
+        return orjson.dumps(chunk)
+    except (TypeError, orjson.JSONEncodeError):
+        return shown(chunk, 10_000)
