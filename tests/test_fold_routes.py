@@ -162,7 +162,8 @@ _CHANGES: list[tuple[str, str, Any]] = [
     ("delta", "reasoning_details", [{"type": "reasoning.text", "text": "d", "index": 0}]),
     ("delta", "reasoning_details", {"type": "reasoning.text", "text": "d"}),
     ("delta", "reasoning_details", None), ("delta", "reasoning_details", "x"),
-    ("delta", "reasoning_content", "rc"), ("delta", "x_extra", 1), ("delta", "obfuscation", "zz"), ("delta", "annotations", []),
+    ("delta", "reasoning_content", "rc"), ("delta", "x_extra", 1),
+    ("delta", "obfuscation", "zz"), ("delta", "annotations", []),
     ("choice", "finish_reason", "stop"), ("choice", "finish_reason", ""),
     ("choice", "native_finish_reason", "end"), ("choice", "logprobs", {"content": []}),
     ("choice", "logprobs", {"content": [{"token": "a", "logprob": -1.0}]}),
@@ -204,10 +205,17 @@ def test_any_one_choice_chunks_fold_the_same_both_ways(
     assert_same(items, parse_json=parse_json)
 
 
-def test_a_limit_crossed_on_the_short_route_is_the_same_error() -> None:
-    start = {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "ab"}}]}
-    more = {"choices": [{"index": 0, "delta": {"content": "cdefgh"}}]}
-    assert_same([start, more, more], limits=Limits(max_field_chars=9))
+@pytest.mark.parametrize(
+    "delta",
+    [
+        {"content": "cdefgh"},
+        {"content": "", "reasoning": "cdefgh"},
+        {"tool_calls": [{"index": 0, "function": {"arguments": "cdefgh"}}]},
+    ],
+)
+def test_a_limit_crossed_on_the_short_route_is_the_same_error(delta: dict[str, Any]) -> None:
+    more = {"choices": [{"index": 0, "delta": delta}]}
+    assert_same([_start(0), more, more], limits=Limits(max_field_chars=9))
 
 
 @pytest.mark.parametrize("change", _CHANGES, ids=repr)

@@ -361,8 +361,13 @@ class Accumulator:
                     and (content is None or (content == "" and rope is not None))
                     and _REASONING_DELTA.issuperset(delta)
                 ):
-                    if reasoning:
-                        state.reasoning.add(reasoning)
+                    rope = state.reasoning
+                    length = rope.length + len(reasoning)
+                    if length >= rope.mark:
+                        rope.add(reasoning)
+                    elif reasoning:
+                        rope.parts.append(reasoning)
+                        rope.length = length
                     details = delta.get("reasoning_details")
                     if details is not None:
                         state.fold_details(details, 0, None)
@@ -555,17 +560,10 @@ class Accumulator:
     @staticmethod
     def _add_content(state: ChoiceState, text: str, events: list[Event] | None) -> None:
         """Append a content fragment (the first one, even empty, makes content non-null)."""
-        rope = state.content
-        if rope is None:
+        if state.content is None:
             state.content = state.rope("content", text)
         elif text:
-            # Rope.add's common case, inline: this runs once per content chunk.
-            length = rope.length + len(text)
-            if length < rope.mark:
-                rope.parts.append(text)
-                rope.length = length
-            else:
-                rope.add(text)
+            state.content.add(text)
         if events is not None and text:
             events.append(ContentDelta(state.index, text))
 
