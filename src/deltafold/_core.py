@@ -459,5 +459,9 @@ class StreamCore(FoldState):
             raise
         if state is NEED_INPUT:
             return raw.cut(self._events_received) or NEED_INPUT
-        piece = raw.through_event(self._popped) if self._seen.done else raw.rest()
+        if self._seen.done:  # [DONE]: was it the last event of what the framer took whole?
+            last = self._popped == self._events_received and self._decoder.error is None
+            piece = raw.through_event(self._popped, last)
+        else:
+            piece = raw.rest()
         return piece or END
