@@ -282,9 +282,8 @@ class StreamCore(FoldState):
             max_event_bytes=limits.max_event_bytes, max_total_bytes=limits.max_total_bytes
         )
         self._pending: deque[ServerSentEvent] = deque()
-        self._events: deque[Event] | None = None
-        """Fold events of a chunk not handed out yet (``next_event``), made on its first call:
-        an empty deque is 600 bytes, and few streams hand out events one by one."""
+        self._events: deque[Event] = deque()
+        """Fold events of a chunk not handed out yet (``next_event``)."""
         self._events_received = 0
         self._popped = 0
         self._tail_at = -1
@@ -402,8 +401,6 @@ class StreamCore(FoldState):
     def next_event(self) -> Event | Sentinel:
         """One fold event at a time (a chunk's events wait here); END after the closing ones."""
         events = self._events
-        if events is None:
-            events = self._events = deque()
         while not events:
             step = self.next_events()
             if isinstance(step, Sentinel):
