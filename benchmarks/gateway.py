@@ -16,14 +16,20 @@ SSE event per write, paced so that all N streams are open at once), the relay
   scope around every read.
 
 Reported per mode: the relay's CPU seconds (``time.process_time()`` in the
-relay) per 1,000 relayed chunks, and its memory per open stream (the largest
-RSS growth over the idle relay seen while streams were open, divided by the
-streams open at that moment). Every client checks that it got the upstream's
+relay) per 1,000 relayed chunks, with the system part of it (the socket calls,
+the same in every mode, and the noisiest on a shared machine) and the garbage
+collector's part (``gc.callbacks``), and its memory per open stream (the
+largest RSS growth over the idle relay seen while streams were open, divided by
+the streams open at that moment). Every client checks that it got the upstream's
 bytes exactly; after each run the relay must have no stream, no task and no
 socket left over. Modes alternate run by run (fresh relay each time) and the
 best run of each is compared; the spread is the worst over the best.
 
-    python benchmarks/gateway.py [--n 100 1000] [--events 100] [--runs 2]
+    python benchmarks/gateway.py [--n 100 1000] [--events 100] [--runs 2] [--profile DIR]
+
+``--profile DIR`` runs each relay under cProfile and writes ``relay-MODE-N.prof``
+there (the profiler slows the relay: use it for where the time goes, not for
+the numbers).
 """
 
 from __future__ import annotations
