@@ -71,7 +71,7 @@ class Request:
         self.method = method
         self.url = url
         self.json = body
-        # httpx-sse writes Accept into the dict it is given, so it gets a fresh one.
+        # A copy: the caller may change its own dict while the stream is open.
         self.headers: dict[str, str] = dict(headers or {})
         self.redact = Redactor.of_request(url, self.headers, secrets)
 
