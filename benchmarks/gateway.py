@@ -16,14 +16,20 @@ SSE event per write, paced so that all N streams are open at once), the relay
   scope around every read.
 
 Reported per mode: the relay's CPU seconds (``time.process_time()`` in the
-relay) per 1,000 relayed chunks, and its memory per open stream (the largest
-RSS growth over the idle relay seen while streams were open, divided by the
-streams open at that moment). Every client checks that it got the upstream's
+relay) per 1,000 relayed chunks, with the system part of it (the socket calls,
+the same in every mode, and the noisiest on a shared machine) and the garbage
+collector's part (``gc.callbacks``), and its memory per open stream (the
+largest RSS growth over the idle relay seen while streams were open, divided by
+the streams open at that moment). Every client checks that it got the upstream's
 bytes exactly; after each run the relay must have no stream, no task and no
 socket left over. Modes alternate run by run (fresh relay each time) and the
 best run of each is compared; the spread is the worst over the best.
 
-    python benchmarks/gateway.py [--n 100 1000] [--events 100] [--runs 2]
+    python benchmarks/gateway.py [--n 100 1000] [--events 100] [--runs 2] [--profile DIR]
+
+``--profile DIR`` runs each relay under cProfile and writes ``relay-MODE-N.prof``
+there (the profiler slows the relay: use it for where the time goes, not for
+the numbers).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import subprocess
@@ -102,7 +109,22 @@ def _sockets() -> int:
     return count
 
 
-def serve_relay(mode: str, upstream: str, events: int) -> None:
+class _GCClock:
+    """CPU seconds the relay spent in the garbage collector (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._start = 0.0
+        gc.callbacks.append(self)
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.process_time()
+        else:
+            self.seconds += time.process_time() - self._start
+
+
+def serve_relay(mode: str, upstream: str, events: int, profile: Path | None = None) -> None:
     import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -114,6 +136,7 @@ def serve_relay(mode: str, upstream: str, events: int) -> None:
     text = body(events)[1]
     idle = 60.0 if mode == "fold-idle" else None
     state = {"open": 0, "done": 0, "correct": 0, "tokens": 0, "errors": 0}
+    gc_clock = _GCClock()
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
     http = httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(60, connect=20))
 
@@ -159,8 +182,9 @@ def serve_relay(mode: str, upstream: str, events: int) -> None:
     async def stats(request: Request) -> JSONResponse:
         tasks = len(asyncio.all_tasks())
         return JSONResponse(
-            {**state, "cpu": time.process_time(), "rss": _rss(), "tasks": tasks,
-             "sockets": _sockets()}
+            {**state, "cpu": time.process_time(), "sys": os.times().system, "gc": gc_clock.seconds,
+             "rss": _rss(),
+             "tasks": tasks, "sockets": _sockets()}
         )
 
     app = Starlette(routes=[Route("/relay", relay, methods=["POST"]), Route("/stats", stats)])
@@ -179,7 +203,20 @@ def serve_relay(mode: str, upstream: str, events: int) -> None:
         print(json.dumps({"url": f"http://127.0.0.1:{port}"}), flush=True)
         await task
 
-    asyncio.run(main())
+    if profile is None:
+        asyncio.run(main())
+        return
+    import cProfile
+    import signal
+
+    # uvicorn re-raises the SIGTERM that stops it once it has shut down: exit cleanly then.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    profiler = cProfile.Profile()
+    try:
+        with profiler:  # the whole relay: start-up, warm-up and the run
+            asyncio.run(main())
+    finally:
+        profiler.dump_stats(profile)
 
 
 # --- the clients (this process) -----------------------------------------------------
@@ -259,9 +296,12 @@ async def run_clients(relay: str, n: int, expected: bytes) -> dict[str, Any]:
     return {"before": before, "after": after, "outcome": outcome, "peak": peak, "wall": wall}
 
 
-def one_run(mode: str, n: int, events: int, upstream: str) -> dict[str, Any]:
+def one_run(
+    mode: str, n: int, events: int, upstream: str, profile: Path | None = None
+) -> dict[str, Any]:
+    extra = ["--profile", str(profile / f"relay-{mode}-{n}.prof")] if profile else []
     relay, url = start(["--role", "relay", "--mode", mode, "--upstream", upstream,
-                        "--events", str(events)])
+                        "--events", str(events), *extra])
     try:
         result = anyio.run(run_clients, url, n, body(events)[0])
     finally:
@@ -273,6 +313,8 @@ def one_run(mode: str, n: int, events: int, upstream: str) -> dict[str, Any]:
         "mode": mode,
         "n": n,
         "cpu_per_1000": cpu / chunks * 1000,
+        "sys_per_1000": (after["sys"] - before["sys"]) / chunks * 1000,
+        "gc_per_1000": (after["gc"] - before["gc"]) / chunks * 1000,
         "kb_per_stream": result["peak"]["per_stream"] / 1024,
         "open_at_peak": result["peak"]["open"],
         "wall": result["wall"],
@@ -296,6 +338,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--pace", type=float, default=0.01, help="seconds between events")
     parser.add_argument("--json", type=Path, help="write the runs here")
+    parser.add_argument(
+        "--profile", type=Path, metavar="DIR",
+        help="run each relay under cProfile and keep the last run's of each mode and N in DIR "
+        "(slows the relay: for where the time goes, not for the numbers)",
+    )
     parser.add_argument("--role", choices=["upstream", "relay"], help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--upstream", help=argparse.SUPPRESS)
@@ -304,7 +351,7 @@ def main() -> None:
         serve_upstream(args.events, args.pace)
         return
     if args.role == "relay":
-        serve_relay(args.mode, args.upstream, args.events)
+        serve_relay(args.mode, args.upstream, args.events, args.profile)
         return
 
     upstream, url = start(["--role", "upstream", "--events", str(args.events),
@@ -316,7 +363,7 @@ def main() -> None:
         for n in args.n:
             for _ in range(args.runs):
                 for mode in MODES:
-                    run = one_run(mode, n, args.events, url)
+                    run = one_run(mode, n, args.events, url, args.profile)
                     runs.append(run)
                     print(json.dumps(run), flush=True)
     finally:
@@ -330,18 +377,23 @@ def report(runs: list[dict[str, Any]], events: int) -> None:
     per_mode = len(runs) // (len(MODES) * len({r["n"] for r in runs}))
     print(f"\n{events + 3} chunks per stream; best of {per_mode} runs per mode "
           "(spread: worst / best); memory: RSS growth / open streams")
-    print(f"{'N':>6} {'mode':>5} {'CPU s / 1k chunks':>18} {'spread':>7} {'KB / open stream':>17}"
-          f" {'exact':>6} {'leaks (streams, tasks, sockets)':>32}")
+    header = (
+        f"{'N':>6} {'mode':>9} {'CPU s / 1k chunks':>18} {'spread':>7} {'of it sys':>9} {'GC':>7}"
+        f" {'KB / open stream':>17} {'exact':>6} {'leaks (streams, tasks, sockets)':>32}"
+    )
+    print(header)
     for n in sorted({r["n"] for r in runs}):
         best: dict[str, float] = {}
         for mode in MODES:
             mine = [r for r in runs if r["n"] == n and r["mode"] == mode]
             cpus = [r["cpu_per_1000"] for r in mine]
             best[mode] = min(cpus)
+            top = min(mine, key=lambda r: r["cpu_per_1000"])
             kb = min(r["kb_per_stream"] for r in mine)
             exact = min(r["exact"] for r in mine)
             leaks = max((r["left_open"], r["tasks_left"], r["sockets_left"]) for r in mine)
-            print(f"{n:>6} {mode:>5} {best[mode]:>18.4f} {max(cpus) / min(cpus):>7.2f}"
+            print(f"{n:>6} {mode:>9} {best[mode]:>18.4f} {max(cpus) / min(cpus):>7.2f}"
+                  f" {top.get('sys_per_1000', 0.0):>9.4f} {top.get('gc_per_1000', 0.0):>7.4f}"
                   f" {kb:>17.1f} {exact:>6} {leaks!s:>32}")
         print(f"{n:>6} CPU over bare: fold {best['fold'] / best['bare']:.2f}x, "
               f"fold-idle {best['fold-idle'] / best['bare']:.2f}x")

@@ -441,6 +441,20 @@ def test_a_failure_is_raised_again_by_every_later_call() -> None:
     assert core.error is error  # only the first failure is kept
 
 
+def test_a_stream_with_chunks_keeps_no_sample_of_its_start() -> None:
+    """The start of the body only describes a stream without a chunk: once one is folded
+    it is let go (a relay holds thousands of open streams), and such errors still show it."""
+    core = StreamCore()
+    pieces = [COMMENT, event(chunk("a")), event(chunk("b")), event(chunk(None, "stop"))]
+    assert drive(pieces, core=core).choices[0].message.content == "ab"
+    assert core.acc._input is not None and not core.acc._input.sample
+
+    odd = [event({"weird": i}) for i in range(40)]  # chunks, but none a chat-completion one
+    with pytest.raises(EmptyStreamError, match="none carried") as info:
+        drive(odd)
+    assert info.value.head is not None and info.value.head.startswith(b"data: {")
+
+
 def test_no_chunk_at_all_is_an_empty_stream() -> None:
     for body in (b"", COMMENT, COMMENT + DONE_EVENT, b"event: ping\nid: 3\n\n"):
         with pytest.raises(EmptyStreamError):

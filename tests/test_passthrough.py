@@ -259,6 +259,66 @@ def test_an_unterminated_last_event_is_passed_through_at_the_end(
     assert got.completion == deltafold.assemble_sse(body)
 
 
+TRAILERS = [
+    b"",
+    b": after\n\n",
+    b"\n\n\n",
+    b"id: 9\n\n: x\n\n",
+    b"data: " + chunk("AFTER") + b"\n\n",
+    b": x\n\ndata: " + chunk("AFTER") + b"\n\n: y\n\n",
+    b"data: [DONE]\n\n",
+]
+
+
+@pytest.mark.parametrize("via", ["asyncio", "sync"])
+@pytest.mark.parametrize("trailer", TRAILERS)
+@pytest.mark.parametrize("entry", corpus_params())
+def test_a_whole_body_in_one_read_stops_after_its_ending_event(
+    faults: FaultServer, entry: dict[str, Any], via: str, trailer: bytes
+) -> None:
+    """A busy relay reads many events at once: the piece still stops where the stream ends.
+
+    Whatever follows the ending event in the same read (comments, blank lines,
+    more events, a second [DONE]) is not passed through.
+    """
+    body = corpus_body(entry) + trailer
+    url, _ = faults.add([Send(body), End()])
+    got = relay(via, url)
+    assert got.body == expected_pass_through(body)
+    try:
+        expected = deltafold.assemble_sse(expected_pass_through(body))
+    except DeltafoldError as exc:
+        assert type(got.error) is type(exc) and got.error.partial == exc.partial
+    else:
+        assert got.error is None and got.completion == expected
+
+
+@pytest.mark.parametrize("via", VIA)
+@pytest.mark.parametrize("trailer", TRAILERS)
+def test_bom_and_the_ending_event_in_one_read(
+    faults: FaultServer, via: str, trailer: bytes
+) -> None:
+    body = b"\xef\xbb\xbfdata: " + chunk("x", "stop", role="assistant") + b"\n\ndata: [DONE]\n\n"
+    url, _ = faults.add([Send(body + trailer), End()])
+    got = relay(via, url)
+    assert got.body == body
+    assert got.completion is not None and got.completion.choices[0].message.content == "x"
+
+
+@pytest.mark.parametrize("via", VIA)
+def test_an_event_over_a_cap_after_done_in_the_same_read_is_not_passed(
+    faults: FaultServer, via: str
+) -> None:
+    """The framer stops at a cap; the piece still ends at [DONE], not at the read's end."""
+    head = b"data: " + chunk("x", "stop", role="assistant") + b"\n\ndata: [DONE]\n\n"
+    huge = b"data: " + chunk("y" * 5000) + b"\n\n"
+    for limits in (Limits(max_total_bytes=len(head) + 100), Limits(max_event_bytes=2000)):
+        url, _ = faults.add([Send(head + huge + b": z\n\n"), End()])
+        got = relay(via, url, limits=limits)
+        assert got.body == head
+        assert got.completion is not None and got.completion.choices[0].message.content == "x"
+
+
 # --- failures: the bytes through the failing event, then the error --------------
 
 GOOD = b"data: " + chunk("one ", role="assistant") + b"\n\n" + b"data: " + chunk("two") + b"\n\n"

@@ -166,9 +166,32 @@ async def test_request_is_copied_and_client_untouched(replay: ReplayServer) -> N
     assert record.json == {**BODY, "stream": True}
     assert record.headers["authorization"] == "Bearer sk-test-123456"
     assert record.headers["accept"] == "text/event-stream"
+    assert record.headers["cache-control"] == "no-store"
+    assert record.headers["x-title"] == "deltafold tests"
     assert record.headers["user-agent"] == "mine"
     assert completion.choices[0].message.content == "Hello"
     assert completion.choices[0].finish_reason == "stop"
+
+
+@pytest.mark.parametrize("idle_timeout", [None, 7.0])
+def test_sync_request_headers_and_timeout(replay: ReplayServer, idle_timeout: float | None) -> None:
+    """The sync driver sends the same request; idle_timeout never touches the client's timeout."""
+    url = replay.add(sse_body(HELLO))
+    headers = {"Accept": "application/json", "X-Title": "t"}
+    with sync_client(headers={"User-Agent": "mine"}) as http:
+        before = (dict(http.headers), http.timeout)
+        with deltafold.connect_chat(
+            http, url, json=BODY, headers=headers, idle_timeout=idle_timeout
+        ) as stream:
+            completion = stream.until_done()
+        assert (dict(http.headers), http.timeout) == before
+    assert headers == {"Accept": "application/json", "X-Title": "t"}
+    (record,) = replay.records_for(url)
+    assert record.json == {**BODY, "stream": True}
+    assert record.headers["accept"] == "text/event-stream"
+    assert record.headers["cache-control"] == "no-store"
+    assert record.headers["x-title"] == "t" and record.headers["user-agent"] == "mine"
+    assert completion.choices[0].message.content == "Hello"
 
 
 # --- iteration rules --------------------------------------------------------------

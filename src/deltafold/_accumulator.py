@@ -121,8 +121,6 @@ class Accumulator:
             self._json = json = JSONFold(parse_json, limits)  # TypeError for a bad value
             self._parsing = bool(json.arguments or json.content)
 
-    # --- public surface -----------------------------------------------------
-
     @property
     def limits(self) -> Limits:
         """The limits this accumulator enforces."""
@@ -180,7 +178,7 @@ class Accumulator:
         """
         self.close()
         completion = self.snapshot()
-        if not (self._choices or self._known):
+        if not self.holds_chunk():
             raise no_chunk_error(
                 self._input, self._count, list(self._extra), completion if self._count else None
             )
@@ -196,6 +194,10 @@ class Accumulator:
                     f"stream ended after {self._count} chunks but {what}", partial=completion
                 )
         return completion
+
+    def holds_chunk(self) -> bool:
+        """Whether a chat-completion chunk was folded: until then ``result`` reads the sample."""
+        return bool(self._choices) or self._known
 
     def has_token(self) -> bool:
         """Whether some choice holds a token yet (asked by the timing until the first one)."""

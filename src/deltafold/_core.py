@@ -320,8 +320,11 @@ class StreamCore(FoldState):
             self.check_open()
             return
         seen = self._seen
-        if seen.sampling:
-            seen.take(data)
+        if seen.sampling:  # the first reads only: a stream holding chunks keeps no sample
+            if self.acc.holds_chunk():
+                seen.drop()
+            else:
+                seen.take(data)
         raw = self._raw
         if raw is not None:
             raw.take(data)
@@ -494,5 +497,9 @@ class StreamCore(FoldState):
             raise
         if state is NEED_INPUT:
             return raw.cut(self._events_received) or NEED_INPUT
-        piece = raw.through_event(self._popped) if self._seen.done else raw.rest()
+        if self._seen.done:  # [DONE]: was it the last event of what the framer took whole?
+            last = self._popped == self._events_received and self._decoder.error is None
+            piece = raw.through_event(self._popped, last)
+        else:
+            piece = raw.rest()
         return piece or END

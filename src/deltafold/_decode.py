@@ -240,6 +240,11 @@ class InputSeen:
         self.sampling = len(self.sample) < _SAMPLE_BYTES
         return self.sampling
 
+    def drop(self) -> None:
+        """A chunk was folded: the sample, which only describes input without one, goes."""
+        self.sample = b""
+        self.sampling = False
+
     def describe(self) -> str:
         """What the input was, for an input that produced no chunk."""
         if self.form in (ITEMS, ARRAY):

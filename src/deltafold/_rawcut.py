@@ -16,12 +16,16 @@ looks for. Which of those blocks carry an event is the framer's rule alone:
 
 from __future__ import annotations
 
+import re
+
 from ._sse import SSEDecoder
 
 __all__ = ["RawCut", "last_boundary", "next_boundary"]
 
 _CR = 0x0D
 _LF = 0x0A
+_BLANK = re.compile(rb"\n\n|\n\r|\r\r")
+"""Two line ends in a row: the first match is the first blank line (one scan, stops there)."""
 
 
 def _past_crlf(buf: bytes | bytearray, end: int) -> int:
@@ -43,8 +47,11 @@ def last_boundary(buf: bytes | bytearray, lo: int = 0) -> int:
 
 def next_boundary(buf: bytes | bytearray, lo: int = 0) -> int:
     """The offset just past the first blank line starting at or after ``lo``; 0 when none."""
-    ends = [i + 2 for i in (buf.find(p, lo) for p in (b"\n\n", b"\n\r", b"\r\r")) if i >= 0]
-    return _past_crlf(buf, min(ends)) if ends else 0
+    # One search that stops at the first hit: three ``find`` calls would each scan to the
+    # end for a pattern the body lacks (CR in an LF body), which made cutting a long held
+    # buffer block by block quadratic.
+    found = _BLANK.search(buf, lo)
+    return _past_crlf(buf, found.end()) if found else 0
 
 
 class RawCut:
@@ -91,21 +98,27 @@ class RawCut:
         """Everything held: the body ended, so its unterminated tail goes too."""
         return self._hand_out(len(self._buf))
 
-    def through_event(self, events: int) -> bytes:
+    def through_event(self, events: int, last: bool = False) -> bytes:
         """The held bytes up to the end of the framer's ``events``-th event of the body.
 
-        On the rare path only (``[DONE]``, a failure): the held blocks are framed
-        again by a fresh decoder until it has given that many events. An event
-        the held complete blocks do not reach is the unterminated tail at the end
-        of the body, so everything held is handed out.
+        On the rare path only (``[DONE]``, a failure). ``last`` says the framer
+        framed every complete block held and that event was the last it gave
+        (``[DONE]`` closing a read, the common case): then it is the last held block
+        that gives an event, found from the end (:meth:`_last_event_end`).
+        Otherwise the held blocks are framed again by a fresh decoder until it has
+        given that many events. An event the
+        held complete blocks do not reach is the unterminated tail at the end of the
+        body, so everything held is handed out.
         """
         wanted = events - self.events_out
         if wanted <= 0:
             return b""
+        end = self._last_event_end() if last else 0
+        if end:
+            self.events_out = events
+            return self._hand_out(end)
         buf = self._buf
-        decoder = SSEDecoder()
-        if not self._at_start:
-            decoder.feed(b"\n")  # past the start: a BOM here is no BOM (and this is no event)
+        decoder = self._decoder(0)
         start = 0
         while end := next_boundary(buf, max(start - 1, 0)):
             wanted -= len(decoder.feed(bytes(buf[start:end])))
@@ -114,6 +127,33 @@ class RawCut:
                 self.events_out = events
                 return self._hand_out(end)
         return self.rest()
+
+    def _last_event_end(self) -> int:
+        """The end of the last held block that gives an event, or 0 to walk from the start.
+
+        Only for LF line ends with no tail past the last blank line (then every
+        framed event lies in the held blocks): the blocks are framed one at a time
+        from the end, so a read holding a hundred events costs one block, not a
+        hundred (a coalesced read at ``[DONE]`` is the common case of a busy relay).
+        """
+        buf = self._buf
+        hi = last_boundary(buf)
+        if not hi or hi != len(buf) or buf.find(b"\r") >= 0:
+            return 0
+        while hi:
+            pair = buf.rfind(b"\n\n", 0, hi - 1)  # the blank line before this block's
+            lo = pair + 2 if pair >= 0 else 0
+            if self._decoder(lo).feed(bytes(buf[lo:hi])):
+                return hi
+            hi = lo
+        return 0
+
+    def _decoder(self, at: int) -> SSEDecoder:
+        """A fresh framer for the held bytes from offset ``at`` (a block's start)."""
+        decoder = SSEDecoder()
+        if at or not self._at_start:
+            decoder.feed(b"\n")  # past the start: a BOM here is no BOM (and this is no event)
+        return decoder
 
     def _hand_out(self, end: int) -> bytes:
         buf = self._buf

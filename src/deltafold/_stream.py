@@ -1,11 +1,12 @@
 """Streaming a chat completion over HTTP: the sync and async drivers of the stream core.
 
-``aconnect_chat``/``connect_chat`` open the request with httpx-sse's
-``aconnect_sse``/``connect_sse`` (which set the SSE request headers), check
-the status and content type themselves, then read ``response.aiter_bytes()``
-(``aiter_raw()`` when the body has no content encoding)
-into deltafold's own :class:`~deltafold.SSEDecoder` instead of httpx-sse's
-``aiter_sse``. That bypass is deliberate: httpx-sse's line parser has no size
+``aconnect_chat``/``connect_chat`` send the request themselves
+(``_http.build_request``: the SSE headers httpx-sse's ``connect_sse`` would
+set, without its two context managers per stream), check the status and
+content type, then read ``response.aiter_bytes()`` (``aiter_raw()`` when the
+body has no content encoding) into deltafold's own
+:class:`~deltafold.SSEDecoder` instead of httpx-sse's ``aiter_sse``. That
+bypass is deliberate: httpx-sse's line parser has no size
 cap (one endless line would grow without bound), keeps a leading BOM in the
 first field name, dispatches empty events after an ``id:`` line, raises its
 own ``SSEError`` for a wrong content type, and decodes text before framing,
@@ -55,7 +56,6 @@ from typing import Any, TypeVar
 
 import anyio
 import httpx
-from httpx_sse import aconnect_sse
 
 from ._core import CHUNKS, END, EVENTS, NEED_INPUT, RAW, StreamCore
 from ._events import Event
@@ -64,6 +64,7 @@ from ._http import (
     Request,
     aread_head,
     body_error,
+    build_request,
     check_idle_timeout,
     connect_error,
     idle_error,
@@ -169,7 +170,6 @@ class AsyncChatStream(StreamBase):
         self._idle = check_idle_timeout(idle_timeout)
         self._core = StreamCore(limits, upgrade(parse_json, request.json))
         self._telemetry = telemetry
-        self._cm: Any = None
         self._response: httpx.Response | None = None
         self._body: AsyncIterator[bytes] | None = None
         self._entered = False
@@ -186,26 +186,16 @@ class AsyncChatStream(StreamBase):
         self._entered = True
         request = self._request
         core = self._core
-        extra: dict[str, Any] = {}
-        if self._idle is not None:
-            # idle_timeout replaces the read timeout: see _pull for how the two bound a read.
-            t = self._http.timeout
-            extra["timeout"] = httpx.Timeout(
-                connect=t.connect, read=self._idle, write=t.write, pool=t.pool
-            )
-        cm = aconnect_sse(
-            self._http,
-            request.method,
-            str(request.url),
-            json=request.json,
-            headers=dict(request.headers),
-            **extra,
-        )
+        http = self._http
+        sent = build_request(http, request, self._idle)
         watch(request, self._telemetry, core)
         error: DeltafoldError | None = None
         try:
-            with anyio.fail_after(self._idle):
-                source = await cm.__aenter__()
+            if self._idle is None:
+                response = await http.send(sent, stream=True)
+            else:
+                with anyio.fail_after(self._idle):
+                    response = await http.send(sent, stream=True)
         except TimeoutError:
             error = idle_error(self._idle or 0.0, events=None)
         except httpx.HTTPError as exc:
@@ -218,9 +208,8 @@ class AsyncChatStream(StreamBase):
             core.mark_closed()
             # Raised outside the except block: see the module docs.
             raise error
-        self._cm = cm
         core.timing.headers()
-        response = self._response = source.response
+        self._response = response
         if not (200 <= response.status_code < 300 and is_event_stream(response)):
             try:
                 head = await self._read_head(response)
@@ -246,11 +235,7 @@ class AsyncChatStream(StreamBase):
     async def aclose(self) -> None:
         """Close the response now; idempotent. Iterating afterwards is refused."""
         self._core.mark_closed()
-        cm, self._cm = self._cm, None
-        with anyio.move_on_after(_CLOSE_TIMEOUT, shield=True):
-            await self._release()
-            if cm is not None:
-                await cm.__aexit__(None, None, None)
+        await self._release()
 
     async def _release(self) -> None:
         """Close the response (shielded): at the end of the stream or when it fails."""

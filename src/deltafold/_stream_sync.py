@@ -15,7 +15,6 @@ from types import TracebackType
 from typing import Any
 
 import httpx
-from httpx_sse import connect_sse
 
 from ._core import CHUNKS, END, EVENTS, NEED_INPUT, RAW, StreamCore
 from ._events import Event
@@ -23,6 +22,7 @@ from ._exceptions import DeltafoldError, StreamUsageError
 from ._http import (
     Request,
     body_error,
+    build_request,
     check_idle_timeout,
     connect_error,
     idle_error,
@@ -62,7 +62,6 @@ class ChatStream(StreamBase):
         self._idle = check_idle_timeout(idle_timeout)
         self._core = StreamCore(limits, upgrade(parse_json, request.json))
         self._telemetry = telemetry
-        self._cm: Any = None
         self._response: httpx.Response | None = None
         self._body: Iterator[bytes] | None = None
         self._entered = False
@@ -77,24 +76,11 @@ class ChatStream(StreamBase):
         self._entered = True
         request = self._request
         core = self._core
-        extra: dict[str, Any] = {}
-        if self._idle is not None:
-            t = self._http.timeout
-            extra["timeout"] = httpx.Timeout(
-                connect=t.connect, read=self._idle, write=t.write, pool=t.pool
-            )
-        cm = connect_sse(
-            self._http,
-            request.method,
-            str(request.url),
-            json=request.json,
-            headers=dict(request.headers),
-            **extra,
-        )
+        sent = build_request(self._http, request, self._idle)
         watch(request, self._telemetry, core)
         error: DeltafoldError | None = None
         try:
-            source = cm.__enter__()
+            response = self._http.send(sent, stream=True)
         except httpx.HTTPError as exc:
             error = connect_error(request, exc, idle_timeout=self._idle)
         except BaseException as exc:  # interrupted while connecting: no __exit__ will come
@@ -105,9 +91,8 @@ class ChatStream(StreamBase):
             core.mark_closed()
             # Raised outside the except block: see the module docs.
             raise error
-        self._cm = cm
         core.timing.headers()
-        response = self._response = source.response
+        self._response = response
         if not (200 <= response.status_code < 300 and is_event_stream(response)):
             head = self._read_head(response)
             error = core.fail(body_error(request, response, head))
@@ -128,10 +113,7 @@ class ChatStream(StreamBase):
     def close(self) -> None:
         """Close the response now; idempotent. Iterating afterwards is refused."""
         self._core.mark_closed()
-        cm, self._cm = self._cm, None
         self._release()
-        if cm is not None:
-            cm.__exit__(None, None, None)
 
     def _release(self) -> None:
         body, self._body = self._body, None
