@@ -1,0 +1,126 @@
+"""benchmarks/report.py rewrites the benchmark page's generated blocks from one real run.
+
+The run is a trimmed copy of a committed pytest-benchmark result (every scenario, the scale
+series cut to 1k and 10k chunks), so the report runs on real data in about a second. The
+report runs as the README says, in a subprocess; no bench extra is needed (--no-plot).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORT = ROOT / "benchmarks" / "report.py"
+RESULTS = ROOT / "benchmarks" / "results"
+RUN = RESULTS / "trimmed-for-tests.json"
+RERUN = RESULTS / "2core-cpython3.11-scenarios-rerun.json"
+BLOCKS = ("headline", "results", "targets", "scale", "plot", "memory")
+
+PROSE = ["# Benchmarks\n\nHand-written intro, kept as written.\n"]
+for _name in BLOCKS:
+    PROSE.append(f"\n## {_name}\n\nProse before {_name}: *untouched* | not a table.\n\n"
+                 f"<!-- generated:{_name} -->\nstale {_name} numbers\n"
+                 f"<!-- /generated:{_name} -->\n\nProse after {_name}.\n")
+PAGE = "".join(PROSE)
+
+
+def report(page: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPORT), str(RUN), "--no-plot", "--docs", str(page), *args],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, env=dict(os.environ),
+    )
+
+
+def outside(text: str) -> str:
+    """The page with every generated block's body cut out: what the report must not touch."""
+    return re.sub(r"(<!-- generated:\w+ -->).*?(<!-- /generated:\w+ -->)", r"\1\2", text,
+                  flags=re.DOTALL)
+
+
+def block(text: str, name: str) -> str:
+    found = re.search(f"<!-- generated:{name} -->(.*?)<!-- /generated:{name} -->", text,
+                      re.DOTALL)
+    assert found is not None, name
+    return found.group(1)
+
+
+def test_headline_rows_are_the_runs_ranges(tmp_path: Path) -> None:
+    page = tmp_path / "bench.md"
+    page.write_text(PAGE)
+    done = report(page)
+    assert done.returncode == 0, done.stderr
+    head = block(page.read_text(), "headline")
+    # Ranges over the four scenarios of the committed run (hand-checked against its JSON).
+    assert "| the OpenAI SDK's `ChatCompletionStreamState` | 51–76× faster |" in head
+    assert "| LiteLLM's `stream_chunk_builder` | 28–47× faster (n4_logprobs 8.8×) |" in head
+    assert "0.52–0.62× its throughput (n4_logprobs 0.20×)" in head
+    assert "| the OpenAI SDK | 119–204× faster |" in head
+    assert "| of 1,000 to 10,000 chunks | itself | the same time per chunk (±6%) |" in head
+    assert re.search(r"\| of 10,000 chunks \(3 MB of SSE\) \| its own completion "
+                     r"\(0\.0 MB\) \| \d+\.\d MB peak memory \|", head), head
+    assert "2026-11-26 10:50 UTC" in head and "2 cores" in head  # the run's date, machine
+    assert "second run" not in head
+    assert "stale" not in page.read_text()
+
+
+def test_rewrite_is_idempotent_and_leaves_prose(tmp_path: Path) -> None:
+    page = tmp_path / "bench.md"
+    page.write_text(PAGE)
+    assert report(page, "--no-memory").returncode == 0
+    first = page.read_text()
+    assert outside(first) == outside(PAGE)
+    assert "Machine: " in block(first, "results")
+    assert "| content | 10,000 |" in block(first, "results")
+    assert "Not measured" in block(first, "memory")
+    again = report(page, "--no-memory")
+    assert again.returncode == 0 and "unchanged" in again.stdout
+    assert page.read_text() == first
+
+
+def test_missing_marker_is_an_error_naming_it(tmp_path: Path) -> None:
+    page = tmp_path / "bench.md"
+    broken = PAGE.replace("<!-- /generated:targets -->\n", "")
+    page.write_text(broken)
+    done = report(page, "--no-memory")
+    assert done.returncode != 0
+    assert "'targets'" in done.stderr and "<!-- /generated:targets -->" in done.stderr
+    assert page.read_text() == broken  # nothing half-written
+
+
+def test_no_docs_leaves_the_page(tmp_path: Path) -> None:
+    page = tmp_path / "bench.md"
+    page.write_text(PAGE)
+    done = report(page, "--no-memory", "--no-docs")
+    assert done.returncode == 0, done.stderr
+    assert page.read_text() == PAGE
+    assert "51–76× faster" in done.stdout
+
+
+def test_spread_shows_the_second_run_apart(tmp_path: Path) -> None:
+    page = tmp_path / "bench.md"
+    page.write_text(PAGE)
+    done = report(page, "--no-memory", "--spread", str(RERUN))
+    assert done.returncode == 0, done.stderr
+    text = page.read_text()
+    head = block(text, "headline")
+    assert "| deltafold is | second run | spread |" in head
+    # First run's range, then the rerun's, then the largest per-scenario difference.
+    assert "| 51–76× faster | 48–70× | ±32% |" in head
+    assert "`2core-cpython3.11-scenarios-rerun.json`" in head
+    targets = block(text, "targets")
+    assert "edge: 0.62 (0.55)" in targets  # met in the first run, missed in the second
+    assert "**no**: 0.55 (0.53)" in targets
+    assert "yes: 75 (70)" in targets
+
+
+def test_the_docs_page_has_every_marker(tmp_path: Path) -> None:
+    page = tmp_path / "benchmarks.md"
+    real = (ROOT / "docs" / "benchmarks.md").read_text()
+    page.write_text(real)
+    done = report(page, "--no-memory")
+    assert done.returncode == 0, done.stderr
+    assert outside(page.read_text()) == outside(real)
