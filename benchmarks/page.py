@@ -160,7 +160,7 @@ def _headline_rows() -> list[tuple[str, str, str, str]]:
 
 def headline(run: dict[str, Any], other: dict[str, Any] | None,
              memory_rows: list[dict[str, Any]] | None,
-             gateway: list[dict[str, Any]] | None) -> list[str]:
+             gateway: tuple[str, list[dict[str, Any]]] | None) -> list[str]:
     """The "What you gain" table: ranges over the scenarios of one run (and a second's)."""
     lines = [
         f"From the run of {run['date']} ({run['source']}), {run['machine']}. Ranges over "
@@ -188,8 +188,16 @@ def headline(run: dict[str, Any], other: dict[str, Any] | None,
             cells += [describe(again, "×"), "-" if gap is None else f"±{gap * 100:.0f}%"]
         lines.append("| " + " | ".join(cells) + " |")
     lines += _headline_scale(run, other, memory_rows)
-    lines += gateway_rows(gateway, other is not None)
-    return lines
+    lines += gateway_rows(gateway[1] if gateway else None, other is not None)
+    notes = []
+    if memory_rows:
+        notes.append("Peak memory is measured by the report itself, in a tracemalloc pass "
+                     "after the run.")
+    if gateway:
+        notes.append(f"The gateway rows are from `{gateway[0]}` (`python "
+                     "benchmarks/gateway.py`, its best run per N; see \"A gateway on "
+                     "loopback\").")
+    return lines + (["", " ".join(notes)] if notes else [])
 
 
 def _headline_scale(run: dict[str, Any], other: dict[str, Any] | None,

@@ -352,7 +352,8 @@ def section_memory(rows: list[dict[str, Any]] | None) -> list[str]:
 
 
 def blocks(run: dict[str, Any], other: dict[str, Any] | None,
-           memory_rows: list[dict[str, Any]] | None, gateway: list[dict[str, Any]] | None,
+           memory_rows: list[dict[str, Any]] | None,
+           gateway: tuple[str, list[dict[str, Any]]] | None,
            plot_path: Path, docs: Path) -> dict[str, list[str]]:
     """Every generated block of the page, by marker name."""
     try:
@@ -408,7 +409,9 @@ def main(argv: list[str]) -> None:
         import memory
 
         memory_rows = [memory.measure(int(s)) for s in sorted(scale, key=int)]
-    gateway = json.loads(args.gateway.read_text()) if args.gateway.is_file() else None
+    gateway = None
+    if args.gateway.is_file():  # another command's result: named in the headline's note
+        gateway = (args.gateway.name, json.loads(args.gateway.read_text()))
     made = blocks(run, other, memory_rows, gateway, args.plot, args.docs)
     out = []
     for name, lines in made.items():

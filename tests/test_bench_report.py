@@ -7,6 +7,7 @@ report runs as the README says, in a subprocess; no bench extra is needed (--no-
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -29,6 +30,8 @@ PAGE = "".join(PROSE)
 
 
 def report(page: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    if "--gateway" not in args:  # the gateway's JSON is another command's: kept out here
+        args = (*args, "--gateway", str(page.with_name("no-gateway.json")))
     return subprocess.run(
         [sys.executable, str(REPORT), str(RUN), "--no-plot", "--docs", str(page), *args],
         capture_output=True, text=True, timeout=60, cwd=ROOT, env=dict(os.environ),
@@ -124,3 +127,23 @@ def test_the_docs_page_has_every_marker(tmp_path: Path) -> None:
     done = report(page, "--no-memory")
     assert done.returncode == 0, done.stderr
     assert outside(page.read_text()) == outside(real)
+
+
+def test_gateway_rows_only_when_its_json_is_there(tmp_path: Path) -> None:
+    page = tmp_path / "bench.md"
+    page.write_text(PAGE)
+    rows = [
+        {"mode": "bare", "n": 100, "cpu_per_1000": 0.08, "kb_per_stream": 50.0},
+        {"mode": "bare", "n": 100, "cpu_per_1000": 0.05, "kb_per_stream": 52.0},  # best
+        {"mode": "fold", "n": 100, "cpu_per_1000": 0.06, "kb_per_stream": 70.0},
+    ]
+    gateway = tmp_path / "gw.json"
+    gateway.write_text(json.dumps(rows))
+    assert report(page, "--no-memory", "--gateway", str(gateway)).returncode == 0
+    head = block(page.read_text(), "headline")
+    assert ("| relayed by a gateway, 100 streams at once | the same relay passing the bytes "
+            "through | +20% CPU (0.0600 vs 0.0500 s per 1,000 chunks), 70 vs 52 KB per open "
+            "stream |") in head
+    assert "`gw.json`" in head
+    assert report(page, "--no-memory", "--gateway", str(tmp_path / "none.json")).returncode == 0
+    assert "gateway" not in block(page.read_text(), "headline")
