@@ -40,7 +40,13 @@ BLOCKS = ("headline", "results", "targets", "scale", "plot", "memory")
 
 
 class PageError(Exception):
-    """The page cannot be rewritten: a marker pair is missing or broken."""
+    """The page cannot be rewritten (a marker pair is missing or broken), or the run given
+    holds nothing to write it from."""
+
+
+#: How the headline names each scenario of the suite (benchmarks/streams.py).
+SHAPES = {"content": "plain content", "tools": "8 tool calls", "reasoning": "reasoning",
+          "n4_logprobs": "`n=4` with logprobs"}
 
 
 # -- ratios ---------------------------------------------------------------------------
@@ -162,11 +168,12 @@ def headline(run: dict[str, Any], other: dict[str, Any] | None,
              memory_rows: list[dict[str, Any]] | None,
              gateway: tuple[str, list[dict[str, Any]]] | None) -> list[str]:
     """The "What you gain" table: ranges over the scenarios of one run (and a second's)."""
+    names = [SHAPES.get(n, n) for n in run["scenarios"]]
     lines = [
         f"From the run of {run['date']} ({run['source']}), {run['machine']}. Ranges over "
-        "the four stream shapes (plain content, 8 tool calls, reasoning, `n=4` with "
-        "logprobs); \"×\" is how many times faster deltafold folds the same stream; `*` "
-        "= the peer ran on a reduced stream of the same shape.",
+        f"the {len(names)} stream shapes of the run ({', '.join(names)}); \"×\" is how many "
+        "times faster deltafold folds the same stream; `*` = the peer ran on a reduced "
+        "stream of the same shape.",
     ]
     head = "| You fold a stream... | compared with | deltafold is |"
     rule = "|---|---|---:|"
@@ -174,6 +181,8 @@ def headline(run: dict[str, Any], other: dict[str, Any] | None,
         lines[0] += (f" The last two columns are a second run of the same command "
                      f"({other['date']}, {other['source']}) and the largest difference of "
                      "one scenario's ratio between the two runs.")
+        if other["machine"] != run["machine"]:
+            lines[0] += f" The second run was on another machine: {other['machine']}."
         head += " second run | spread |"
         rule += "---:|---:|"
     lines += ["", head, rule]
@@ -290,6 +299,8 @@ def targets(run: dict[str, Any], other: dict[str, Any] | None,
     ]
     for key, target, label in TARGETS:
         first = ratios(run["scenarios"], key)
+        if not first:
+            continue  # no peer of this target in the run
         second = ratios(other["scenarios"], key) if other is not None else {}
         cells = []
         for name in names:

@@ -285,8 +285,16 @@ DEFAULT_DOCS = DEFAULT_PLOT.parents[1] / "benchmarks.md"
 
 def run_of(path: Path) -> dict[str, Any]:
     """One run as the page shows it: where, when, at which commit, and its groups."""
-    data = json.loads(path.read_text())
-    info, scenarios, scale = load(path)
+    try:
+        data = json.loads(path.read_text())
+        info, scenarios, scale = load(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise page.PageError(f"{path}: not a pytest-benchmark JSON of this suite "
+                             f"({type(exc).__name__}: {exc})") from None
+    if not scenarios and not scale:
+        raise page.PageError(f"{path}: no benchmark of deltafold's suite in it "
+                             "(run `python -m pytest benchmarks --benchmark-only "
+                             "--benchmark-json=FILE`)")
     commit = data.get("commit_info") or {}
     sha = str(commit.get("id") or "?")[:7] + (" (dirty tree)" if commit.get("dirty") else "")
     return {

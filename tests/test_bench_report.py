@@ -147,3 +147,18 @@ def test_gateway_rows_only_when_its_json_is_there(tmp_path: Path) -> None:
     assert "`gw.json`" in head
     assert report(page, "--no-memory", "--gateway", str(tmp_path / "none.json")).returncode == 0
     assert "gateway" not in block(page.read_text(), "headline")
+
+
+def test_a_file_that_is_no_run_is_a_clear_error(tmp_path: Path) -> None:
+    page = tmp_path / "bench.md"
+    page.write_text(PAGE)
+    for body in ("not json", json.dumps({"benchmarks": []}), json.dumps({"x": 1})):
+        bad = tmp_path / "bad.json"
+        bad.write_text(body)
+        done = subprocess.run(
+            [sys.executable, str(REPORT), str(bad), "--no-plot", "--docs", str(page)],
+            capture_output=True, text=True, timeout=60, cwd=ROOT, env=dict(os.environ),
+        )
+        assert done.returncode != 0 and "bad.json" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+        assert page.read_text() == PAGE
