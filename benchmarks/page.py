@@ -100,7 +100,7 @@ def flatness(scale: Runs, path: str = "assemble_sse") -> float | None:
     if len(values) < 2:
         return None
     mid = statistics.median(values)
-    return max(abs(v / mid - 1) for v in values)
+    return float(max(abs(v / mid - 1) for v in values))
 
 
 # -- formatting -----------------------------------------------------------------------
