@@ -1,7 +1,10 @@
-"""Turn a pytest-benchmark JSON file into the tables and the plot of docs/benchmarks.md.
+"""Turn a pytest-benchmark JSON file into the tables, the plot and the page of the benchmarks.
 
-    python benchmarks/report.py RUN.json [--plot docs/img/benchmarks-scale.png]
+    python benchmarks/report.py RUN.json [--spread OTHER.json] [--no-docs] [--no-plot]
                                          [--memory | --no-memory] [--output FILE]
+
+By default the generated blocks of docs/benchmarks.md (between their marker comments)
+are rewritten from RUN.json, and the plot docs/img/benchmarks-scale.png is written.
 
 All ratios are of medians from the same run. Times are compared per chunk,
 which is the plain ratio of medians except where a peer ran on a reduced
@@ -18,6 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import page
+
 OURS = [
     "floor", "floor_split", "floor_framer", "floor_events", "assemble_sse", "assemble_dicts",
     "feed_events", "typed",
@@ -33,6 +38,7 @@ FLAT = 0.20
 MB = 1024 * 1024
 DEFAULT_PLOT = Path(__file__).resolve().parents[1] / "docs" / "img" / "benchmarks-scale.png"
 PARTIAL_JSON_PLOT = DEFAULT_PLOT.with_name("benchmarks-partial-json.png")
+DEFAULT_GATEWAY = Path(__file__).resolve().parent / "results" / "gateway-2core.json"
 
 Runs = dict[str, dict[str, dict[str, Any]]]
 
@@ -89,14 +95,16 @@ def _column(path: str) -> str:
 
 def table_times(groups: Runs, label: str, columns: list[str]) -> list[str]:
     paths = [p for p in columns if any(p in runs for runs in groups.values())]
+    sized = label == "size"  # the size is the chunk count: no second column for it
     lines = [
-        f"| {label} | chunks | " + " | ".join(_column(p) for p in paths) + " |",
-        "|---|---:|" + "---:|" * len(paths),
+        f"| {label} |{'' if sized else ' chunks |'} "
+        + " | ".join(_column(p) for p in paths) + " |",
+        f"|---|{'' if sized else '---:|'}" + "---:|" * len(paths),
     ]
     for name, runs in groups.items():
         chunks = runs["assemble_sse"]["n_chunks"] if "assemble_sse" in runs else "?"
         cells = " | ".join(_us(runs.get(p)) for p in paths)
-        lines.append(f"| {name} | {chunks:,} | {cells} |")
+        lines.append(f"| {name} |{'' if sized else f' {chunks:,} |'} {cells} |")
     return lines
 
 
@@ -121,13 +129,14 @@ def table_ratios(groups: Runs, label: str) -> list[str]:
     """Bytes in, end to end: ``assemble_sse(bytes)`` vs the floor and vs each peer fed the
     same bytes (framed and decoded as the floor does, then the peer's own work)."""
     peers = [p for p in PEERS if any(p in runs for runs in groups.values())]
-    head = [f"{label}", "assemble_sse / floor (time)", "throughput vs floor (>= 0.6)",
+    head = [f"{label}", "assemble_sse / strictest floor (time)",
+            "throughput vs it (>= 0.6)",
             "vs floor_split", "vs floor_framer", "vs floor_events"]
     head += _peer_head(peers)
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
     for name, runs in groups.items():
         sse = runs.get("assemble_sse")
-        floor = runs.get("floor")
+        floor = page.strictest_floor(runs)
         if sse is None or floor is None:
             continue
         throughput = floor["per_chunk"] / sse["per_chunk"]
@@ -271,56 +280,163 @@ def _save_log_log(fig: Any, ax: Any, out: Path, xlabel: str, ylabel: str, title:
     plt.close(fig)
 
 
+DEFAULT_DOCS = DEFAULT_PLOT.parents[1] / "benchmarks.md"
+
+
+def run_of(path: Path) -> dict[str, Any]:
+    """One run as the page shows it: where, when, at which commit, and its groups."""
+    try:
+        data = json.loads(path.read_text())
+        info, scenarios, scale = load(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise page.PageError(f"{path}: not a pytest-benchmark JSON of this suite "
+                             f"({type(exc).__name__}: {exc})") from None
+    if not scenarios and not scale:
+        raise page.PageError(f"{path}: no benchmark of deltafold's suite in it "
+                             "(run `python -m pytest benchmarks --benchmark-only "
+                             "--benchmark-json=FILE`)")
+    commit = data.get("commit_info") or {}
+    sha = str(commit.get("id") or "?")[:7] + (" (dirty tree)" if commit.get("dirty") else "")
+    return {
+        "source": f"`{path.name}`", "date": str(data.get("datetime", "?"))[:16].replace("T", " ")
+        + " UTC", "machine": machine(info), "commit": sha,
+        "scenarios": scenarios, "scale": scale,
+    }
+
+
+def _versions() -> str:
+    from importlib import metadata
+
+    found = []
+    for name in ("deltafold", "orjson", "openai", "litellm", "langchain-core",
+                 "langchain-openai"):
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return ", ".join(found)
+
+
+def section_results(run: dict[str, Any]) -> list[str]:
+    """The scenario tables: times per chunk, then the ratios bytes in and dicts in."""
+    groups = run["scenarios"]
+    return [
+        f"Machine: {run['machine']}. Run of {run['date']} ({run['source']}), deltafold at "
+        f"commit `{run['commit']}`; installed when the report was made: {_versions()}.", "",
+        "Median time per chunk (µs), deltafold and the floor:", "",
+        *table_times(groups, "scenario", OURS), "",
+        "Median time per chunk (µs), peers. `bytes` = fed the SSE bytes (framed and decoded "
+        "as the floor does), `dicts` = fed the decoded chunks, `*` = run on a reduced stream "
+        "of the same shape:", "",
+        *table_times(groups, "scenario", PEER_PATHS), "",
+        "**Bytes in (end to end)**: `assemble_sse(bytes)` against the floors and against each "
+        "peer fed the same bytes, ratios of medians per chunk, the targets in brackets:", "",
+        *table_ratios(groups, "scenario"), "",
+        "**Dicts in (fold only)**: `assemble(dicts)` against each peer fed the same decoded "
+        "dicts (the peer's conversion plus its state):", "",
+        *table_ratios_dicts(groups, "scenario"),
+    ]
+
+
+def section_scale(scale: Runs) -> list[str]:
+    """The scale series: times per chunk by size, and each path's flatness."""
+    if not scale:
+        return ["This run has no scale series."]
+    by_size = {f"{int(k):,}": scale[k] for k in sorted(scale, key=int)}
+    return [
+        "Median µs per chunk on the content stream:", "",
+        *table_times(by_size, "size", OURS + PEER_PATHS), "",
+        "Time per chunk relative to each path's median over the sizes. \"Flat\" means "
+        "within ±20% of that median:", "",
+        *table_flatness(scale),
+    ]
+
+
+def section_memory(rows: list[dict[str, Any]] | None) -> list[str]:
+    if rows is None:
+        return ["Not measured: the report ran with `--no-memory`."]
+    return ["Peak memory (tracemalloc, a separate pass made by the report, input excluded):",
+            "", *table_memory(rows)]
+
+
+def blocks(run: dict[str, Any], other: dict[str, Any] | None,
+           memory_rows: list[dict[str, Any]] | None,
+           gateway: tuple[str, list[dict[str, Any]]] | None,
+           plot_path: Path, docs: Path) -> dict[str, list[str]]:
+    """Every generated block of the page, by marker name."""
+    try:
+        image = plot_path.resolve().relative_to(docs.resolve().parent).as_posix()
+    except ValueError:
+        image = plot_path.as_posix()
+    return {
+        "headline": page.headline(run, other, memory_rows, gateway),
+        "results": section_results(run),
+        "targets": page.targets(run, other, memory_rows),
+        "scale": section_scale(run["scale"]),
+        "plot": [f"![Time per chunk vs stream length]({image})"],
+        "memory": section_memory(memory_rows),
+    }
+
+
+def _plot_or_say(scale: Runs, out: Path, wanted: bool) -> str:
+    """Write the plot, or say plainly why not (matplotlib is in the bench extra only)."""
+    if not wanted:
+        return f"Plot not written (--no-plot); the page keeps {out}"
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return f"Plot NOT written: matplotlib is missing (pip install -e '.[bench]'); {out} kept"
+    plot(scale, out)
+    return f"Plot written to {out}"
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("json", type=Path, help="pytest-benchmark --benchmark-json output")
+    parser.add_argument("--spread", type=Path, metavar="OTHER.json",
+                        help="a second run of the same command: its figures and the "
+                             "difference go next to the first run's (the tables stay the "
+                             "first run's)")
     parser.add_argument("--plot", type=Path, default=DEFAULT_PLOT, help="PNG to write")
+    parser.add_argument("--no-plot", action="store_true", help="do not write the plot")
     parser.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True,
                         help="measure peak memory over the scale sizes (tracemalloc)")
+    parser.add_argument("--docs", type=Path, default=DEFAULT_DOCS,
+                        help="the page whose generated blocks are rewritten")
+    parser.add_argument("--no-docs", action="store_true", help="do not rewrite the page")
+    parser.add_argument("--gateway", type=Path, default=DEFAULT_GATEWAY,
+                        help="benchmarks/gateway.py's JSON, shown in the headline if present")
     parser.add_argument("--output", type=Path, help="also write the markdown here")
     args = parser.parse_args(argv)
 
-    info, scenarios, scale = load(args.json)
-    out = [f"Machine: {machine(info)}", ""]
-    out += ["Median time per chunk (µs), deltafold and the floor:", ""]
-    out += [*table_times(scenarios, "scenario", OURS), ""]
-    out += ["Median time per chunk (µs), peers; bytes = fed the SSE bytes (framed and decoded "
-            "as the floor does), dicts = fed the decoded chunks; * = run on a reduced stream "
-            "of the same shape:", ""]
-    out += [*table_times(scenarios, "scenario", PEER_PATHS), ""]
-    out += ["Bytes in (end to end): `assemble_sse(bytes)` vs the floor and the peers fed the "
-            "same bytes, ratios of medians per chunk:", ""]
-    out += [*table_ratios(scenarios, "scenario"), ""]
-    out += ["Dicts in (fold only): `assemble(dicts)` vs the peers fed the same decoded dicts "
-            "(conversion + state), ratios of medians per chunk:", ""]
-    out += [*table_ratios_dicts(scenarios, "scenario"), ""]
-    if scale:
-        by_size = {f"{int(k):,}": scale[k] for k in sorted(scale, key=int)}
-        out += ["Scale series (content stream), µs per chunk, deltafold and the floor:", ""]
-        out += [*table_times(by_size, "size", OURS), ""]
-        out += ["Scale series, peers:", ""]
-        out += [*table_times(by_size, "size", PEER_PATHS), ""]
-        out += ["Scale series, bytes in:", ""]
-        out += [*table_ratios(by_size, "size"), ""]
-        out += ["Scale series, dicts in:", ""]
-        out += [*table_ratios_dicts(by_size, "size"), ""]
-        out += ["Time per chunk relative to each path's median over sizes (flat = ±20%):", ""]
-        out += [*table_flatness(scale), ""]
-        if args.memory:
-            import memory
+    run = run_of(args.json)
+    other = run_of(args.spread) if args.spread else None
+    scale = run["scale"]
+    memory_rows = None
+    if scale and args.memory:
+        import memory
 
-            rows = [memory.measure(int(s)) for s in sorted(scale, key=int)]
-            out += ["Peak memory (tracemalloc, separate pass, input excluded):", ""]
-            out += [*table_memory(rows), ""]
-        plot(scale, args.plot)
-        out += [f"Plot written to {args.plot}"]
+        memory_rows = [memory.measure(int(s)) for s in sorted(scale, key=int)]
+    gateway = None
+    if args.gateway.is_file():  # another command's result: named in the headline's note
+        gateway = (args.gateway.name, json.loads(args.gateway.read_text()))
+    made = blocks(run, other, memory_rows, gateway, args.plot, args.docs)
+    out = []
+    for name, lines in made.items():
+        out += [f"## {name}", "", *lines, ""]
+    if scale:
+        out += [_plot_or_say(scale, args.plot, not args.no_plot)]
     import partial_json_report
 
     pj = partial_json_report.load(json.loads(args.json.read_text()))
     if pj:
         out += ["", *partial_json_report.section(pj)]
-        plot_partial_json(pj, args.plot.with_name(PARTIAL_JSON_PLOT.name))
-        out += [f"Plot written to {args.plot.with_name(PARTIAL_JSON_PLOT.name)}"]
+        if not args.no_plot:
+            plot_partial_json(pj, args.plot.with_name(PARTIAL_JSON_PLOT.name))
+            out += [f"Plot written to {args.plot.with_name(PARTIAL_JSON_PLOT.name)}"]
+    if not args.no_docs:
+        changed = page.write(args.docs, made)
+        out += [f"{args.docs}: generated blocks {'rewritten' if changed else 'unchanged'}"]
     text = "\n".join(out)
     print(text)
     if args.output:
@@ -328,4 +444,7 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    try:
+        main(sys.argv[1:])
+    except page.PageError as exc:
+        sys.exit(f"report.py: {exc}")
