@@ -329,7 +329,7 @@ class Accumulator:
         """A chunk's only choice, started, with nothing set but its delta and logprobs: a delta
         of text, of reasoning (no events) or of tool fragments alone folds here inline, as
         _fold_choice would (tests hold the two equal); anything else goes there."""
-        if choice.__class__ is dict and not self._parsing:
+        if choice.__class__ is dict:
             index = choice.get("index", 0)
             state = self._choices.get(index) if index.__class__ is int else None
             delta = choice.get("delta")
@@ -338,44 +338,52 @@ class Accumulator:
                 and _SHORT_CHOICE.issuperset(choice) and not choice.get("finish_reason")
                 and not choice.get("native_finish_reason")
             ):
+                # With parse_json the delta's events go to the parsers first (as in
+                # _fold_delta_json): they are collected in ``sink``, then taken.
+                sink: list[Event] | None = [] if self._parsing else events
                 content = delta.get("content")
                 reasoning = delta.get("reasoning")
                 rope = state.content
-                if (
-                    content.__class__ is str and rope is not None and reasoning is None
-                    and _PLAIN_DELTA.issuperset(delta)
-                ):
-                    if content:
-                        length = rope.length + len(content)
+                try:
+                    if (
+                        content.__class__ is str and rope is not None and reasoning is None
+                        and _PLAIN_DELTA.issuperset(delta)
+                    ):
+                        if content:
+                            length = rope.length + len(content)
+                            if length >= rope.mark:
+                                rope.add(content)  # the limit check, or a join of the parts
+                            else:
+                                rope.parts.append(content)
+                                rope.length = length
+                            if sink is not None:
+                                sink.append(ContentDelta(index, content))
+                    elif content is None and delta.get("tool_calls").__class__ is list and (
+                        _TOOL_DELTA.issuperset(delta)
+                    ):
+                        state.fold_tool_calls(delta["tool_calls"], 0, sink)
+                    elif (
+                        reasoning.__class__ is str and sink is None
+                        and state.reasoning is not None
+                        and (content is None or (content == "" and rope is not None))
+                        and _REASONING_DELTA.issuperset(delta)
+                    ):
+                        rope = state.reasoning
+                        length = rope.length + len(reasoning)
                         if length >= rope.mark:
-                            rope.add(content)  # the limit check, or a join of the parts
-                        else:
-                            rope.parts.append(content)
+                            rope.add(reasoning)
+                        elif reasoning:
+                            rope.parts.append(reasoning)
                             rope.length = length
-                        if events is not None:
-                            events.append(ContentDelta(index, content))
-                elif content is None and delta.get("tool_calls").__class__ is list and (
-                    _TOOL_DELTA.issuperset(delta)
-                ):
-                    state.fold_tool_calls(delta["tool_calls"], 0, events)
-                elif (
-                    reasoning.__class__ is str and events is None and state.reasoning is not None
-                    and (content is None or (content == "" and rope is not None))
-                    and _REASONING_DELTA.issuperset(delta)
-                ):
-                    rope = state.reasoning
-                    length = rope.length + len(reasoning)
-                    if length >= rope.mark:
-                        rope.add(reasoning)
-                    elif reasoning:
-                        rope.parts.append(reasoning)
-                        rope.length = length
-                    details = delta.get("reasoning_details")
-                    if details is not None:
-                        state.fold_details(details, 0, None)
-                else:
-                    self._fold_choice(choice, 0, events)
-                    return
+                        details = delta.get("reasoning_details")
+                        if details is not None:
+                            state.fold_details(details, 0, None)
+                    else:
+                        self._fold_choice(choice, 0, events)
+                        return
+                finally:
+                    if sink is not events and sink and self._json is not None:
+                        self._json.take(state, sink, events)  # only with parse_json
                 logprobs = choice.get("logprobs")
                 if logprobs:
                     state.fold_logprobs(logprobs, 0, events)
@@ -471,28 +479,6 @@ class Accumulator:
     def _fold_delta(
         self, state: ChoiceState, delta: dict[str, Any], n: int, events: list[Event] | None
     ) -> None:
-        content = delta.get("content")
-        if (
-            content.__class__ is str
-            and _PLAIN_DELTA.issuperset(delta)
-            and delta.get("reasoning") is None
-            and (state.role or not delta.get("role"))
-        ):
-            # The common delta, routed by one shape test: text and nothing else to fold
-            # (a null reasoning, as OpenRouter sends after the reasoning, and a role once
-            # the choice has one are no-ops, as in the loop below).
-            self._add_content(state, content, events)
-            return
-        calls = delta.get("tool_calls")
-        if (
-            calls.__class__ is list
-            and content is None
-            and _TOOL_DELTA.issuperset(delta)
-            and (state.role or not delta.get("role"))
-        ):
-            # The other common delta: tool-call fragments and nothing else to fold.
-            state.fold_tool_calls(calls, n, events)
-            return
         for key, value in delta.items():
             if value is None:
                 # A null unknown field is still a field the provider sent: keep it.
