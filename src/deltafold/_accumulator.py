@@ -509,10 +509,7 @@ class Accumulator:
                 state.fold_tool_calls(value, n, events)
             elif key == "refusal":
                 text = as_text(value, f"choices[{n}].delta.refusal")
-                if state.refusal is None:
-                    state.refusal = state.rope("refusal", text)
-                elif text:
-                    state.refusal.add(text)
+                state.add_text("refusal", text)
                 if events is not None and text:
                     events.append(RefusalDelta(state.index, text))
             elif key == "reasoning_details":
@@ -548,18 +545,12 @@ class Accumulator:
     @staticmethod
     def _add_content(state: ChoiceState, text: str, events: list[Event] | None) -> None:
         """Append a content fragment (the first one, even empty, makes content non-null)."""
-        if state.content is None:
-            state.content = state.rope("content", text)
-        elif text:
-            state.content.add(text)
+        state.add_text("content", text)
         if events is not None and text:
             events.append(ContentDelta(state.index, text))
 
     def _add_reasoning(self, state: ChoiceState, text: str, events: list[Event] | None) -> None:
-        if state.reasoning is None:
-            state.reasoning = state.rope("reasoning", text)
-        elif text:
-            state.reasoning.add(text)
+        state.add_text("reasoning", text)
         if events is not None and text:
             events.append(ReasoningDelta(state.index, text))
 

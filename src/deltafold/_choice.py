@@ -300,6 +300,15 @@ class ChoiceState:
         """A new text field of this choice's message, bounded by max_field_chars."""
         return Rope(first, f"choices[{self.index}].message.{name}", self.max_field)
 
+    def add_text(self, name: str, text: str) -> None:
+        """Append to the message's text field ``name`` (content, reasoning or refusal);
+        the first fragment, even an empty one, makes the field non-null."""
+        rope: Rope | None = getattr(self, name)
+        if rope is None:
+            setattr(self, name, self.rope(name, text))
+        elif text:
+            rope.add(text)
+
     def fold_extra(self, choice: dict[str, Any], delta: Any, skip: frozenset[str]) -> None:
         """The choice's unknown fields (``delta`` is what was folded: the delta or the message).
 
@@ -522,19 +531,11 @@ class ChoiceState:
         content = logprobs.get("content")
         refusal = logprobs.get("refusal")
         if content is not None:
-            if content.__class__ is not list:
-                content = as_list(content, f"choices[{n}].logprobs.content")
-            if self.logprobs_content is None:
-                self.logprobs_content = list(content)
-            else:
-                self.logprobs_content.extend(content)
+            content = as_list(content, f"choices[{n}].logprobs.content")
+            self.logprobs_content = _joined(self.logprobs_content, content)
         if refusal is not None:
-            if refusal.__class__ is not list:
-                refusal = as_list(refusal, f"choices[{n}].logprobs.refusal")
-            if self.logprobs_refusal is None:
-                self.logprobs_refusal = list(refusal)
-            else:
-                self.logprobs_refusal.extend(refusal)
+            refusal = as_list(refusal, f"choices[{n}].logprobs.refusal")
+            self.logprobs_refusal = _joined(self.logprobs_refusal, refusal)
         if not _LOGPROBS_KNOWN.issuperset(logprobs):
             for key, item in logprobs.items():
                 if key not in _LOGPROBS_KNOWN:
@@ -587,3 +588,12 @@ class ChoiceState:
             events.append(
                 ToolCallDone(self.index, -1, legacy.id, legacy.name, legacy.arguments())
             )
+
+
+def _joined(kept: list[Any] | None, items: list[Any]) -> list[Any]:
+    """The token entries kept so far with ``items`` added (a copy the first time: the
+    chunk's own list is never kept, so changing it later changes nothing here)."""
+    if kept is None:
+        return list(items)
+    kept.extend(items)
+    return kept

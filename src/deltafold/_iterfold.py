@@ -51,6 +51,19 @@ class _FoldBase:
         self._state.settle()
         self._state.timing.end()
 
+    def _to_close(self, *targets: object) -> list[object]:
+        """Mark the fold closed; the source and its iterator to close, each once (none
+        when the source was exhausted: it ended by itself)."""
+        state = self._state
+        ended = state.ended
+        state.mark_closed()
+        out: list[object] = []
+        if not ended:
+            for target in targets:
+                if target is not None and not any(target is seen for seen in out):
+                    out.append(target)
+        return out
+
     @property
     def timing(self) -> Timing:
         """From the first pull: first chunk and token, the gaps, duration (no headers here)."""
@@ -138,16 +151,7 @@ class AsyncFold(_FoldBase, Generic[ChunkT]):
 
     async def aclose(self) -> None:
         """Close the source (its ``aclose()`` or async ``close()``) unless it was exhausted."""
-        state = self._state
-        ended = state.ended
-        state.mark_closed()
-        if ended:
-            return
-        seen: list[object] = []
-        for target in (self._source, self._iterator):
-            if target is None or any(target is s for s in seen):
-                continue
-            seen.append(target)
+        for target in self._to_close(self._source, self._iterator):
             close = getattr(target, "aclose", None) or getattr(target, "close", None)
             if close is not None:
                 result = close()
@@ -215,16 +219,7 @@ class Fold(_FoldBase, Generic[ChunkT]):
 
     def close(self) -> None:
         """Close the source (its ``close()``) unless it was exhausted."""
-        state = self._state
-        ended = state.ended
-        state.mark_closed()
-        if ended:
-            return
-        seen: list[object] = []
-        for target in (self._source, self._iterator):
-            if target is None or any(target is s for s in seen):
-                continue
-            seen.append(target)
+        for target in self._to_close(self._source, self._iterator):
             close = getattr(target, "close", None)
             if close is not None:
                 close()

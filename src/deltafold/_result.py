@@ -182,41 +182,38 @@ def _token_logprobs(items: list[Any]) -> list[m.TokenLogprob] | None:
     top_cls = m.TopLogprob
     out = []
     for item in items:
-        if item.__class__ is not dict or len(item) != 4 or not _TOKEN_KEYS.issuperset(item):
+        fields = _entry(item, _TOKEN_KEYS)
+        if fields is None:
             return None
-        token = item["token"]
-        logprob = item["logprob"]
-        raw = item["bytes"]
         tops = item["top_logprobs"]
-        # ``x - x`` is 0.0 (false) for a finite float, nan (true) for inf and nan.
-        if token.__class__ is not str or logprob.__class__ is not float or logprob - logprob:
-            return None
-        if raw is not None:
-            raw = _byte_list(raw)
-            if raw is None:
-                return None
         if tops.__class__ is not list:
             return None
         top_objects = []
         for top in tops:
-            if top.__class__ is not dict or len(top) != 3 or not _TOP_KEYS.issuperset(top):
+            top_fields = _entry(top, _TOP_KEYS)
+            if top_fields is None:
                 return None
-            top_token = top["token"]
-            top_logprob = top["logprob"]
-            top_raw = top["bytes"]
-            if (
-                top_token.__class__ is not str
-                or top_logprob.__class__ is not float
-                or top_logprob - top_logprob
-            ):
-                return None
-            if top_raw is not None:
-                top_raw = _byte_list(top_raw)
-                if top_raw is None:
-                    return None
-            top_objects.append(top_cls(top_token, top_logprob, top_raw))
-        out.append(token_cls(token, logprob, raw, top_objects))
+            top_objects.append(top_cls(*top_fields))
+        out.append(token_cls(*fields, top_objects))
     return out
+
+
+def _entry(item: Any, keys: frozenset[str]) -> tuple[str, float, list[int] | None] | None:
+    """``token``, ``logprob`` and ``bytes`` of an entry holding exactly ``keys``, each of the
+    usual type; None for any other entry (the converter's rules then apply)."""
+    if item.__class__ is not dict or len(item) != len(keys) or not keys.issuperset(item):
+        return None
+    token = item["token"]
+    logprob = item["logprob"]
+    raw = item["bytes"]
+    # ``x - x`` is 0.0 (false) for a finite float, nan (true) for inf and nan.
+    if token.__class__ is not str or logprob.__class__ is not float or logprob - logprob:
+        return None
+    if raw is not None:
+        raw = _byte_list(raw)
+        if raw is None:
+            return None
+    return token, logprob, raw
 
 
 def _byte_list(value: Any) -> list[int] | None:
