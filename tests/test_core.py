@@ -29,6 +29,7 @@ from deltafold import (
     from_dict,
     to_dict,
 )
+from deltafold._chat_format import CHAT
 from deltafold._core import CHUNKS, END, EVENTS, NEED_INPUT, Mode, Phase, StreamCore
 from deltafold._exceptions import ChunkDecodeError, DeltafoldError, StreamError
 
@@ -73,7 +74,7 @@ def drive(
     core: StreamCore | None = None,
 ) -> ChatCompletion:
     """Feed ``pieces`` whenever the core asks, then the end of input; return the completion."""
-    core = core or StreamCore(limits)
+    core = core or StreamCore(CHAT, limits)
     source = iter(pieces)
     for _ in range(MAX_STEPS):
         item = step(core)
@@ -184,7 +185,7 @@ def test_input_after_done_is_never_read() -> None:
     # In the same piece as [DONE], in later pieces, and as a truncated tail.
     assert to_dict(drive([head + garbage])) == expected
     assert to_dict(drive([head, garbage, b"data: {"])) == expected
-    core = StreamCore()
+    core = StreamCore(CHAT)
     core.feed(head)
     assert core.drain() is END
     assert core.phase is Phase.FINISHED
@@ -241,7 +242,7 @@ def test_max_event_bytes_folds_the_events_before_the_long_one() -> None:
 def test_a_cap_crossed_after_some_events_raises_right_after_them() -> None:
     """The deferred error comes once the events before it are out, not at the next read."""
     small = event(chunk("a"))
-    core = StreamCore(Limits(max_event_bytes=len(small)))
+    core = StreamCore(CHAT, Limits(max_event_bytes=len(small)))
     core.feed(small + small + b"data: " + b"z" * 500)
     assert isinstance(core.next_chunk(), ChatCompletionChunk)
     assert isinstance(core.next_chunk(), ChatCompletionChunk)
@@ -254,7 +255,7 @@ def test_a_cap_crossed_after_some_events_raises_right_after_them() -> None:
 
 
 def test_chunks_mode_gives_each_chunk_typed() -> None:
-    core = StreamCore()
+    core = StreamCore(CHAT)
     core.claim(CHUNKS)
     core.feed(BODY)
     got = [core.next_chunk() for _ in CHUNKS_OF_BODY]
@@ -295,7 +296,7 @@ def test_every_event_form_gives_what_event_to_chunk_says(raw: bytes) -> None:
         expected: Any = event_to_chunk(sse.event, sse.data, 1)
     except ChunkDecodeError as exc:
         expected = exc
-    core = StreamCore()
+    core = StreamCore(CHAT)
     core.timing.read()
     core.feed(first + raw)
     assert core.next_chunk() == from_dict(ChatCompletionChunk, chunk("x"))
@@ -322,7 +323,7 @@ def test_every_event_form_gives_what_event_to_chunk_says(raw: bytes) -> None:
 def test_the_core_stamps_the_chunks_it_hands_out() -> None:
     """Each step settles the timing of what it folded, whoever drives the core."""
     for step in (StreamCore.next_chunk, StreamCore.next_events, StreamCore.drain):
-        core = StreamCore()
+        core = StreamCore(CHAT)
         core.timing.read(10.0)
         core.feed(event(chunk("a")) + event(chunk("b")))
         step(core)
@@ -337,7 +338,7 @@ def test_the_core_stamps_the_chunks_it_hands_out() -> None:
 
 
 def test_events_mode_gives_the_fold_events_then_end() -> None:
-    core = StreamCore()
+    core = StreamCore(CHAT)
     core.claim(EVENTS)
     core.feed(COMMENT + event(chunk("Hi")) + event(chunk(" there", "stop")))
     events: list[Any] = []
@@ -356,7 +357,7 @@ def test_events_mode_gives_the_fold_events_then_end() -> None:
 
 
 def test_next_event_hands_out_one_event_at_a_time() -> None:
-    core = StreamCore()
+    core = StreamCore(CHAT)
     core.claim(EVENTS)
     core.feed(event(chunk("a", "stop")) + DONE_EVENT)
     got: list[Any] = []
@@ -372,13 +373,13 @@ def test_next_event_hands_out_one_event_at_a_time() -> None:
 
 
 def test_one_iteration_mode_per_stream() -> None:
-    core = StreamCore()
+    core = StreamCore(CHAT)
     assert core.mode is Mode.UNBOUND
     core.claim(EVENTS)
     core.claim(EVENTS)  # the same style may resume
     with pytest.raises(StreamUsageError, match="already iterated with events"):
         core.claim(CHUNKS)
-    other = StreamCore()
+    other = StreamCore(CHAT)
     other.claim(CHUNKS)
     with pytest.raises(StreamUsageError, match="already iterated as chunks"):
         other.claim(EVENTS)
@@ -389,7 +390,7 @@ def test_one_iteration_mode_per_stream() -> None:
 
 
 def test_phases_of_a_stream_that_ends_normally() -> None:
-    core = StreamCore()
+    core = StreamCore(CHAT)
     assert core.phase is Phase.OPEN and not core.ended
     assert core.drain() is NEED_INPUT
     with pytest.raises(StreamUsageError, match="not ended yet"):
@@ -408,7 +409,7 @@ def test_phases_of_a_stream_that_ends_normally() -> None:
 
 
 def test_a_stream_closed_before_its_end_refuses_to_go_on() -> None:
-    core = StreamCore()
+    core = StreamCore(CHAT)
     core.feed(event(chunk("Hi")))
     core.mark_closed()
     core.mark_closed()
@@ -423,7 +424,7 @@ def test_a_stream_closed_before_its_end_refuses_to_go_on() -> None:
 
 
 def test_a_failure_is_raised_again_by_every_later_call() -> None:
-    core = StreamCore()
+    core = StreamCore(CHAT)
     core.feed(event(chunk("Hi")) + b"data: {bad\n\n" + event(chunk("!")))
     core.next_chunk()
     with pytest.raises(ChunkDecodeError) as info:
@@ -444,7 +445,7 @@ def test_a_failure_is_raised_again_by_every_later_call() -> None:
 def test_a_stream_with_chunks_keeps_no_sample_of_its_start() -> None:
     """The start of the body only describes a stream without a chunk: once one is folded
     it is let go (a relay holds thousands of open streams), and such errors still show it."""
-    core = StreamCore()
+    core = StreamCore(CHAT)
     pieces = [COMMENT, event(chunk("a")), event(chunk("b")), event(chunk(None, "stop"))]
     assert drive(pieces, core=core).choices[0].message.content == "ab"
     assert core.acc._input is not None and not core.acc._input.sample

@@ -15,18 +15,16 @@ from __future__ import annotations
 import enum
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, Generic
 
 import orjson
 
-from ._accumulator import Accumulator
-from ._convert import converter, from_dict
 from ._decode import DONE, STREAM, InputSeen, event_to_chunk
 from ._events import Event
 from ._exceptions import ChunkDecodeError, DeltafoldError, IncompleteStreamError, StreamUsageError
+from ._format import FoldMachine, ItemT, ResultT, WireFormat
 from ._json_fold import ParseJSON
 from ._limits import Limits
-from ._models import ChatCompletion, ChatCompletionChunk
 from ._rawcut import RawCut
 from ._sentinel import Sentinel
 from ._sse import DataDecoder, ServerSentEvent
@@ -94,8 +92,8 @@ _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
 
 
-class FoldState:
-    """An accumulator plus the rules for when its result may be read.
+class FoldState(Generic[ResultT]):
+    """A format's fold plus the rules for when its result may be read.
 
     ``completion`` is the folded result once the stream ended normally. Before
     that it raises :class:`StreamUsageError`; after a failure it raises the
@@ -104,14 +102,20 @@ class FoldState:
     """
 
     __slots__ = (
-        "_completion", "_error", "_mode", "_phase", "acc", "exit_type", "on_end", "timing",
+        "_completion", "_error", "_mode", "_phase", "acc", "exit_type", "fmt", "on_end", "timing",
     )
 
-    def __init__(self, limits: Limits | None = None, parse_json: ParseJSON = False) -> None:
-        self.acc = Accumulator(limits=limits, parse_json=parse_json)
+    def __init__(
+        self,
+        fmt: WireFormat[ResultT, Any],
+        limits: Limits | None = None,
+        parse_json: ParseJSON = False,
+    ) -> None:
+        self.fmt = fmt
+        self.acc: FoldMachine[ResultT] = fmt.new_fold(limits, parse_json)
         self._phase = OPEN
         self._mode = Mode.UNBOUND
-        self._completion: ChatCompletion | None = None
+        self._completion: ResultT | None = None
         self._error: DeltafoldError | None = None
         self.timing = Timing(output_tokens=self.acc.output_tokens)
         """Fed by the driver, which owns the clock; this module reads none."""
@@ -179,7 +183,7 @@ class FoldState:
                 "chunk does); until_done() and snapshot() work with any."
             )
 
-    def partial(self) -> ChatCompletion | None:
+    def partial(self) -> ResultT | None:
         """What a failure should carry: the snapshot, or None before any chunk."""
         return self.acc.snapshot() if self.acc.chunks_folded else None
 
@@ -229,7 +233,7 @@ class FoldState:
         return events
 
     @property
-    def completion(self) -> ChatCompletion:
+    def completion(self) -> ResultT:
         if self._completion is not None:
             return self._completion
         if self._error is not None:
@@ -244,11 +248,11 @@ class FoldState:
             "(snapshot() gives the completion so far)"
         )
 
-    def snapshot(self) -> ChatCompletion:
+    def snapshot(self) -> ResultT:
         return self._completion if self._completion is not None else self.acc.snapshot()
 
 
-class StreamCore(FoldState):
+class StreamCore(FoldState[ResultT], Generic[ResultT, ItemT]):
     """Bytes of an SSE response in; typed chunks, fold events or nothing out.
 
     The driver calls ``next_chunk()`` / ``next_events()`` / ``drain()`` and,
@@ -281,8 +285,13 @@ class StreamCore(FoldState):
         "_tail_events",
     )
 
-    def __init__(self, limits: Limits | None = None, parse_json: ParseJSON = False) -> None:
-        super().__init__(limits, parse_json)
+    def __init__(
+        self,
+        fmt: WireFormat[ResultT, ItemT],
+        limits: Limits | None = None,
+        parse_json: ParseJSON = False,
+    ) -> None:
+        super().__init__(fmt, limits, parse_json)
         limits = self.acc.limits
         # A plain message comes out of the framer as its bytes, which orjson reads as they
         # are: no text copy and no event object per chunk.
@@ -300,9 +309,8 @@ class StreamCore(FoldState):
         self.acc._input = self._seen = InputSeen(STREAM)
         self._raw: RawCut | None = None
         """The bytes read and not handed out yet, once ``raw()`` claimed the stream."""
-        self._structure = converter.get_structure_hook(ChatCompletionChunk)
-        """``from_dict(ChatCompletionChunk, ...)`` without its checks of the class (per chunk);
-        looked up here, as building it costs ~12 ms once, which an import should not pay."""
+        self._structure = fmt.structure
+        """The format's decoded event to typed item (per chunk, so looked up once)."""
 
     @property
     def events_received(self) -> int:
@@ -401,17 +409,14 @@ class StreamCore(FoldState):
             self._tail_events = self.finish(strict=not self._seen.done)
         return END
 
-    def next_chunk(self) -> ChatCompletionChunk | Sentinel:
+    def next_chunk(self) -> ItemT | Sentinel:
         """Fold the next chunk and return it typed (only this path builds typed chunks)."""
         chunk = self._next_dict()
         if chunk.__class__ is not dict:
             return chunk  # type: ignore[no-any-return]
         try:
             self.acc.add(chunk)
-            try:
-                typed: ChatCompletionChunk = self._structure(chunk, ChatCompletionChunk)
-            except Exception:  # from_dict says what was wrong
-                typed = from_dict(ChatCompletionChunk, chunk)
+            typed = self._structure(chunk)
         except DeltafoldError as exc:
             raise self.fail(exc) from None
         self.settle()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from attrs import fields
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
 
 __all__ = ["Deferred"]
 

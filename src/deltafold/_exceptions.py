@@ -7,11 +7,14 @@ data of the chunk that failed, so no token that was paid for is lost.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
-    from ._models import ChatCompletion
     from ._timing import Timing
+
+PartialResult: TypeAlias = Any
+"""What ``.partial`` holds: the format's result so far (a ``ChatCompletion``, a Responses
+``Response``, a Messages ``Message``), or None before anything was folded."""
 
 __all__ = [
     "APIStatusError",
@@ -39,10 +42,10 @@ class DeltafoldError(Exception):
     ``.timing`` is the failed stream's :class:`Timing` (None when no stream raised it).
     """
 
-    partial: ChatCompletion | None
+    partial: PartialResult | None
     timing: Timing | None = None
 
-    def __init__(self, message: str, *, partial: ChatCompletion | None = None) -> None:
+    def __init__(self, message: str, *, partial: PartialResult | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.partial = partial
@@ -64,7 +67,7 @@ class ChunkDecodeError(DeltafoldError):
         raw: bytes | str = "",
         position: int | None = None,
         path: str | None = None,
-        partial: ChatCompletion | None = None,
+        partial: PartialResult | None = None,
     ) -> None:
         super().__init__(message, partial=partial)
         self.raw = raw
@@ -89,7 +92,7 @@ class StreamError(DeltafoldError):
         metadata: Any = None,
         error: Any = None,
         position: int | None = None,
-        partial: ChatCompletion | None = None,
+        partial: PartialResult | None = None,
     ) -> None:
         super().__init__(text, partial=partial)
         if message is not None:
@@ -119,7 +122,7 @@ class EmptyStreamError(IncompleteStreamError):
         message: str,
         *,
         head: bytes | str | None = None,
-        partial: ChatCompletion | None = None,
+        partial: PartialResult | None = None,
     ) -> None:
         super().__init__(message, partial=partial)
         self.head = head
@@ -135,7 +138,7 @@ class LimitExceededError(DeltafoldError):
         limit: str,
         value: int,
         maximum: int | None = None,
-        partial: ChatCompletion | None = None,
+        partial: PartialResult | None = None,
     ) -> None:
         super().__init__(message, partial=partial)
         self.limit = limit
@@ -169,7 +172,7 @@ class APIStatusError(DeltafoldError):
         status_code: int,
         body: Any,
         headers: dict[str, str],
-        partial: ChatCompletion | None = None,
+        partial: PartialResult | None = None,
     ) -> None:
         super().__init__(message, partial=partial)
         self.status_code = status_code
@@ -187,7 +190,7 @@ class NotEventStreamError(DeltafoldError):
         status_code: int,
         content_type: str,
         body_start: str,
-        partial: ChatCompletion | None = None,
+        partial: PartialResult | None = None,
     ) -> None:
         super().__init__(message, partial=partial)
         self.status_code = status_code
@@ -232,7 +235,7 @@ class JSONParseError(DeltafoldError, ValueError):
         position: int,
         path: tuple[str | int, ...] = (),
         expected: str = "",
-        partial: ChatCompletion | None = None,
+        partial: PartialResult | None = None,
     ) -> None:
         super().__init__(message, partial=partial)
         self.position = position
@@ -256,7 +259,7 @@ class StructuredOutputError(DeltafoldError, ValueError):
         *,
         errors: list[str],
         raw: str,
-        partial: ChatCompletion | None = None,
+        partial: PartialResult | None = None,
     ) -> None:
         super().__init__(message, partial=partial)
         self.errors = errors

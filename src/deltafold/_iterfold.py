@@ -13,11 +13,13 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
+from ._chat_format import CHAT
 from ._core import FoldState
 from ._decode import ITEMS, InputSeen, argument_error, is_done, is_one_item
 from ._exceptions import DeltafoldError
+from ._format import ResultT, WireFormat
 from ._json_fold import ParseJSON
 from ._limits import Limits
 from ._models import ChatCompletion
@@ -35,14 +37,16 @@ _AFOLD_TAKES = (
 )
 
 
-class _FoldBase:
+class _FoldBase(Generic[ResultT]):
     """What both iterable folds share: the fold state and the per-item step."""
 
-    _state: FoldState
+    _state: FoldState[ResultT]
     _seen: InputSeen
 
-    def _start(self, limits: Limits | None, parse_json: ParseJSON) -> None:
-        self._state = state = FoldState(limits, parse_json)
+    def _start(
+        self, fmt: WireFormat[ResultT, Any], limits: Limits | None, parse_json: ParseJSON
+    ) -> None:
+        self._state = state = FoldState(fmt, limits, parse_json)
         state.acc._input = self._seen = InputSeen(ITEMS)
         state.on_end = self._ended
 
@@ -69,8 +73,8 @@ class _FoldBase:
         """From the first pull: first chunk and token, the gaps, duration (no headers here)."""
         return self._state.timing
 
-    def snapshot(self) -> ChatCompletion:
-        """The completion folded so far; the final one once the source ended."""
+    def snapshot(self) -> ResultT:
+        """The result folded so far; the final one once the source ended."""
         return self._state.snapshot()
 
     def partial_json(self, index: int = 0, tool_index: int | None = None) -> PartialJSON | None:
@@ -78,8 +82,8 @@ class _FoldBase:
         return self._state.acc.partial_json(index, tool_index)
 
     @property
-    def completion(self) -> ChatCompletion:
-        """The folded completion once the source is exhausted (see ``AsyncChatStream``)."""
+    def completion(self) -> ResultT:
+        """The folded result once the source is exhausted (see ``AsyncChatStream``)."""
         return self._state.completion
 
     def _fold(self, item: Any) -> None:
@@ -95,7 +99,7 @@ class _FoldBase:
         state.settle()
 
 
-class AsyncFold(_FoldBase, Generic[ChunkT]):
+class AsyncFold(_FoldBase[ResultT], Generic[ChunkT, ResultT]):
     """Passes every item of an async iterable through unchanged while folding it.
 
     Items may be anything ``Accumulator.feed`` takes (dicts, JSON text,
@@ -113,15 +117,16 @@ class AsyncFold(_FoldBase, Generic[ChunkT]):
         strict: bool = False,
         limits: Limits | None = None,
         parse_json: ParseJSON = False,
+        fmt: WireFormat[ResultT, Any] = CHAT,  # type: ignore[assignment]
     ) -> None:
         if not hasattr(source, "__aiter__"):
             raise argument_error("afold", source, _AFOLD_TAKES)
         self._source = source
         self._iterator: AsyncIterator[ChunkT] | None = None
-        self._start(limits, parse_json)
+        self._start(fmt, limits, parse_json)
         self._strict = strict
 
-    def __aiter__(self) -> AsyncFold[ChunkT]:
+    def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> ChunkT:
@@ -140,8 +145,8 @@ class AsyncFold(_FoldBase, Generic[ChunkT]):
         self._fold(item)
         return item
 
-    async def until_done(self) -> ChatCompletion:
-        """Consume the rest of the source and return the completion."""
+    async def until_done(self) -> ResultT:
+        """Consume the rest of the source and return the result."""
         while not self._state.ended:
             try:
                 await self.__anext__()
@@ -158,7 +163,7 @@ class AsyncFold(_FoldBase, Generic[ChunkT]):
                 if inspect.isawaitable(result):
                     await result
 
-    async def __aenter__(self) -> AsyncFold[ChunkT]:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
@@ -170,7 +175,7 @@ class AsyncFold(_FoldBase, Generic[ChunkT]):
         await self.aclose()
 
 
-class Fold(_FoldBase, Generic[ChunkT]):
+class Fold(_FoldBase[ResultT], Generic[ChunkT, ResultT]):
     """The sync twin of :class:`AsyncFold`; ``close()`` calls the source's ``close()``."""
 
     def __init__(
@@ -180,6 +185,7 @@ class Fold(_FoldBase, Generic[ChunkT]):
         strict: bool = False,
         limits: Limits | None = None,
         parse_json: ParseJSON = False,
+        fmt: WireFormat[ResultT, Any] = CHAT,  # type: ignore[assignment]
     ) -> None:
         if (
             not hasattr(source, "__iter__")
@@ -189,10 +195,10 @@ class Fold(_FoldBase, Generic[ChunkT]):
             raise argument_error("fold", source, _FOLD_TAKES)
         self._source = source
         self._iterator: Iterator[ChunkT] | None = None
-        self._start(limits, parse_json)
+        self._start(fmt, limits, parse_json)
         self._strict = strict
 
-    def __iter__(self) -> Fold[ChunkT]:
+    def __iter__(self) -> Self:
         return self
 
     def __next__(self) -> ChunkT:
@@ -211,8 +217,8 @@ class Fold(_FoldBase, Generic[ChunkT]):
         self._fold(item)
         return item
 
-    def until_done(self) -> ChatCompletion:
-        """Consume the rest of the source and return the completion."""
+    def until_done(self) -> ResultT:
+        """Consume the rest of the source and return the result."""
         for _ in self:
             pass
         return self._state.completion
@@ -224,7 +230,7 @@ class Fold(_FoldBase, Generic[ChunkT]):
             if close is not None:
                 close()
 
-    def __enter__(self) -> Fold[ChunkT]:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -242,7 +248,7 @@ def afold(
     strict: bool = False,
     limits: Limits | None = None,
     parse_json: ParseJSON = False,
-) -> AsyncFold[ChunkT]:
+) -> AsyncFold[ChunkT, ChatCompletion]:
     """Wrap an async iterable of chunks (the OpenAI SDK's ``AsyncStream``, dicts, ...).
 
     ``async for`` yields its items unchanged; ``.completion`` is the folded
@@ -259,7 +265,7 @@ def fold(
     strict: bool = False,
     limits: Limits | None = None,
     parse_json: ParseJSON = False,
-) -> Fold[ChunkT]:
+) -> Fold[ChunkT, ChatCompletion]:
     """Wrap an iterable of chunks; the sync twin of :func:`afold`.
 
     Text, bytes or a single mapping is a ``TypeError`` (they go to :func:`assemble`).

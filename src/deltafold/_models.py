@@ -42,8 +42,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from typing import Self
+
     from cattrs import BaseConverter
-    from typing_extensions import Self
     _T = TypeVar("_T")
 
     from ._exceptions import JSONParseError

@@ -52,14 +52,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import anyio
 import httpx
 
+from ._chat_format import CHAT
 from ._core import CHUNKS, END, EVENTS, NEED_INPUT, RAW, StreamCore
 from ._events import Event
 from ._exceptions import DeltafoldError, StreamUsageError
+from ._format import ItemT, ResultT, WireFormat
 from ._http import (
     Request,
     aread_head,
@@ -79,7 +81,7 @@ from ._partial_json import PartialJSON
 from ._telemetry import Telemetry, watch
 from ._timing import Timing
 
-__all__ = ["AsyncChatStream", "StepT", "StreamBase", "aconnect_chat", "reads_raw"]
+__all__ = ["AsyncChatStream", "AsyncStream", "StepT", "StreamBase", "aconnect_chat", "reads_raw"]
 
 StepT = TypeVar("StepT")
 """What one step of the core gives: a chunk, a list of events, or a sentinel."""
@@ -104,13 +106,20 @@ def reads_raw(response: httpx.Response) -> bool:
     return all(value.strip().lower() in ("", "identity") for value in encodings)
 
 
-class StreamBase:
-    """What both HTTP streams expose besides I/O."""
+class StreamBase(Generic[ResultT, ItemT]):
+    """What both HTTP streams expose besides I/O, whatever the wire format."""
 
-    _core: StreamCore
+    _core: StreamCore[ResultT, ItemT]
+    _format: ClassVar[WireFormat[Any, Any]]
+    """The wire format a stream class reads; the drivers are the same for every one."""
 
-    def snapshot(self) -> ChatCompletion:
-        """The completion folded so far; the final one once the stream ended."""
+    @property
+    def format(self) -> WireFormat[ResultT, ItemT]:
+        """The wire format this stream folds (``deltafold.CHAT``, ...)."""
+        return self._core.fmt
+
+    def snapshot(self) -> ResultT:
+        """The result folded so far; the final one once the stream ended."""
         return self._core.snapshot()
 
     def partial_json(self, index: int = 0, tool_index: int | None = None) -> PartialJSON | None:
@@ -118,8 +127,8 @@ class StreamBase:
         return self._core.acc.partial_json(index, tool_index)
 
     @property
-    def completion(self) -> ChatCompletion:
-        """The folded completion once the stream ended normally.
+    def completion(self) -> ResultT:
+        """The folded result once the stream ended normally.
 
         Before the end it raises :class:`StreamUsageError` (use ``snapshot()``
         for the partial one); after a failure it raises that failure again.
@@ -144,15 +153,15 @@ class StreamBase:
 # --- async -----------------------------------------------------------------------
 
 
-class AsyncChatStream(StreamBase):
-    """One streamed chat completion over an ``httpx.AsyncClient``.
+class AsyncStream(StreamBase[ResultT, ItemT]):
+    """One streamed response of any wire format over an ``httpx.AsyncClient``.
 
     Use it as ``async with``; the response is closed when the block is left
     (early, on ``break`` out of it, on error or on cancellation), as soon as
     ``[DONE]`` or the end of the body is reached, and when the stream fails.
-    Iterating gives typed :class:`ChatCompletionChunk` objects; ``events()``
+    Iterating gives the format's typed items (chunks, events); ``events()``
     gives the fold's events instead, and ``raw()`` the body's bytes as received
-    (one style per stream).
+    (one style per stream). A subclass names its format (``_format``).
     """
 
     def __init__(
@@ -168,7 +177,7 @@ class AsyncChatStream(StreamBase):
         self._http = http
         self._request = request
         self._idle = check_idle_timeout(idle_timeout)
-        self._core = StreamCore(limits, upgrade(parse_json, request.json))
+        self._core = StreamCore(self._format, limits, upgrade(parse_json, request.json))
         self._telemetry = telemetry
         self._response: httpx.Response | None = None
         self._body: AsyncIterator[bytes] | None = None
@@ -180,7 +189,7 @@ class AsyncChatStream(StreamBase):
 
     # --- lifecycle -------------------------------------------------------------
 
-    async def __aenter__(self) -> AsyncChatStream:
+    async def __aenter__(self) -> Self:
         if self._entered:
             raise StreamUsageError("a stream can be entered only once")
         self._entered = True
@@ -313,11 +322,11 @@ class AsyncChatStream(StreamBase):
             await self._release()
             raise
 
-    def __aiter__(self) -> AsyncChatStream:
+    def __aiter__(self) -> Self:
         self._core.claim(CHUNKS)
         return self
 
-    async def __anext__(self) -> ChatCompletionChunk:
+    async def __anext__(self) -> ItemT:
         core = self._core
         if core.mode is not CHUNKS:
             core.claim(CHUNKS)
@@ -364,8 +373,8 @@ class AsyncChatStream(StreamBase):
             self._request.scrub_error(error)
         await self._release()
 
-    async def until_done(self) -> ChatCompletion:
-        """Read to the end (after any iteration so far) and return the completion."""
+    async def until_done(self) -> ResultT:
+        """Read to the end (after any iteration so far) and return the result."""
         core = self._core
         if core.mode is RAW:
             core.drop_raw()
@@ -379,7 +388,7 @@ class _AsyncEvents:
 
     __slots__ = ("_stream",)
 
-    def __init__(self, stream: AsyncChatStream) -> None:
+    def __init__(self, stream: AsyncStream[Any, Any]) -> None:
         self._stream = stream
 
     def __aiter__(self) -> _AsyncEvents:
@@ -398,7 +407,7 @@ class _AsyncRaw:
 
     __slots__ = ("_stream",)
 
-    def __init__(self, stream: AsyncChatStream) -> None:
+    def __init__(self, stream: AsyncStream[Any, Any]) -> None:
         self._stream = stream
 
     def __aiter__(self) -> _AsyncRaw:
@@ -415,6 +424,16 @@ class _AsyncRaw:
         if core.error is not None:
             await stream._failed()
         return piece  # type: ignore[return-value]
+
+
+class AsyncChatStream(AsyncStream[ChatCompletion, ChatCompletionChunk]):
+    """One streamed chat completion over an ``httpx.AsyncClient``.
+
+    Iterating gives typed :class:`ChatCompletionChunk` objects; everything else is
+    :class:`AsyncStream`'s, the same for every wire format.
+    """
+
+    _format = CHAT
 
 
 def aconnect_chat(

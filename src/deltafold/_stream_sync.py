@@ -12,13 +12,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
+from ._chat_format import CHAT
 from ._core import CHUNKS, END, EVENTS, NEED_INPUT, RAW, StreamCore
 from ._events import Event
 from ._exceptions import DeltafoldError, StreamUsageError
+from ._format import ItemT, ResultT
 from ._http import (
     Request,
     body_error,
@@ -36,10 +38,11 @@ from ._models import ChatCompletion, ChatCompletionChunk
 from ._stream import ERROR_BODY_TIMEOUT, StepT, StreamBase, reads_raw
 from ._telemetry import Telemetry, watch
 
-__all__ = ["ChatStream", "connect_chat"]
+__all__ = ["ChatStream", "SyncStream", "connect_chat"]
 
-class ChatStream(StreamBase):
-    """One streamed chat completion over an ``httpx.Client``: the sync twin of AsyncChatStream.
+class SyncStream(StreamBase[ResultT, ItemT]):
+    """One streamed response of any wire format over an ``httpx.Client``: the sync twin of
+    :class:`AsyncStream`.
 
     ``idle_timeout`` here is httpx's read timeout plus a deadline check after
     each read (see the module docs): a silent connection fails after
@@ -60,7 +63,7 @@ class ChatStream(StreamBase):
         self._http = http
         self._request = request
         self._idle = check_idle_timeout(idle_timeout)
-        self._core = StreamCore(limits, upgrade(parse_json, request.json))
+        self._core = StreamCore(self._format, limits, upgrade(parse_json, request.json))
         self._telemetry = telemetry
         self._response: httpx.Response | None = None
         self._body: Iterator[bytes] | None = None
@@ -70,7 +73,7 @@ class ChatStream(StreamBase):
         self._events: _SyncEvents | None = None
         self._raw: _SyncRaw | None = None
 
-    def __enter__(self) -> ChatStream:
+    def __enter__(self) -> Self:
         if self._entered:
             raise StreamUsageError("a stream can be entered only once")
         self._entered = True
@@ -180,11 +183,11 @@ class ChatStream(StreamBase):
             self._release()
             raise
 
-    def __iter__(self) -> ChatStream:
+    def __iter__(self) -> Self:
         self._core.claim(CHUNKS)
         return self
 
-    def __next__(self) -> ChatCompletionChunk:
+    def __next__(self) -> ItemT:
         core = self._core
         if core.mode is not CHUNKS:
             core.claim(CHUNKS)
@@ -214,7 +217,7 @@ class ChatStream(StreamBase):
             self._request.scrub_error(error)
         self._release()
 
-    def until_done(self) -> ChatCompletion:
+    def until_done(self) -> ResultT:
         """Read to the end (after any iteration so far) and return the completion."""
         core = self._core
         if core.mode is RAW:
@@ -229,7 +232,7 @@ class _SyncEvents:
 
     __slots__ = ("_stream",)
 
-    def __init__(self, stream: ChatStream) -> None:
+    def __init__(self, stream: SyncStream[Any, Any]) -> None:
         self._stream = stream
 
     def __iter__(self) -> _SyncEvents:
@@ -248,7 +251,7 @@ class _SyncRaw:
 
     __slots__ = ("_stream",)
 
-    def __init__(self, stream: ChatStream) -> None:
+    def __init__(self, stream: SyncStream[Any, Any]) -> None:
         self._stream = stream
 
     def __iter__(self) -> _SyncRaw:
@@ -265,6 +268,15 @@ class _SyncRaw:
         if core.error is not None:
             stream._failed()
         return piece  # type: ignore[return-value]
+
+
+class ChatStream(SyncStream[ChatCompletion, ChatCompletionChunk]):
+    """One streamed chat completion over an ``httpx.Client``: the sync twin of AsyncChatStream.
+
+    Iterating gives typed :class:`ChatCompletionChunk` objects.
+    """
+
+    _format = CHAT
 
 
 def connect_chat(

@@ -27,6 +27,7 @@ from ._http import Request
 
 if TYPE_CHECKING:
     from ._core import FoldState
+    from ._format import Summary
 
 __all__ = ["SEMCONV_VERSION", "Recorder", "Telemetry", "start_recorder", "watch"]
 
@@ -39,7 +40,9 @@ TIME_BUCKETS: Final = (
 """The conventions' boundaries for the three time histograms, in seconds."""
 TOKEN_BUCKETS: Final = tuple(4**n for n in range(14))
 """The conventions' boundaries for ``gen_ai.client.token.usage``: 1, 4, 16 ... 67108864."""
-_PROVIDERS: Final = (("openrouter.ai", "openrouter"), ("openai.com", "openai"))
+_PROVIDERS: Final = (
+    ("openrouter.ai", "openrouter"), ("openai.com", "openai"), ("anthropic.com", "anthropic"),
+)
 
 
 @attrs.frozen
@@ -141,7 +144,7 @@ def provider_name(host: str) -> str:
     return host
 
 
-def watch(request: Request, telemetry: object, state: FoldState) -> Recorder | None:
+def watch(request: Request, telemetry: object, state: FoldState[Any]) -> Recorder | None:
     """Start a network stream's clock and its recording; both end when the stream does."""
     timing = state.timing
     timing.start()
@@ -157,7 +160,7 @@ def watch(request: Request, telemetry: object, state: FoldState) -> Recorder | N
     return recorder
 
 
-def start_recorder(request: Request, telemetry: object, state: FoldState) -> Recorder | None:
+def start_recorder(request: Request, telemetry: object, state: FoldState[Any]) -> Recorder | None:
     """Start recording one stream, or None when telemetry is off or no SDK is configured."""
     if telemetry is False:
         return None
@@ -186,7 +189,7 @@ class Recorder:
         self,
         request: Request,
         settings: Telemetry,
-        state: FoldState,
+        state: FoldState[Any],
         tracer_provider: Any,
         meter_provider: Any,
     ) -> None:
@@ -230,19 +233,19 @@ class Recorder:
         state = self._state
         timing = state.timing
         timing.on_gap = None
-        completion = state.snapshot() if state.acc.chunks_folded else None
+        summary = state.fmt.summarize(state.snapshot()) if state.acc.chunks_folded else None
         attributes = dict(self._attrs)
-        if completion is not None and completion.model:
-            attributes["gen_ai.response.model"] = completion.model
+        if summary is not None and summary.model:
+            attributes["gen_ai.response.model"] = summary.model
         error_type = self._error_type()
         if self._histograms is not None:
-            self._record(attributes, error_type, completion)
+            self._record(attributes, error_type, summary)
         span = self._span
         if span is None:
             return
         self._span = None
         try:
-            self._describe(span, completion, error_type)
+            self._describe(span, summary, error_type)
         finally:
             span.end()
 
@@ -257,7 +260,9 @@ class Recorder:
             return exit_type.__name__
         return None
 
-    def _record(self, attributes: dict[str, Any], error_type: str | None, completion: Any) -> None:
+    def _record(
+        self, attributes: dict[str, Any], error_type: str | None, summary: Summary | None
+    ) -> None:
         duration, first_chunk, _, tokens = self._histograms  # type: ignore[misc]
         timing = self._state.timing
         if timing.duration is not None:
@@ -265,25 +270,25 @@ class Recorder:
             duration.record(timing.duration, {**attributes, **extra})
         if timing.time_to_first_chunk is not None:
             first_chunk.record(timing.time_to_first_chunk, attributes)
-        usage = completion.usage if completion is not None else None
-        if usage is not None:
-            counts = (("input", usage.prompt_tokens), ("output", usage.completion_tokens))
+        if summary is not None:
+            counts = (("input", summary.input_tokens), ("output", summary.output_tokens))
             for kind, count in counts:
                 if count is not None:
                     tokens.record(count, {**attributes, "gen_ai.token.type": kind})
 
-    def _describe(self, span: Any, completion: Any, error_type: str | None) -> None:
+    def _describe(self, span: Any, summary: Summary | None, error_type: str | None) -> None:
         timing = self._state.timing
-        if completion is not None:
-            span.set_attributes(_response_attributes(completion))
+        if summary is not None:
+            span.set_attributes(_response_attributes(summary))
         if timing.time_to_first_chunk is not None:
             span.set_attribute("gen_ai.response.time_to_first_chunk", timing.time_to_first_chunk)
         if self._capture:
             redact = self._request.redact.value
-            messages = self._request.json.get("messages")
+            body = self._request.json
+            messages = body.get("messages", body.get("input"))  # chat and Messages; Responses
             span.set_attribute("gen_ai.input.messages", _json(redact(messages)))
-            if completion is not None:
-                span.set_attribute("gen_ai.output.messages", _json(redact(_output(completion))))
+            if summary is not None:
+                span.set_attribute("gen_ai.output.messages", _json(redact(summary.output_messages)))
         if error_type is not None:
             from opentelemetry.trace import Status, StatusCode
 
@@ -293,50 +298,22 @@ class Recorder:
             span.set_status(Status(StatusCode.ERROR, text[:500]))
 
 
-def _response_attributes(completion: Any) -> dict[str, Any]:
+def _response_attributes(summary: Summary) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if completion.id:
-        out["gen_ai.response.id"] = completion.id
-    if completion.model:
-        out["gen_ai.response.model"] = completion.model
-    reasons = [c.finish_reason for c in completion.choices if c.finish_reason]
-    if reasons:
-        out["gen_ai.response.finish_reasons"] = reasons
-    usage = completion.usage
-    if usage is None:
-        return out
-    details = usage.completion_tokens_details
-    prompt = usage.prompt_tokens_details
+    if summary.id:
+        out["gen_ai.response.id"] = summary.id
+    if summary.model:
+        out["gen_ai.response.model"] = summary.model
+    if summary.finish_reasons:
+        out["gen_ai.response.finish_reasons"] = summary.finish_reasons
     for key, value in (
-        ("gen_ai.usage.input_tokens", usage.prompt_tokens),
-        ("gen_ai.usage.output_tokens", usage.completion_tokens),
-        ("gen_ai.usage.reasoning.output_tokens", details and details.reasoning_tokens),
-        ("gen_ai.usage.cache_read.input_tokens", prompt and prompt.cached_tokens),
+        ("gen_ai.usage.input_tokens", summary.input_tokens),
+        ("gen_ai.usage.output_tokens", summary.output_tokens),
+        ("gen_ai.usage.reasoning.output_tokens", summary.reasoning_tokens),
+        ("gen_ai.usage.cache_read.input_tokens", summary.cached_tokens),
     ):
         if value is not None:
             out[key] = value
-    return out
-
-
-def _output(completion: Any) -> list[dict[str, Any]]:
-    """The completion's messages in the conventions' output-message shape."""
-    out = []
-    for choice in completion.choices:
-        message = choice.message
-        parts: list[dict[str, Any]] = []
-        if message.reasoning:
-            parts.append({"type": "reasoning", "content": message.reasoning})
-        if message.content:
-            parts.append({"type": "text", "content": message.content})
-        for call in message.tool_calls or ():
-            parts.append({
-                "type": "tool_call", "id": call.id, "name": call.function.name,
-                "arguments": call.function.arguments,
-            })
-        out.append({
-            "role": message.role or "assistant", "parts": parts,
-            "finish_reason": choice.finish_reason or "",
-        })
     return out
 
 

@@ -1,0 +1,147 @@
+"""What a wire format brings to the one core, and nothing more.
+
+The framing (``_sse``), the stream core (``_core``), the sync and async drivers,
+``Client``, timing, telemetry, bulk, the CLI and the replay server are written
+once. A wire format (chat completions, the Responses API, Anthropic's Messages
+API) plugs into them with a :class:`WireFormat`: its fold (a sans-IO state
+machine from decoded events to one typed result), how an event becomes the typed
+item that ``async for`` yields, where its endpoint is, and a flat
+:class:`Summary` of its result that telemetry, bulk rows and the CLI read. The
+drivers never look at a result's own fields, so no driver is copied per format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+from attrs import field, frozen
+
+if TYPE_CHECKING:
+    from ._decode import InputSeen
+    from ._events import Event
+    from ._json_fold import ParseJSON
+    from ._limits import Limits
+    from ._partial_json import PartialJSON
+
+__all__ = ["FoldMachine", "ResultT", "Summary", "WireFormat"]
+
+ResultT = TypeVar("ResultT")
+"""What a format's fold ends with: ``ChatCompletion``, ``Response``, ``Message``."""
+ItemT = TypeVar("ItemT")
+"""What ``async for`` over a stream yields: a typed chunk or a typed event."""
+ResultT_co = TypeVar("ResultT_co", covariant=True)
+
+
+class FoldMachine(Protocol[ResultT_co]):
+    """The fold every format writes: decoded events in, typed events and a result out.
+
+    ``_count`` (events folded) and ``_input`` (what was seen, for the error when no
+    event of the format came) are plain attributes because the core reads them per
+    event.
+    """
+
+    _count: int
+    _input: InputSeen | None
+
+    @property
+    def limits(self) -> Limits: ...
+
+    @property
+    def chunks_folded(self) -> int: ...
+
+    def add(self, item: Any) -> None: ...
+
+    def feed(self, item: Any) -> list[Event]: ...
+
+    def close(self) -> list[Event]: ...
+
+    def snapshot(self) -> ResultT_co: ...
+
+    def result(self, *, strict: bool = False) -> ResultT_co: ...
+
+    def holds_chunk(self) -> bool: ...
+
+    def has_token(self) -> bool: ...
+
+    def output_tokens(self) -> int | None: ...
+
+    def partial_json(self, index: int = 0, tool_index: int | None = None) -> PartialJSON | None: ...
+
+
+@frozen
+class Summary:
+    """A result's fields that every format has, flat.
+
+    Telemetry's span attributes and metrics, the bulk table's columns and the CLI's
+    report read this instead of each format's own classes. Token counts follow the
+    OpenAI convention: ``input_tokens`` includes cached input (Anthropic's cache
+    reads and writes are added in).
+    """
+
+    id: str | None = None
+    model: str | None = None
+    created: int | None = None
+    provider: str | None = None
+    n_choices: int = 1
+    role: str | None = None
+    content: str | None = None
+    refusal: str | None = None
+    reasoning: str | None = None
+    finish_reason: str | None = None
+    finish_reasons: list[str] = field(factory=list)
+    tool_calls: list[dict[str, Any]] | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cached_tokens: int | None = None
+    cost: float | None = None
+    output_messages: list[dict[str, Any]] = field(factory=list)
+    """The answer in the GenAI conventions' output-message shape (role, parts, finish_reason)."""
+
+
+class WireFormat(Generic[ResultT, ItemT]):
+    """One wire format: its name, its fold, its typed items, its endpoint, its summary.
+
+    ``fold`` builds a fresh :class:`FoldMachine` (keyword arguments ``limits`` and
+    ``parse_json``); ``structure`` turns a decoded event into the typed item a stream
+    yields (looked up on first use: building a cattrs hook costs milliseconds an import
+    should not pay); ``path`` is the endpoint under a base URL (``/chat/completions``);
+    ``summarize`` flattens a result.
+    """
+
+    __slots__ = ("_structure", "_structure_factory", "fold", "name", "path", "result", "summarize")
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        fold: Callable[..., FoldMachine[ResultT]],
+        result: type[ResultT],
+        structure: Callable[[], Callable[[dict[str, Any]], ItemT]],
+        path: str,
+        summarize: Callable[[ResultT], Summary],
+    ) -> None:
+        self.name = name
+        self.fold = fold
+        self.result = result
+        self._structure_factory = structure
+        self._structure: Callable[[dict[str, Any]], ItemT] | None = None
+        self.path = path
+        self.summarize = summarize
+
+    def new_fold(self, limits: Limits | None, parse_json: ParseJSON) -> FoldMachine[ResultT]:
+        """A fresh fold for one stream."""
+        return self.fold(limits=limits, parse_json=parse_json)
+
+    @property
+    def structure(self) -> Callable[[dict[str, Any]], ItemT]:
+        """Decoded event to typed item, built on first use."""
+        hook = self._structure
+        if hook is None:
+            hook = self._structure = self._structure_factory()
+        return hook
+
+    def __repr__(self) -> str:
+        return f"<WireFormat {self.name}>"
