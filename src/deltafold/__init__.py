@@ -45,6 +45,7 @@ from ._exceptions import (
     StreamUsageError,
     StructuredOutputError,
     TransportError,
+    WrongFormatError,
 )
 from ._iterfold import AsyncFold, Fold, afold, fold
 from ._limits import Limits
@@ -200,6 +201,7 @@ __all__ = [
     "ValueClosed",
     "ValueKind",
     "ValueStarted",
+    "WrongFormatError",
     "__version__",
     "aconnect_chat",
     "afold",

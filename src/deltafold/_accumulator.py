@@ -46,6 +46,7 @@ from ._events import (
     UsageUpdated,
 )
 from ._exceptions import ChunkDecodeError, DeltafoldError, IncompleteStreamError
+from ._format import refuse_other_format
 from ._json_fold import JSONFold, ParseJSON
 from ._jsonvalue import kind_of
 from ._limits import Limits, limit_error
@@ -303,6 +304,8 @@ class Accumulator:
             if events is not None:
                 events.append(UsageUpdated(build_usage(self._usage)))
         if not _TOP_KNOWN.issuperset(chunk):
+            if not self._choices and "type" in chunk:
+                refuse_other_format(chunk, position, "chat")
             extra = self._extra
             for key, value in chunk.items():
                 if key not in _TOP_KNOWN and key not in PADDING_FIELDS:
@@ -573,4 +576,5 @@ class Accumulator:
                     self._add_reasoning(state, text, events)
             else:
                 merge_unknown(state.message_extra, "content_parts", [part], self._max_field)
+
 

@@ -33,6 +33,7 @@ __all__ = [
     "StreamUsageError",
     "StructuredOutputError",
     "TransportError",
+    "WrongFormatError",
 ]
 
 
@@ -126,6 +127,26 @@ class EmptyStreamError(IncompleteStreamError):
     ) -> None:
         super().__init__(message, partial=partial)
         self.head = head
+
+
+class WrongFormatError(EmptyStreamError):
+    """The input is a stream (or result) of another wire format than the fold's.
+
+    ``.found`` names the format it is (``"responses"``, ``"messages"``, ``"chat"``), and
+    the message names the function that folds it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        found: str,
+        expected: str,
+        partial: PartialResult | None = None,
+    ) -> None:
+        super().__init__(message, partial=partial)
+        self.found = found
+        self.expected = expected
 
 
 class LimitExceededError(DeltafoldError):

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from attrs import field, frozen
 
+from ._exceptions import WrongFormatError
+
 if TYPE_CHECKING:
     from ._decode import InputSeen
     from ._events import Event
@@ -24,7 +26,10 @@ if TYPE_CHECKING:
     from ._limits import Limits
     from ._partial_json import PartialJSON
 
-__all__ = ["FoldMachine", "ResultT", "Summary", "WireFormat"]
+__all__ = [
+    "ASSEMBLE_FUNCTION", "FORMAT_NAMES", "FoldMachine", "ResultT", "Summary", "WireFormat",
+    "format_of", "refuse_other_format",
+]
 
 ResultT = TypeVar("ResultT")
 """What a format's fold ends with: ``ChatCompletion``, ``Response``, ``Message``."""
@@ -145,3 +150,60 @@ class WireFormat(Generic[ResultT, ItemT]):
 
     def __repr__(self) -> str:
         return f"<WireFormat {self.name}>"
+
+
+FORMAT_NAMES = ("chat", "responses", "messages")
+"""The wire formats deltafold folds, by the name every API and the CLI use."""
+ASSEMBLE_FUNCTION = {
+    "chat": "deltafold.assemble",
+    "responses": "deltafold.responses.assemble",
+    "messages": "deltafold.messages.assemble",
+}
+"""What an error tells a user who gave one format's stream to another format's fold."""
+_MESSAGES_TYPES = frozenset({
+    "message_start", "message_delta", "message_stop",
+    "content_block_start", "content_block_delta", "content_block_stop",
+})
+
+
+def format_of(item: dict[str, Any]) -> str | None:
+    """Which wire format a decoded event belongs to, or None when it does not say.
+
+    A chat chunk has ``choices`` or a ``chat.completion*`` object; a Responses event a
+    ``type`` starting ``response.``; a Messages event one of the ``message_*`` /
+    ``content_block_*`` types. ``ping`` and ``error`` events are every format's, so they
+    tell nothing.
+    """
+    kind = item.get("type")
+    if kind.__class__ is str:
+        if kind.startswith("response."):
+            return "responses"
+        if kind in _MESSAGES_TYPES:
+            return "messages"
+    obj = item.get("object")
+    if "choices" in item or (obj.__class__ is str and obj.startswith("chat.completion")):
+        return "chat"
+    if obj == "response" and "output" in item:
+        return "responses"
+    if kind == "message" and item.get("role") == "assistant" and "content" in item:
+        return "messages"
+    return None
+
+
+def refuse_other_format(item: dict[str, Any], position: int, expected: str) -> None:
+    """Raise :class:`WrongFormatError` when ``item`` is an event of another format.
+
+    Folds call it on their slow path only (an item with keys they do not know, before
+    anything of their own came): Anthropic's ``message_delta`` carries ``usage``, which a
+    chat chunk may carry alone, so without it a Messages body folded into an empty chat
+    completion with success.
+    """
+    found = format_of(item)
+    if found is not None and found != expected:
+        what = f"type {item['type']!r}" if "type" in item else "its fields"
+        raise WrongFormatError(
+            f"event {position} is a {found} stream event ({what}), not one of the "
+            f"{expected} format: fold it with {ASSEMBLE_FUNCTION[found]}() "
+            "(or `deltafold assemble`, which detects the format)",
+            found=found, expected=expected,
+        )
