@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 
-from ._accumulator import Accumulator
 from ._body import JSON_ARRAY, SSE, Body, Text
+from ._chat_format import CHAT
 from ._decode import (
     ARRAY,
     BODY,
@@ -23,12 +23,13 @@ from ._decode import (
     type_name,
 )
 from ._exceptions import DeltafoldError
+from ._format import FoldMachine, ResultT, WireFormat
 from ._json_fold import ParseJSON
 from ._limits import Limits
 from ._models import ChatCompletion
 from ._sse import DataDecoder, ServerSentEvent, iter_windows
 
-__all__ = ["assemble", "assemble_sse", "fold_body", "fold_sse"]
+__all__ = ["assemble", "assemble_sse", "fold_body", "fold_sse", "fold_whole", "fold_whole_sse"]
 
 _TEXT = (bytes, bytearray, memoryview, str)
 _ASSEMBLE_TAKES = (
@@ -55,23 +56,13 @@ def assemble(
     ``"[DONE]"`` item ends the stream.
 
     Input holding no chat-completion chunk raises :class:`EmptyStreamError`
-    saying what it held; another argument type raises ``TypeError``. With
-    ``strict=True`` a choice left without a finish_reason raises
+    saying what it held (:class:`WrongFormatError`, naming the function to use, when
+    it is a Responses or Messages stream); another argument type raises
+    ``TypeError``. With ``strict=True`` a choice left without a finish_reason raises
     :class:`IncompleteStreamError`; by default it comes back with a null one.
     ``parse_json`` parses tool arguments and/or content (see :class:`Accumulator`).
     """
-    acc = Accumulator(limits=limits, parse_json=parse_json)
-    if isinstance(chunks, _TEXT):
-        fold_body(chunks, acc.add, limits=acc.limits, accumulator=acc)
-    elif is_one_item(chunks):
-        acc.add(chunks)
-    elif isinstance(chunks, io.IOBase):
-        fold_body(chunks.read(), acc.add, limits=acc.limits, accumulator=acc)
-    else:
-        items = _iterate(chunks, "assemble", _ASSEMBLE_TAKES)
-        acc._input = seen = InputSeen(ITEMS)
-        _fold_items(items, acc.add, seen)
-    return acc.result(strict=strict)
+    return fold_whole(CHAT, chunks, strict=strict, limits=limits, parse_json=parse_json)
 
 
 def assemble_sse(
@@ -87,7 +78,42 @@ def assemble_sse(
     (dicts) belong to :func:`assemble` and get a ``TypeError`` saying so.
     ``parse_json`` as in :func:`assemble`.
     """
-    acc = Accumulator(limits=limits, parse_json=parse_json)
+    return fold_whole_sse(CHAT, body, strict=strict, limits=limits, parse_json=parse_json)
+
+
+def fold_whole(
+    fmt: WireFormat[ResultT, Any],
+    items: Any,
+    *,
+    strict: bool = False,
+    limits: Limits | None = None,
+    parse_json: ParseJSON = False,
+) -> ResultT:
+    """``assemble`` for any wire format: the input forms are told apart here, once."""
+    acc = fmt.new_fold(limits, parse_json)
+    if isinstance(items, _TEXT):
+        fold_body(items, acc.add, limits=acc.limits, accumulator=acc)
+    elif is_one_item(items):
+        acc.add(items)
+    elif isinstance(items, io.IOBase):
+        fold_body(items.read(), acc.add, limits=acc.limits, accumulator=acc)
+    else:
+        iterator = _iterate(items, "assemble", _ASSEMBLE_TAKES)
+        acc._input = seen = InputSeen(ITEMS)
+        _fold_items(iterator, acc.add, seen)
+    return acc.result(strict=strict)
+
+
+def fold_whole_sse(
+    fmt: WireFormat[ResultT, Any],
+    body: bytes | str | Iterable[bytes | str],
+    *,
+    strict: bool = False,
+    limits: Limits | None = None,
+    parse_json: ParseJSON = False,
+) -> ResultT:
+    """``assemble_sse`` for any wire format."""
+    acc = fmt.new_fold(limits, parse_json)
     fold_sse(body, acc.add, limits=acc.limits, accumulator=acc)
     return acc.result(strict=strict)
 
@@ -116,7 +142,7 @@ def fold_sse(
     consume: Callable[[dict[str, Any]], object],
     *,
     limits: Limits,
-    accumulator: Accumulator | None = None,
+    accumulator: FoldMachine[Any] | None = None,
 ) -> None:
     """Frame ``body`` and hand each chunk up to ``[DONE]`` to ``consume``.
 
@@ -230,7 +256,7 @@ def fold_body(
     consume: Callable[[Any], object],
     *,
     limits: Limits,
-    accumulator: Accumulator | None = None,
+    accumulator: FoldMachine[Any] | None = None,
 ) -> None:
     """Hand each chunk of a whole recorded body (SSE or JSON, see ``Body``) to ``consume``."""
     whole = body if isinstance(body, Body) else Body(body, limits)

@@ -14,10 +14,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
 import orjson
 
 from ._exceptions import ChunkDecodeError, EmptyStreamError, StreamError
-from ._models import ChatCompletion, ChatCompletionChunk
 from ._redact import Redactor
 from ._sentinel import Sentinel
 from ._sse import BOM_BYTES
@@ -79,8 +79,8 @@ def decode_chunk(chunk: Any, position: int) -> dict[str, Any]:
         return _loads(raw, position)
     if isinstance(chunk, dict):
         return dict(chunk)
-    if isinstance(chunk, (ChatCompletionChunk, ChatCompletion)):
-        return chunk.to_dict()
+    if attrs.has(type(chunk)) and callable(getattr(chunk, "to_dict", None)):
+        return chunk.to_dict()  # type: ignore[no-any-return]  # a model of any format
     dump = getattr(chunk, "model_dump", None)
     if callable(dump):
         try:
@@ -139,9 +139,8 @@ def is_one_item(value: Any) -> bool:
     """
     if isinstance(value, Mapping):
         return True
-    return isinstance(value, (ChatCompletionChunk, ChatCompletion)) or callable(
-        getattr(value, "model_dump", None)
-    )
+    # An attrs model of any format (a chunk, a completion, a Response, a Message...).
+    return attrs.has(type(value)) or callable(getattr(value, "model_dump", None))
 
 
 # --- wrong argument types -------------------------------------------------------------
