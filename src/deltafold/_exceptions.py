@@ -25,11 +25,13 @@ __all__ = [
     "IncompleteStreamError",
     "JSONParseError",
     "LimitExceededError",
+    "MultipleResponsesError",
     "NotEventStreamError",
     "StreamError",
     "StreamUsageError",
     "StructuredOutputError",
     "TransportError",
+    "WrongFormatError",
 ]
 
 
@@ -268,4 +270,37 @@ class BulkError(DeltafoldError, ValueError):
 
     Only the job itself fails with it; a bad row never does (it is counted and
     written with its ``error_type``).
+    """
+
+
+class WrongFormatError(EmptyStreamError):
+    """The input is a stream of another wire format than the function reads.
+
+    A chat-completion body given to ``deltafold.responses.assemble``, say, or an
+    Anthropic Messages body. ``.found`` names the format seen (``"chat"``,
+    ``"responses"``, ``"messages"``) and ``.use`` the function that reads it; the
+    message says both. An :class:`EmptyStreamError` as well: nothing of the expected
+    format was in the input.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        found: str,
+        use: str,
+        head: bytes | str | None = None,
+        partial: ChatCompletion | None = None,
+    ) -> None:
+        super().__init__(message, head=head, partial=partial)
+        self.found = found
+        self.use = use
+
+
+class MultipleResponsesError(DeltafoldError, ValueError):
+    """The input holds several responses one after another, where one was expected.
+
+    A recorded multi-step exchange (a new ``response.created`` after a terminal
+    event); ``deltafold.responses.assemble_all`` folds it into a list. ``.partial``
+    is the first response.
     """
