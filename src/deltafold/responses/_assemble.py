@@ -77,10 +77,12 @@ def assemble_all(
     acc = Accumulator(limits=limits)
     done: list[Response] = []
     for event in _events(src, acc):
-        if acc.terminal is not None and event.__class__ is dict:
-            if event.get("type") == "response.created":
-                done.append(acc.result(strict=strict))
-                acc = Accumulator(limits=limits)
+        if (
+            acc.terminal is not None and event.__class__ is dict
+            and event.get("type") == "response.created"
+        ):
+            done.append(acc.result(strict=strict))
+            acc = Accumulator(limits=limits)
         acc.add(event)
     done.append(acc.result(strict=strict))
     return done

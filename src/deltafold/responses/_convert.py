@@ -103,7 +103,7 @@ def _dispatch(base: type[Any], table: dict[str, type[Any]]) -> _Hook:
 
     def structure(data: Any, _: Any) -> Any:
         kind = data.get("type") if data.__class__ is dict else None
-        cls = table.get(kind, base) if kind.__class__ is str else base  # type: ignore[arg-type]
+        cls = table.get(kind, base) if kind.__class__ is str else base
         hook = hooks.get(cls)
         if hook is None:
             hook = hooks[cls] = _structure_fn(cls)
@@ -116,10 +116,9 @@ def _unstructure_fn(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
     """The hook writing ``cls`` itself: empty fields as they arrived, ``extra`` put back."""
     fields = wire_names(cls)
     defaults = _defaults(cls)
-    always = {name: override(omit_if_default=False) for name in cls.ALWAYS}
-    base = make_dict_unstructure_fn(
-        cls, converter, _cattrs_omit_if_default=True, **_off_wire(cls), **always
-    )
+    overrides: dict[str, Any] = {name: override(omit_if_default=False) for name in cls.ALWAYS}
+    overrides.update(_off_wire(cls))
+    base = make_dict_unstructure_fn(cls, converter, _cattrs_omit_if_default=True, **overrides)
 
     def unstructure(obj: Any) -> dict[str, Any]:
         out: dict[str, Any] = base(obj)

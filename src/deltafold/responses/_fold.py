@@ -32,6 +32,7 @@ from typing import Any
 from .._choice import FieldError
 from .._convert import from_dict
 from .._decode import InputSeen, decode_chunk, raw_form, stream_error
+from .._events import ToolCallDone, UsageUpdated
 from .._exceptions import (
     ChunkDecodeError,
     DeltafoldError,
@@ -40,7 +41,6 @@ from .._exceptions import (
 )
 from .._limits import Limits
 from .._models import Usage
-from .._events import ToolCallDone, UsageUpdated
 from ._events import Event, ResponseStatusChanged, SequenceGap
 from ._formats import no_event_error, other_format
 from ._items import ImageGenerationCall
@@ -231,10 +231,10 @@ class Accumulator(ItemRules):
         if events is not None:
             new_status = top.get("status")
             if new_status != old_status and new_status.__class__ is str:
-                events.append(ResponseStatusChanged(new_status))  # type: ignore[arg-type]
+                events.append(ResponseStatusChanged(new_status))
             usage = response.get("usage")
             if usage.__class__ is dict:
-                events.append(UsageUpdated(chat_usage(usage)))  # type: ignore[arg-type]
+                events.append(UsageUpdated(chat_usage(usage)))
 
     def _reconcile(self, output: list[Any]) -> None:
         """A response's ``output`` merged into the folded items by position."""
@@ -318,7 +318,7 @@ class Accumulator(ItemRules):
         """The usage's ``output_tokens`` once usage arrived, else None."""
         usage = self._top.get("usage")
         tokens = usage.get("output_tokens") if usage.__class__ is dict else None
-        return tokens if tokens.__class__ is int else None  # type: ignore[no-any-return]
+        return tokens if tokens.__class__ is int else None
 
 
 def _has_text(state: ItemState) -> bool:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from attrs import define, field
 
-from ._parts import OFF_WIRE, OutputText, Part, ResponsesModel, SummaryText, extra, wire_empty
+from ._parts import OFF_WIRE, OutputText, Part, ResponsesModel, SummaryText
 
 __all__ = [
     "ITEM_TYPES",
@@ -47,8 +47,12 @@ class Item(ResponsesModel):
     """The item's id."""
     status: str | None = None
     """``in_progress``, ``completed`` or ``incomplete`` (some item types have none)."""
-    extra: dict[str, Any] = extra()
-    wire_empty: dict[str, Any] = wire_empty()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
+    """Fields the model does not declare, as they arrived; ``to_dict`` writes them back."""
+    wire_empty: dict[str, Any] = field(
+        factory=dict, kw_only=True, eq=False, repr=False, metadata=OFF_WIRE
+    )
+    """Known fields that arrived empty or null, as they came (off the wire, not compared)."""
     ALWAYS: ClassVar[frozenset[str]] = frozenset({"type"})
 
 
@@ -250,7 +254,7 @@ class ShellCallOutput(Item):
 
 
 ITEM_TYPES: dict[str, type[Item]] = {
-    cls.__attrs_attrs__.type.default: cls  # type: ignore[attr-defined]
+    cls().type: cls
     for cls in (
         Message, FunctionCall, CustomToolCall, Reasoning, WebSearchCall, FileSearchCall,
         CodeInterpreterCall, ImageGenerationCall, McpCall, McpListTools, McpApprovalRequest,

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from attrs import define, field
 
 from ._items import Item, Message
-from ._parts import OFF_WIRE, OutputText, ResponsesModel, extra, wire_empty
+from ._parts import OFF_WIRE, OutputText, ResponsesModel
 
 __all__ = [
     "IncompleteDetails",
@@ -33,8 +33,12 @@ class InputTokensDetails(ResponsesModel):
 
     cached_tokens: int | None = None
     """Input tokens read from the prompt cache."""
-    extra: dict[str, Any] = extra()
-    wire_empty: dict[str, Any] = wire_empty()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
+    """Fields the model does not declare, as they arrived; ``to_dict`` writes them back."""
+    wire_empty: dict[str, Any] = field(
+        factory=dict, kw_only=True, eq=False, repr=False, metadata=OFF_WIRE
+    )
+    """Known fields that arrived empty or null, as they came (off the wire, not compared)."""
 
 
 @define
@@ -43,8 +47,12 @@ class OutputTokensDetails(ResponsesModel):
 
     reasoning_tokens: int | None = None
     """Output tokens spent on reasoning."""
-    extra: dict[str, Any] = extra()
-    wire_empty: dict[str, Any] = wire_empty()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
+    """Fields the model does not declare, as they arrived; ``to_dict`` writes them back."""
+    wire_empty: dict[str, Any] = field(
+        factory=dict, kw_only=True, eq=False, repr=False, metadata=OFF_WIRE
+    )
+    """Known fields that arrived empty or null, as they came (off the wire, not compared)."""
 
 
 @define
@@ -61,8 +69,12 @@ class ResponseUsage(ResponsesModel):
     """Breakdown of the output tokens."""
     total_tokens: int | None = None
     """Input plus output tokens."""
-    extra: dict[str, Any] = extra()
-    wire_empty: dict[str, Any] = wire_empty()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
+    """Fields the model does not declare, as they arrived; ``to_dict`` writes them back."""
+    wire_empty: dict[str, Any] = field(
+        factory=dict, kw_only=True, eq=False, repr=False, metadata=OFF_WIRE
+    )
+    """Known fields that arrived empty or null, as they came (off the wire, not compared)."""
 
 
 @define
@@ -73,8 +85,12 @@ class ResponseError(ResponsesModel):
     """The error code, such as ``server_error`` or ``rate_limit_exceeded``."""
     message: str | None = None
     """What went wrong, in words."""
-    extra: dict[str, Any] = extra()
-    wire_empty: dict[str, Any] = wire_empty()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
+    """Fields the model does not declare, as they arrived; ``to_dict`` writes them back."""
+    wire_empty: dict[str, Any] = field(
+        factory=dict, kw_only=True, eq=False, repr=False, metadata=OFF_WIRE
+    )
+    """Known fields that arrived empty or null, as they came (off the wire, not compared)."""
 
 
 @define
@@ -83,8 +99,12 @@ class IncompleteDetails(ResponsesModel):
 
     reason: str | None = None
     """``max_output_tokens`` or ``content_filter``."""
-    extra: dict[str, Any] = extra()
-    wire_empty: dict[str, Any] = wire_empty()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
+    """Fields the model does not declare, as they arrived; ``to_dict`` writes them back."""
+    wire_empty: dict[str, Any] = field(
+        factory=dict, kw_only=True, eq=False, repr=False, metadata=OFF_WIRE
+    )
+    """Known fields that arrived empty or null, as they came (off the wire, not compared)."""
 
 
 @define
@@ -149,8 +169,12 @@ class Response(ResponsesModel):
     """Whether the response is stored for later retrieval."""
     completed_at: float | None = None
     """When the response completed (Unix seconds)."""
-    extra: dict[str, Any] = extra()
-    wire_empty: dict[str, Any] = wire_empty()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
+    """Fields the model does not declare, as they arrived; ``to_dict`` writes them back."""
+    wire_empty: dict[str, Any] = field(
+        factory=dict, kw_only=True, eq=False, repr=False, metadata=OFF_WIRE
+    )
+    """Known fields that arrived empty or null, as they came (off the wire, not compared)."""
     sequence_gaps: list[tuple[int, int]] = field(
         factory=list, kw_only=True, eq=False, repr=False, metadata=OFF_WIRE
     )

@@ -48,19 +48,6 @@ class ResponsesModel(_WireModel):
     ALWAYS: ClassVar[frozenset[str]] = frozenset()
 
 
-def _empty() -> dict[str, Any]:
-    return {}
-
-
-def wire_empty() -> Any:
-    """The ``wire_empty`` field every model declares last (see :class:`ResponsesModel`)."""
-    return field(factory=_empty, kw_only=True, eq=False, repr=False, metadata=OFF_WIRE)
-
-
-def extra() -> Any:
-    """The ``extra`` field: fields the model does not declare, as they arrived."""
-    return field(factory=_empty, kw_only=True)
-
 
 @define
 class TopLogprob(ResponsesModel):
@@ -72,8 +59,12 @@ class TopLogprob(ResponsesModel):
     """Its log probability."""
     bytes: list[int] | None = None
     """The token's UTF-8 bytes."""
-    extra: dict[str, Any] = extra()
-    wire_empty: dict[str, Any] = wire_empty()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
+    """Fields the model does not declare, as they arrived; ``to_dict`` writes them back."""
+    wire_empty: dict[str, Any] = field(
+        factory=dict, kw_only=True, eq=False, repr=False, metadata=OFF_WIRE
+    )
+    """Known fields that arrived empty or null, as they came (off the wire, not compared)."""
 
 
 @define
@@ -88,8 +79,12 @@ class Logprob(ResponsesModel):
     """The token's UTF-8 bytes."""
     top_logprobs: list[TopLogprob] = field(factory=list)
     """The most likely alternatives at this position."""
-    extra: dict[str, Any] = extra()
-    wire_empty: dict[str, Any] = wire_empty()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
+    """Fields the model does not declare, as they arrived; ``to_dict`` writes them back."""
+    wire_empty: dict[str, Any] = field(
+        factory=dict, kw_only=True, eq=False, repr=False, metadata=OFF_WIRE
+    )
+    """Known fields that arrived empty or null, as they came (off the wire, not compared)."""
 
 
 @define
@@ -118,8 +113,12 @@ class Annotation(ResponsesModel):
     """The container holding the file (``container_file_citation``)."""
     index: int | None = None
     """The position of the citation in the text (``file_citation``, ``file_path``)."""
-    extra: dict[str, Any] = extra()
-    wire_empty: dict[str, Any] = wire_empty()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
+    """Fields the model does not declare, as they arrived; ``to_dict`` writes them back."""
+    wire_empty: dict[str, Any] = field(
+        factory=dict, kw_only=True, eq=False, repr=False, metadata=OFF_WIRE
+    )
+    """Known fields that arrived empty or null, as they came (off the wire, not compared)."""
     ALWAYS: ClassVar[frozenset[str]] = frozenset({"type"})
 
 
@@ -129,8 +128,12 @@ class Part(ResponsesModel):
 
     type: str = ""
     """The part's kind (``output_text``, ``refusal``, ``reasoning_text``, ``summary_text``...)."""
-    extra: dict[str, Any] = extra()
-    wire_empty: dict[str, Any] = wire_empty()
+    extra: dict[str, Any] = field(factory=dict, kw_only=True)
+    """Fields the model does not declare, as they arrived; ``to_dict`` writes them back."""
+    wire_empty: dict[str, Any] = field(
+        factory=dict, kw_only=True, eq=False, repr=False, metadata=OFF_WIRE
+    )
+    """Known fields that arrived empty or null, as they came (off the wire, not compared)."""
     ALWAYS: ClassVar[frozenset[str]] = frozenset({"type"})
 
 

@@ -43,7 +43,7 @@ _Events = list[Event] | None
 def _text(event: dict[str, Any], key: str) -> str:
     value = event.get(key)
     if value.__class__ is str:
-        return value  # type: ignore[no-any-return]
+        return value
     if value is None:
         return ""
     raise FieldError(key, f"expected a string, got {kind_of(value)} {short(value)}")
@@ -68,9 +68,9 @@ class ItemRules:
         index = event.get("output_index")
         if index.__class__ is not int:
             index = self.latest if index is None else as_index(index, "output_index")
-        state = self.items.get(index)  # type: ignore[arg-type]
+        state = self.items.get(index)
         if state is None:
-            state = self.start(index, kind, None, events)  # type: ignore[arg-type]
+            state = self.start(index, kind, None, events)
         return state
 
     def start(
@@ -201,7 +201,7 @@ class ItemRules:
         kind = given.get("type") if given.__class__ is dict else None
         kind = kind if kind.__class__ is str else "output_text"
         owner = "reasoning" if kind == "reasoning_text" else "message"
-        part = self.part(event, kind, owner, events)  # type: ignore[arg-type]
+        part = self.part(event, kind, owner, events)
         if given.__class__ is dict:
             part.absorb(given)
 
@@ -213,12 +213,12 @@ class ItemRules:
             part.annotations = []
         annotations = part.annotations
         index = event.get("annotation_index")
-        if index.__class__ is int and 0 <= index < len(annotations):  # type: ignore[operator]
-            annotations[index] = annotation  # type: ignore[index]
+        if index.__class__ is int and 0 <= index < len(annotations):
+            annotations[index] = annotation
         else:
             annotations.append(annotation)
         if events is not None and annotation.__class__ is dict:
-            events.append(AnnotationAdded(0, annotation))  # type: ignore[arg-type]
+            events.append(AnnotationAdded(0, annotation))
 
     # --- an item's own text (arguments, input, code) ------------------------------------
 
@@ -287,8 +287,8 @@ class ItemRules:
         index = event.get("command_index", 0)
         if item.outputs is None:
             item.outputs = {}
-        streams = item.outputs.setdefault(index, {})  # type: ignore[arg-type]
-        for name, text in delta.items():  # type: ignore[union-attr]
+        streams = item.outputs.setdefault(index, {})
+        for name, text in delta.items():
             if text.__class__ is str:
                 streams.setdefault(name, []).append(text)
 
@@ -301,9 +301,9 @@ class ItemRules:
             item.images = {}
         if index.__class__ is not int:
             index = len(item.images)
-        item.images[index] = image  # type: ignore[index]
+        item.images[index] = image
         if events is not None:
-            events.append(PartialImageAdded(self.index_of(item), index, image))  # type: ignore[arg-type]
+            events.append(PartialImageAdded(self.index_of(item), index, image))
 
     def progress(self, event: dict[str, Any], events: _Events, kind: str, status: str) -> None:
         """A hosted tool's progress (``searching``, ``completed``...): the item's status, if it
@@ -318,24 +318,24 @@ class ItemRules:
         given = event.get("item")
         if given.__class__ is not dict:
             raise FieldError("item", f"expected an object, got {kind_of(given)}")
-        kind = _str(given.get("type"))  # type: ignore[union-attr]
+        kind = _str(given.get("type"))
         index = event.get("output_index")
         if index.__class__ is not int:
             index = len(self.items) if index is None else as_index(index, "output_index")
-        state = self.items.get(index)  # type: ignore[arg-type]
+        state = self.items.get(index)
         if state is None:
-            self.start(index, kind, given, events)  # type: ignore[arg-type]
+            self.start(index, kind, given, events)
         else:
-            state.absorb(given)  # type: ignore[arg-type]
+            state.absorb(given)
         if events is not None:
-            events.append(OutputItemAdded(index, _typed(given)))  # type: ignore[arg-type]
+            events.append(OutputItemAdded(index, _typed(given)))
 
     def item_done(self, event: dict[str, Any], events: _Events) -> None:
         given = event.get("item")
         if given.__class__ is not dict:
             raise FieldError("item", f"expected an object, got {kind_of(given)}")
-        state = self.item(event, _str(given.get("type")), events)  # type: ignore[union-attr]
-        state.absorb(given)  # type: ignore[arg-type]
+        state = self.item(event, _str(given.get("type")), events)
+        state.absorb(given)
         state.done = True
         if events is not None:
             built = state.build()
@@ -359,7 +359,7 @@ class ItemRules:
 
 
 def _str(value: Any) -> str:
-    return value if value.__class__ is str else ""  # type: ignore[no-any-return]
+    return value if value.__class__ is str else ""
 
 
 def _typed(item: dict[str, Any]) -> Item:

@@ -51,7 +51,7 @@ class PartState:
         """Merge a part dict (added, done, or in an item) into this one: see the module's rule."""
         kind = given.get("type")
         if kind.__class__ is str:
-            self.key = _PART_TEXT.get(kind, "text")  # type: ignore[arg-type]
+            self.key = _PART_TEXT.get(kind, "text")
         base = self.base
         for key, value in given.items():
             if key == self.key:
@@ -126,13 +126,13 @@ class ItemState:
     @property
     def kind(self) -> str:
         kind = self.base.get("type")
-        return kind if kind.__class__ is str else ""  # type: ignore[return-value]
+        return kind if kind.__class__ is str else ""
 
     def absorb(self, given: dict[str, Any]) -> None:
         """Merge an item dict into the state: see the module's rule."""
         kind = given.get("type")
         if kind.__class__ is str and kind != self.base.get("type"):
-            self.text_key = TEXT_FIELDS.get(kind)  # type: ignore[arg-type]
+            self.text_key = TEXT_FIELDS.get(kind)
         base = self.base
         for key, value in given.items():
             if key == self.text_key:
@@ -202,7 +202,8 @@ def _merge_parts(parts: dict[int, PartState], given: list[Any]) -> None:
 
 def _shell_output(given: Any, streamed: dict[int, dict[str, list[str]]]) -> list[Any]:
     """A shell call output's ``output`` list: the given entries, streamed text where missing."""
-    entries = [dict(e) if e.__class__ is dict else e for e in given] if isinstance(given, list) else []
+    given = given if isinstance(given, list) else []
+    entries = [dict(e) if e.__class__ is dict else e for e in given]
     for index in sorted(streamed):
         while len(entries) <= index:
             entries.append({})

@@ -157,4 +157,5 @@ def _summary_events(stream: _Stream, index: int, n: int, part: Any) -> None:
 def to_sse(events: Iterable[dict[str, Any]]) -> Iterator[bytes]:
     """Frame events as OpenAI sends them: ``event: <type>`` then ``data: <json>``."""
     for event in events:
-        yield b"event: " + str(event.get("type")).encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+        name = str(event.get("type")).encode()
+        yield b"event: " + name + b"\ndata: " + orjson.dumps(event) + b"\n\n"
