@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import functools
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import pytest
@@ -120,11 +121,11 @@ def _imports(name: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def _graph() -> dict[str, set[str]]:
+def _graph() -> dict[str, frozenset[str]]:
     return {name: _imports(name) for name in MODULES}
 
 
-def _reaches(graph: dict[str, set[str]], start: str, goal: str) -> list[str] | None:
+def _reaches(graph: Mapping[str, Collection[str]], start: str, goal: str) -> list[str] | None:
     """A path of imports from ``start`` to ``goal`` (both included), or None."""
     seen = {start}
     paths = [[start]]
