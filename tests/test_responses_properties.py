@@ -19,6 +19,7 @@ from deltafold.responses import Response, assemble, assemble_sse, split, to_sse
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 WORD = st.text("abcdefgh_", min_size=1, max_size=8)
+INT = st.integers(-(2**63), 2**63 - 1)  # what JSON encoders take
 
 
 @st.composite
@@ -49,7 +50,7 @@ ITEM = st.one_of(
     ),
     st.builds(
         lambda kind, value: {"type": f"future_{kind}", "id": "x", "payload": value},
-        WORD, st.one_of(TEXT, st.integers(), st.lists(st.integers(), max_size=3)),
+        WORD, st.one_of(TEXT, INT, st.lists(INT, max_size=3)),
     ),
 )
 RESPONSE = st.builds(

@@ -129,8 +129,11 @@ class Accumulator(ItemRules):
                 event = decode_chunk(event, position)
             kind = event.get("type")
             seq = event.get("sequence_number")
-            if seq.__class__ is int and not self._in_order(kind, seq, event, events):
-                return
+            if seq.__class__ is int:
+                if seq == self._seq + 1:
+                    self._seq = seq  # the usual case, inline: the next number
+                elif not self._in_order(kind, seq, event, events):
+                    return
             rule = ITEM_RULES.get(kind)
             if rule is not None:
                 rule(self, event, events)

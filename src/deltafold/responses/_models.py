@@ -121,7 +121,7 @@ class Response(ResponsesModel):
     """The response's id."""
     object: str = "response"
     """Always ``"response"``."""
-    created_at: float | None = None
+    created_at: int | None = None
     """When the response was created (Unix seconds)."""
     status: str | None = None
     """``completed``, ``incomplete``, ``failed``, ``in_progress``, ``queued``, ``cancelled``."""
@@ -167,7 +167,7 @@ class Response(ResponsesModel):
     """Whether the response ran in the background."""
     store: bool | None = None
     """Whether the response is stored for later retrieval."""
-    completed_at: float | None = None
+    completed_at: int | None = None
     """When the response completed (Unix seconds)."""
     extra: dict[str, Any] = field(factory=dict, kw_only=True)
     """Fields the model does not declare, as they arrived; ``to_dict`` writes them back."""

@@ -132,12 +132,20 @@ class ItemRules:
     # --- text deltas and their .done ----------------------------------------------------
 
     def output_text_delta(self, event: dict[str, Any], events: _Events) -> None:
-        part = self.part(event, "output_text", "message", events)
+        # The hottest rule: the item and part found inline when both exist.
+        item = self.items.get(event.get("output_index"))  # type: ignore[arg-type]
+        part = None if item is None else item.parts.get(event.get("content_index", 0))
+        if part is None:
+            part = self.part(event, "output_text", "message", events)
         delta = event.get("delta")
         if delta.__class__ is not str:
             delta = _text(event, "delta")
         part.length = length = part.length + len(delta)
-        self.append(part, delta, length)
+        texts = part.texts
+        if texts is not None and length <= self.max_field:
+            texts.append(delta)  # append()'s rule, inline
+        else:
+            self.append(part, delta, length)
         logprobs = event.get("logprobs")
         if logprobs:
             if part.logprobs is None:
