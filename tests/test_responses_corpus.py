@@ -41,7 +41,8 @@ def raw_events(path: Path) -> list[dict[str, Any]]:
     body = path.read_bytes().decode("utf-8").replace("\r\n", "\n")
     events = []
     for block in body.split("\n\n"):
-        data = [line[5:].removeprefix(" ") for line in block.split("\n") if line.startswith("data:")]
+        lines = block.split("\n")
+        data = [line[5:].removeprefix(" ") for line in lines if line.startswith("data:")]
         text = "\n".join(data)
         if not data or not text.strip():
             continue
@@ -97,7 +98,7 @@ def test_events_alone_rebuild_the_output(entry: dict[str, Any]) -> None:
         k: v for k, v in expected.items() if k != "output"
     }
     assert len(folded["output"]) == len(expected["output"])
-    for index, (mine, theirs) in enumerate(zip(folded["output"], expected["output"])):
+    for index, (mine, theirs) in enumerate(zip(folded["output"], expected["output"], strict=True)):
         assert _without(mine, entry["path"], index) == _without(theirs, entry["path"], index)
 
 

@@ -371,12 +371,12 @@ def test_events_reuse_the_chat_classes_where_the_meaning_is_the_same() -> None:
     assert ContentDelta(0, "Hi") in out and RefusalDelta(0, "no") in out
     assert ReasoningDelta(0, "hm") in out
     assert AnnotationAdded(0, {"type": "url_citation", "url": "u"}) in out
-    usage = [e for e in out if isinstance(e, UsageUpdated)][0].usage
+    usage = next(e for e in out if isinstance(e, UsageUpdated)).usage
     assert (usage.prompt_tokens, usage.completion_tokens) == (1, 2)
     assert usage.completion_tokens_details is not None
     assert usage.completion_tokens_details.reasoning_tokens == 1
     assert {OutputItemAdded, OutputItemDone} <= set(kinds)
-    assert isinstance([e for e in out if isinstance(e, OutputItemDone)][0].item, FunctionCall)
+    assert isinstance(next(e for e in out if isinstance(e, OutputItemDone)).item, FunctionCall)
     assert acc.close() == []  # the call was done already
 
 
