@@ -29,7 +29,10 @@ from ._limits import Limits
 from ._models import ChatCompletion
 from ._sse import DataDecoder, ServerSentEvent, iter_windows
 
-__all__ = ["assemble", "assemble_sse", "fold_body", "fold_sse", "fold_whole", "fold_whole_sse"]
+__all__ = [
+    "assemble", "assemble_sse", "feed_whole", "fold_body", "fold_sse", "fold_whole",
+    "fold_whole_sse",
+]
 
 _TEXT = (bytes, bytearray, memoryview, str)
 _ASSEMBLE_TAKES = (
@@ -91,17 +94,28 @@ def fold_whole(
 ) -> ResultT:
     """``assemble`` for any wire format: the input forms are told apart here, once."""
     acc = fmt.new_fold(limits, parse_json)
+    feed_whole(items, acc.add, acc)
+    return acc.result(strict=strict)
+
+
+def feed_whole(items: Any, consume: Callable[[Any], object], acc: FoldMachine[Any]) -> None:
+    """Hand each event of whatever ``assemble`` was given to ``consume``.
+
+    The one place the input forms are told apart: a body as text or bytes, a file
+    object, one item (a mapping or a model), or an iterable of items. ``acc`` is the
+    fold whose limits apply, whose ``_input`` records what was seen (for the error when
+    nothing of its format came) and whose snapshot a framing error carries.
+    """
     if isinstance(items, _TEXT):
-        fold_body(items, acc.add, limits=acc.limits, accumulator=acc)
+        fold_body(items, consume, limits=acc.limits, accumulator=acc)
     elif is_one_item(items):
-        acc.add(items)
+        consume(items)
     elif isinstance(items, io.IOBase):
-        fold_body(items.read(), acc.add, limits=acc.limits, accumulator=acc)
+        fold_body(items.read(), consume, limits=acc.limits, accumulator=acc)
     else:
         iterator = _iterate(items, "assemble", _ASSEMBLE_TAKES)
         acc._input = seen = InputSeen(ITEMS)
-        _fold_items(iterator, acc.add, seen)
-    return acc.result(strict=strict)
+        _fold_items(iterator, consume, seen)
 
 
 def fold_whole_sse(

@@ -406,7 +406,9 @@ class StreamCore(FoldState[ResultT], Generic[ResultT, ItemT]):
             return NEED_INPUT
         if self._tail_events is None:
             self.check_open()
-            self._tail_events = self.finish(strict=not self._seen.done)
+            self._tail_events = self.finish(
+                strict=not (self._seen.done and self.fmt.ends_at_done)
+            )
         return END
 
     def next_chunk(self) -> ItemT | Sentinel:

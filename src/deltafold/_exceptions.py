@@ -28,6 +28,7 @@ __all__ = [
     "IncompleteStreamError",
     "JSONParseError",
     "LimitExceededError",
+    "MultipleResponsesError",
     "NotEventStreamError",
     "StreamError",
     "StreamUsageError",
@@ -132,8 +133,8 @@ class EmptyStreamError(IncompleteStreamError):
 class WrongFormatError(EmptyStreamError):
     """The input is a stream (or result) of another wire format than the fold's.
 
-    ``.found`` names the format it is (``"responses"``, ``"messages"``, ``"chat"``), and
-    the message names the function that folds it.
+    ``.found`` names the format it is (``"responses"``, ``"messages"``, ``"chat"``),
+    ``.expected`` the fold's, ``.use`` the function that folds it (the message says it).
     """
 
     def __init__(
@@ -142,11 +143,14 @@ class WrongFormatError(EmptyStreamError):
         *,
         found: str,
         expected: str,
+        use: str,
+        head: bytes | str | None = None,
         partial: PartialResult | None = None,
     ) -> None:
-        super().__init__(message, partial=partial)
+        super().__init__(message, head=head, partial=partial)
         self.found = found
         self.expected = expected
+        self.use = use
 
 
 class LimitExceededError(DeltafoldError):
@@ -292,4 +296,13 @@ class BulkError(DeltafoldError, ValueError):
 
     Only the job itself fails with it; a bad row never does (it is counted and
     written with its ``error_type``).
+    """
+
+
+class MultipleResponsesError(DeltafoldError, ValueError):
+    """The input holds several responses one after another, where one was expected.
+
+    A recorded multi-step exchange (a new ``response.created`` after a terminal
+    event); ``deltafold.responses.assemble_all`` folds it into a list. ``.partial``
+    is the first response.
     """

@@ -21,7 +21,6 @@ from ._exceptions import WrongFormatError
 
 if TYPE_CHECKING:
     from ._decode import InputSeen
-    from ._events import Event
     from ._json_fold import ParseJSON
     from ._limits import Limits
     from ._partial_json import PartialJSON
@@ -41,6 +40,9 @@ ResultT_co = TypeVar("ResultT_co", covariant=True)
 class FoldMachine(Protocol[ResultT_co]):
     """The fold every format writes: decoded events in, typed events and a result out.
 
+    The events are the shared ones of ``_events`` where the meaning is chat's (text,
+    reasoning, tool-call deltas, usage), plus a format's own.
+
     ``_count`` (events folded) and ``_input`` (what was seen, for the error when no
     event of the format came) are plain attributes because the core reads them per
     event.
@@ -57,9 +59,9 @@ class FoldMachine(Protocol[ResultT_co]):
 
     def add(self, item: Any) -> None: ...
 
-    def feed(self, item: Any) -> list[Event]: ...
+    def feed(self, item: Any) -> list[Any]: ...
 
-    def close(self) -> list[Event]: ...
+    def close(self) -> list[Any]: ...
 
     def snapshot(self) -> ResultT_co: ...
 
@@ -113,10 +115,15 @@ class WireFormat(Generic[ResultT, ItemT]):
     ``parse_json``); ``structure`` turns a decoded event into the typed item a stream
     yields (looked up on first use: building a cattrs hook costs milliseconds an import
     should not pay); ``path`` is the endpoint under a base URL (``/chat/completions``);
-    ``summarize`` flattens a result.
+    ``summarize`` flattens a result. ``ends_at_done``: a ``[DONE]`` is a proper end of the
+    stream (chat's end marker), so the fold's end-of-stream check is relaxed after it; a
+    format with a terminal event of its own (Responses, Messages) is checked anyway.
     """
 
-    __slots__ = ("_structure", "_structure_factory", "fold", "name", "path", "result", "summarize")
+    __slots__ = (
+        "_structure", "_structure_factory", "ends_at_done", "fold", "name", "path", "result",
+        "summarize",
+    )
 
     def __init__(
         self,
@@ -127,6 +134,7 @@ class WireFormat(Generic[ResultT, ItemT]):
         structure: Callable[[], Callable[[dict[str, Any]], ItemT]],
         path: str,
         summarize: Callable[[ResultT], Summary],
+        ends_at_done: bool = True,
     ) -> None:
         self.name = name
         self.fold = fold
@@ -135,6 +143,7 @@ class WireFormat(Generic[ResultT, ItemT]):
         self._structure: Callable[[dict[str, Any]], ItemT] | None = None
         self.path = path
         self.summarize = summarize
+        self.ends_at_done = ends_at_done
 
     def new_fold(self, limits: Limits | None, parse_json: ParseJSON) -> FoldMachine[ResultT]:
         """A fresh fold for one stream."""
@@ -205,5 +214,5 @@ def refuse_other_format(item: dict[str, Any], position: int, expected: str) -> N
             f"event {position} is a {found} stream event ({what}), not one of the "
             f"{expected} format: fold it with {ASSEMBLE_FUNCTION[found]}() "
             "(or `deltafold assemble`, which detects the format)",
-            found=found, expected=expected,
+            found=found, expected=expected, use=ASSEMBLE_FUNCTION[found],
         )

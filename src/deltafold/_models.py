@@ -61,12 +61,15 @@ class _Wire:
     import it) and ``_typed``'s ``structure``; the package's ``__init__`` imports both.
     """
 
-    __slots__ = ("from_dict", "structure", "to_dict")
+    __slots__ = ("from_dict", "structure", "structure_text", "to_dict")
 
     def __init__(self) -> None:
         self.to_dict: Callable[[Any], dict[str, Any]] = _not_installed
         self.from_dict: Callable[[Any, Any], Any] = _not_installed
         self.structure: Callable[[Any, Any, Any], Any] = _not_installed
+        self.structure_text: Callable[[str | None, str, Any, Any, bool], Any] = _not_installed
+        """Any format's JSON text (what it is, the class, the converter, whether an empty
+        text is the empty object) decoded and structured: ``_typed.structure_text``."""
 
 
 def _not_installed(*_: Any) -> Any:
