@@ -26,7 +26,7 @@ import json
 import pathlib
 import types
 import typing
-from collections import deque
+from collections import abc, deque
 from collections.abc import Callable
 from typing import Any, Literal, NoReturn, Union, get_args, get_origin
 
@@ -38,7 +38,7 @@ from cattrs.cols import (
     is_namedtuple,
     is_sequence,
     list_structure_factory,
-    namedtuple_structure_factory,
+    mapping_structure_factory,
 )
 from cattrs.errors import BaseValidationError, IterableValidationError, IterableValidationNote
 
@@ -339,7 +339,14 @@ def _class_hook(tp: Any, converter: cattrs.Converter) -> Hook:
 def _mapping_hook(tp: Any, converter: cattrs.Converter) -> Hook:
     """A ``dict`` is a JSON object, whose keys are strings: a key type JSON keys cannot be
     (``int``, ``float``, ``bool``) needs a converter, unless the object is empty."""
-    inner = converter.gen_structure_mapping(tp)
+    origin = get_origin(tp) or tp
+    structure_to = dict if origin in (typing.Mapping, typing.MutableMapping) else origin
+    if isinstance(structure_to, type) and issubclass(structure_to, abc.Mapping) and (
+        structure_to.__module__ == "collections.abc"
+    ):
+        structure_to = dict
+    # (cattrs' gen_structure_mapping would also pin its hook over this one)
+    inner = mapping_structure_factory(tp, converter, structure_to, detailed_validation=True)
     args = get_args(tp)
     if args and args[0] in (int, float, bool):
         key = args[0].__name__
@@ -371,16 +378,16 @@ def _is_fixed_tuple(tp: Any) -> bool:
     return get_origin(tp) is tuple and (not args or args[-1] is not Ellipsis)
 
 
-def _fixed_tuple_hook(tp: Any, converter: cattrs.Converter) -> Hook:
-    """``tuple[int, str]``: a JSON array of exactly that many items, each of its own type."""
-    args = get_args(tp)
-    if args == ((),):  # tuple[()] as Python 3.10 spells it
-        args = ()
+def _positional_hook(
+    args: list[Any], least: int, converter: cattrs.Converter, finish: Callable[..., Any]
+) -> Hook:
+    """A JSON array of ``least`` to ``len(args)`` items, each of its own type."""
     hooks = [(arg, converter.get_structure_hook(arg)) for arg in args]
+    count = f"{len(hooks)}" if least == len(hooks) else f"{least} to {len(hooks)}"
 
-    def structure_tuple(value: Any, cl: Any) -> tuple[Any, ...]:
-        if len(value) != len(hooks):
-            raise WrongValue(f"expected a JSON array of {len(hooks)} items, got {len(value)}")
+    def structure_items(value: Any, cl: Any) -> Any:
+        if not least <= len(value) <= len(hooks):
+            raise WrongValue(f"expected a JSON array of {count} items, got {len(value)}")
         items, errors = [], []
         for i, ((arg, hook), item) in enumerate(zip(hooks, value)):
             try:
@@ -391,9 +398,24 @@ def _fixed_tuple_hook(tp: Any, converter: cattrs.Converter) -> Hook:
                 errors.append(exc)
         if errors:
             raise IterableValidationError(f"While structuring {cl!r}", errors, cl)
-        return tuple(items)
+        return finish(*items)
 
-    return _array_guard(structure_tuple)
+    return _array_guard(structure_items)
+
+
+def _fixed_tuple_hook(tp: Any, converter: cattrs.Converter) -> Hook:
+    """``tuple[int, str]``: a JSON array of exactly that many items, each of its own type."""
+    args = [arg for arg in get_args(tp) if arg != ()]  # tuple[()] as Python 3.10 spells it
+    return _positional_hook(args, len(args), converter, lambda *items: items)
+
+
+def _namedtuple_hook(tp: Any, converter: cattrs.Converter) -> Hook:
+    """A ``NamedTuple``: a JSON array of its fields in order (those with defaults may be left
+    out at the end)."""
+    hints = typing.get_type_hints(tp)
+    args = [hints.get(name, Any) for name in tp._fields]
+    least = len(tp._fields) - len(tp._field_defaults)
+    return _positional_hook(args, least, converter, tp)
 
 
 def _sequence_hook(tp: Any, converter: cattrs.Converter) -> Hook:
@@ -487,9 +509,7 @@ def typed_converter() -> cattrs.Converter:
     converter.register_structure_hook_factory(_is_literal, _literal_hook)
     converter.register_structure_hook_factory(_is_array, _sequence_hook)
     converter.register_structure_hook_factory(_is_fixed_tuple, _fixed_tuple_hook)
-    converter.register_structure_hook_factory(
-        is_namedtuple, lambda tp: _array_guard(namedtuple_structure_factory(tp, converter))
-    )
+    converter.register_structure_hook_factory(is_namedtuple, _namedtuple_hook)
     converter.register_structure_hook_factory(is_mapping, _mapping_hook)
     converter.register_structure_hook_factory(
         lambda tp: _is_class_with_fields(tp) or typing.is_typeddict(get_origin(tp) or tp),
