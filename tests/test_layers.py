@@ -175,7 +175,7 @@ SANS_IO = (
     "_decode", "_sse", "_rawcut", "_body", "_core", "_iterfold", "_assemble", "_split", "_events",
     "_limits", "_exceptions", "_sentinel", "_redact", "_partial_json", "_timing",
     "_json_events", "_json_scalars", "_json_fold", "_typed", "_content_parts", "_bulkrow",
-    "_fast_structure",
+    "_fast_structure", "_strict",
 )
 """The core: chunks and bytes in, values out; it never opens a socket (docs/concepts.md)."""
 
@@ -213,7 +213,7 @@ LAYERS = (
         "_limits", "_json_events", "_events", "_redact", "_timing",
     ),
     ("_sse", "_rawcut", "_decode", "_json_scalars", "_partial_json"),
-    ("_fast_structure", "_convert", "_typed"),
+    ("_fast_structure", "_convert", "_strict", "_typed"),
     ("_merge", "_choice", "_json_fold", "_result", "_accumulator"),
     ("_body", "_assemble", "_core", "_iterfold"),
     ("_http", "_endpoint", "_telemetry", "_stream", "_stream_sync", "_client"),

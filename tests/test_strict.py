@@ -7,6 +7,7 @@ table written here, independently of deltafold's converter, that says for
 each type which JSON values it accepts and what they become.
 """
 
+# ruff: noqa: UP007, UP045 (users write Union and Optional as well as X | Y: both are tested)
 from __future__ import annotations
 
 import base64
@@ -53,7 +54,7 @@ def same(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
     if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=False))
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, (set, frozenset)):
@@ -158,7 +159,7 @@ if sys.version_info >= (3, 11):
 
 @pytest.mark.parametrize(("tp", "text", "member"), ENUM_CASES)
 def test_every_enum_base(tp: Any, text: str, member: Any) -> None:
-    Holder = holder("items", list[tp])  # noqa: N806
+    Holder = holder("items", list[tp])
     document = f'{{"items": [{text}]}}'
     if member is None:
         (error,) = errors_of(document, Holder)
@@ -171,9 +172,13 @@ def test_every_enum_base(tp: Any, text: str, member: Any) -> None:
 
 
 def test_enum_errors_list_the_allowed_values() -> None:
-    assert errors_of('"two"', Mixed) == ['expected one of 1, 1.5, "one", null (Mixed), got "two" @ $']
+    assert errors_of('"two"', Mixed) == [
+        'expected one of 1, 1.5, "one", null (Mixed), got "two" @ $'
+    ]
     (flag,) = errors_of("8", Perm)
-    assert flag == "expected a JSON integer made of the bits of Perm: 1 (READ), 2 (WRITE), 4 (RUN); got 8 @ $"
+    assert flag == (
+        "expected a JSON integer made of the bits of Perm: 1 (READ), 2 (WRITE), 4 (RUN); got 8 @ $"
+    )
 
 
 # --- Literal --------------------------------------------------------------------------------
@@ -239,14 +244,15 @@ def test_unions() -> None:
     assert errors_of("true", Union[int, str]) == ["expected int | str, got true @ $"]
     assert same(parse("2", float | int), 2) and same(parse("2.0", int | float), 2.0)
     assert same(parse("2", Union[Literal[2], str]), 2)
-    assert same(parse('"x"', Union[Mode, str]), "x") and parse('"fast"', Union[Mode, str]) is Mode.FAST
+    assert same(parse('"x"', Union[Mode, str]), "x")
+    assert parse('"fast"', Union[Mode, str]) is Mode.FAST
     assert same(parse("null", Optional[int]), None)
     assert errors_of('"1"', Optional[int]) == ["expected int, got a JSON string @ $"]
     # of the classes that accept an object, the one that reads most of its keys
     assert same(parse('{"width": 2, "height": 3}', Union[Circle, Box]), Box(2.0, 3.0))
     assert same(parse('{"radius": 2}', Union[Box, Circle]), Circle(2.0))
     # the one member that took the object keeps the inner path
-    assert errors_of('{"shape": {"radius": "2"}}', dict[str, Union[Circle, int]]) == [
+    assert errors_of('{"shape": {"radius": "2"}}', dict[str, Circle | int]) == [
         "expected float, got a JSON string @ $['shape'].radius"
     ]
 
@@ -283,10 +289,14 @@ def test_containers_take_only_their_json_shape() -> None:
     assert same(parse('["fast"]', frozenset[Mode]), frozenset({Mode.FAST}))
     assert same(parse("[1, 2.0]", tuple[int, ...]), (1, 2))
     assert same(parse('[1, "a"]', tuple[int, str]), (1, "a"))
-    assert errors_of('[1, "a", 3]', tuple[int, str]) == ["expected a JSON array of 2 items, got 3 @ $"]
+    assert errors_of('[1, "a", 3]', tuple[int, str]) == [
+        "expected a JSON array of 2 items, got 3 @ $"
+    ]
     assert errors_of('["a", "a"]', tuple[int, str]) == ["expected int, got a JSON string @ $[0]"]
     assert same(parse('[1, "a"]', Pair), Pair(1, "a"))
-    assert errors_of('[["a", 1]]', dict[str, int]) == ["expected a JSON object, got a JSON array @ $"]
+    assert errors_of('[["a", 1]]', dict[str, int]) == [
+        "expected a JSON object, got a JSON array @ $"
+    ]
     assert same(parse('{"a": "safe"}', dict[str, Mode]), {"a": Mode.SAFE})
     assert same(parse('{"fast": 1}', dict[Mode, int]), {Mode.FAST: 1})
     assert errors_of('{"slow": 1}', dict[Mode, int])[0].startswith('expected one of "fast"')
@@ -315,7 +325,7 @@ def test_error_paths_reach_into_nested_containers() -> None:
 @attrs.define
 class Event:
     name: str
-    at: Optional[datetime.datetime] = None
+    at: datetime.datetime | None = None
 
 
 NEEDS_CONVERTER = [
@@ -330,7 +340,7 @@ NEEDS_CONVERTER = [
 
 @pytest.mark.parametrize(("tp", "text", "build"), NEEDS_CONVERTER)
 def test_a_type_json_lacks_says_which_converter_to_pass(tp: Any, text: str, build: str) -> None:
-    Holder = holder("value", list[tp])  # noqa: N806
+    Holder = holder("value", list[tp])
     with pytest.raises(TypeError) as info:
         parse(f'{{"value": [{text}]}}', Holder)
     message = str(info.value)
@@ -344,7 +354,7 @@ def test_a_type_json_lacks_says_which_converter_to_pass(tp: Any, text: str, buil
     # the fix the message gives works
     converter = deltafold.typed_converter()
     namespace = {"value": json.loads(text), tp.__name__: tp, "base64": base64}
-    hook = eval(f"lambda value, _: {build}", namespace)  # noqa: S307 (the message's own code)
+    hook = eval(f"lambda value, _: {build}", namespace)
     converter.register_structure_hook(tp, hook)
     assert isinstance(parse(f'{{"value": [{text}]}}', Holder, converter=converter).value[0], tp)
     # and the converter is still strict
@@ -378,8 +388,12 @@ def test_empty_arguments_are_the_empty_object() -> None:
     assert parse("", dict[str, int]) == {}
     with pytest.raises(StructuredOutputError) as info:
         parse("", Args)
-    assert str(info.value).startswith("Args does not accept the arguments of tool, empty and read as {}")
-    assert info.value.errors == ["required field missing @ $.pri", "required field missing @ $.mode"]
+    assert str(info.value).startswith(
+        "Args does not accept the arguments of tool, empty and read as {}: required field missing"
+    )
+    assert info.value.errors == [
+        "required field missing @ $.pri", "required field missing @ $.mode"
+    ]
     with pytest.raises(StructuredOutputError, match="expected a JSON array, got a JSON object"):
         parse("", list[int])
     with pytest.raises(JSONParseError):  # content is not arguments: empty text is no JSON
@@ -471,7 +485,7 @@ def classes_and_values(draw: st.DrawFn) -> tuple[Any, dict[str, Any], list[tuple
             "Generated",
             {
                 name: attrs.field(type=tp, **({"default": f"default {name}"} if has else {}))
-                for name, (tp, has) in zip(names, fields)
+                for name, (tp, has) in zip(names, fields, strict=False)
             },
             kw_only=True,
         )
@@ -482,12 +496,12 @@ def classes_and_values(draw: st.DrawFn) -> tuple[Any, dict[str, Any], list[tuple
                 (name, tp, dataclasses.field(default=f"default {name}"))
                 if has
                 else (name, tp)
-                for name, (tp, has) in zip(names, fields)
+                for name, (tp, has) in zip(names, fields, strict=False)
             ],
             kw_only=True,
         )
     document = {}
-    for name, (tp, _) in zip(names, fields):
+    for name, (_tp, _) in zip(names, fields, strict=False):
         if draw(st.integers(0, 4)):  # mostly present
             document[name] = draw(JSON)
     return cls, document, fields
@@ -510,8 +524,9 @@ def test_parse_arguments_follows_the_table(case: tuple[Any, dict[str, Any], Any]
     if failing:
         with pytest.raises(StructuredOutputError) as info:
             parse(text, cls)
-        fields_named = {re.match(r"\$\.f\d+", error.rsplit(" @ ", 1)[1]) for error in info.value.errors}
-        assert {match.group() for match in fields_named if match} == failing, info.value.errors
+        paths = [error.rsplit(" @ ", 1)[1] for error in info.value.errors]
+        named = {re.match(r"\$\.f\d+", path) for path in paths}
+        assert {match.group() for match in named if match} == failing, info.value.errors
     else:
         assert same(parse(text, cls), cls(**expected))
 

@@ -270,7 +270,7 @@ def _keys_used(tp: Any, value: dict[str, Any]) -> int:
     return len(value)
 
 
-def _union_hook(tp: Any, converter: cattrs.Converter) -> Hook:
+def _union_hook(tp: Any, converter: cattrs.BaseConverter) -> Hook:
     """The first member that accepts the value, in the order written; a JSON integer goes to
     ``int`` and a JSON float to ``float`` first when the union has them, and of the members
     that accept a JSON object, the one that reads most of its keys. When every member
@@ -330,13 +330,18 @@ def _is_class_with_fields(tp: Any) -> bool:
     return isinstance(origin, type) and (attrs.has(origin) or dataclasses.is_dataclass(origin))
 
 
-def _class_hook(tp: Any, converter: cattrs.Converter) -> Hook:
+def _is_object_class(tp: Any) -> bool:
+    return _is_class_with_fields(tp) or typing.is_typeddict(get_origin(tp) or tp)
+
+
+def _class_hook(tp: Any, base: cattrs.BaseConverter) -> Hook:
+    converter = typing.cast(cattrs.Converter, base)  # typed_converter builds a Converter
     if typing.is_typeddict(get_origin(tp) or tp):
         return _object_guard(converter.gen_structure_typeddict(tp))
     return _object_guard(converter.gen_structure_attrs_fromdict(tp))
 
 
-def _mapping_hook(tp: Any, converter: cattrs.Converter) -> Hook:
+def _mapping_hook(tp: Any, converter: cattrs.BaseConverter) -> Hook:
     """A ``dict`` is a JSON object, whose keys are strings: a key type JSON keys cannot be
     (``int``, ``float``, ``bool``) needs a converter, unless the object is empty."""
     origin = get_origin(tp) or tp
@@ -379,7 +384,7 @@ def _is_fixed_tuple(tp: Any) -> bool:
 
 
 def _positional_hook(
-    args: list[Any], least: int, converter: cattrs.Converter, finish: Callable[..., Any]
+    args: list[Any], least: int, converter: cattrs.BaseConverter, finish: Callable[..., Any]
 ) -> Hook:
     """A JSON array of ``least`` to ``len(args)`` items, each of its own type."""
     hooks = [(arg, converter.get_structure_hook(arg)) for arg in args]
@@ -389,12 +394,12 @@ def _positional_hook(
         if not least <= len(value) <= len(hooks):
             raise WrongValue(f"expected a JSON array of {count} items, got {len(value)}")
         items, errors = [], []
-        for i, ((arg, hook), item) in enumerate(zip(hooks, value)):
+        for i, ((arg, hook), item) in enumerate(zip(hooks, value, strict=True)):
             try:
                 items.append(hook(item, arg))
-            except Exception as exc:  # noqa: BLE001 (collected with its index, as cattrs does)
+            except Exception as exc:  # collected with its index, as cattrs does
                 note = IterableValidationNote(f"Structuring {cl!r} @ index {i}", i, arg)
-                exc.__notes__ = [*getattr(exc, "__notes__", []), note]
+                exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]
                 errors.append(exc)
         if errors:
             raise IterableValidationError(f"While structuring {cl!r}", errors, cl)
@@ -403,13 +408,13 @@ def _positional_hook(
     return _array_guard(structure_items)
 
 
-def _fixed_tuple_hook(tp: Any, converter: cattrs.Converter) -> Hook:
+def _fixed_tuple_hook(tp: Any, converter: cattrs.BaseConverter) -> Hook:
     """``tuple[int, str]``: a JSON array of exactly that many items, each of its own type."""
     args = [arg for arg in get_args(tp) if arg != ()]  # tuple[()] as Python 3.10 spells it
     return _positional_hook(args, len(args), converter, lambda *items: items)
 
 
-def _namedtuple_hook(tp: Any, converter: cattrs.Converter) -> Hook:
+def _namedtuple_hook(tp: Any, converter: cattrs.BaseConverter) -> Hook:
     """A ``NamedTuple``: a JSON array of its fields in order (those with defaults may be left
     out at the end)."""
     hints = typing.get_type_hints(tp)
@@ -418,7 +423,7 @@ def _namedtuple_hook(tp: Any, converter: cattrs.Converter) -> Hook:
     return _positional_hook(args, least, converter, tp)
 
 
-def _sequence_hook(tp: Any, converter: cattrs.Converter) -> Hook:
+def _sequence_hook(tp: Any, converter: cattrs.BaseConverter) -> Hook:
     """A list, a homogeneous tuple, a deque, a set or a frozenset: a JSON array, item by item."""
     origin = get_origin(tp) or tp
     args = get_args(tp)
@@ -430,7 +435,8 @@ def _sequence_hook(tp: Any, converter: cattrs.Converter) -> Hook:
         finish = tuple
     else:
         return _array_guard(list_structure_factory(tp, converter))
-    items = list_structure_factory(list[args[0]] if args else list, converter)
+    whole: Any = types.GenericAlias(list, args[:1]) if args else list
+    items = list_structure_factory(whole, converter)
     return _array_guard(items, finish)
 
 
@@ -511,9 +517,6 @@ def typed_converter() -> cattrs.Converter:
     converter.register_structure_hook_factory(_is_fixed_tuple, _fixed_tuple_hook)
     converter.register_structure_hook_factory(is_namedtuple, _namedtuple_hook)
     converter.register_structure_hook_factory(is_mapping, _mapping_hook)
-    converter.register_structure_hook_factory(
-        lambda tp: _is_class_with_fields(tp) or typing.is_typeddict(get_origin(tp) or tp),
-        _class_hook,
-    )
+    converter.register_structure_hook_factory(_is_object_class, _class_hook)
     converter.register_structure_hook_factory(_is_union, _union_hook)
     return converter
