@@ -140,65 +140,52 @@ def _subclass_hook(cl: Any) -> Hook:
 # --- enums and literals: matched by value and by the value's JSON type ---------------------
 
 
-def _key(value: Any) -> tuple[str, Any] | None:
-    """The table key of an allowed value; None for a value JSON cannot write."""
-    if value is None:
-        return ("null", None)
-    if isinstance(value, bool):
-        return ("bool", bool(value))
-    if isinstance(value, int):
-        return ("int", int(value))
-    if isinstance(value, float):
-        return ("float", float(value))
-    if isinstance(value, str):
-        return ("str", str(value))
-    return None
+def _key(value: Any) -> tuple[type, Any] | None:
+    """The table key of an allowed value: its JSON type and itself; None for a value JSON
+    cannot write."""
+    for kind in (bool, int, float, str):  # bool before int: True is an int too
+        if isinstance(value, kind):
+            return (kind, kind(value))
+    return (type(None), None) if value is None else None
 
 
-class _Values:
-    """The JSON values an enum or a ``Literal`` allows, each with what it structures to.
+_MISSING: Any = object()
+
+
+def _values_hook(pairs: list[tuple[Any, Any]], owner: str) -> Hook:
+    """The hook of the JSON values an enum or a ``Literal`` allows, each with what it gives.
 
     A value of the allowed value's own JSON type only: ``1`` takes the JSON
     integer ``1``, not ``true`` nor ``1.0``; ``1.5`` (a float) takes any
     number equal to it; ``True`` takes ``true`` only.
     """
+    table: dict[tuple[type, Any], Any] = {}
+    shown = []
+    for allowed, result in pairs:
+        key = _key(allowed)
+        if key is not None and key not in table:
+            table[key] = result
+            shown.append(json.dumps(key[1], ensure_ascii=False))
+    suffix = f" ({owner})" if owner else ""
+    if not shown:
+        expected = f"a value of {owner}, which has none JSON can write"
+    elif len(shown) == 1:
+        expected = f"{shown[0]}{suffix}"
+    else:
+        expected = f"one of {', '.join(shown)}{suffix}"
 
-    __slots__ = ("expected", "table")
-
-    def __init__(self, pairs: list[tuple[Any, Any]], owner: str) -> None:
-        self.table: dict[tuple[str, Any], Any] = {}
-        shown = []
-        for value, result in pairs:
-            key = _key(value)
-            if key is not None and key not in self.table:
-                self.table[key] = result
-                shown.append(json.dumps(key[1], ensure_ascii=False))
-        if not shown:
-            self.expected = f"a value of {owner}, which has none JSON can write"
-        elif len(shown) == 1:
-            self.expected = f"{shown[0]}{f' ({owner})' if owner else ''}"
-        else:
-            self.expected = f"one of {', '.join(shown)}{f' ({owner})' if owner else ''}"
-
-    def __call__(self, value: Any, _: Any) -> Any:
-        c = value.__class__
-        table = self.table
-        if c is str:
-            key: tuple[str, Any] = ("str", value)
-        elif c is int:
-            if ("int", value) in table:
-                return table["int", value]
-            key = ("float", value)
-        elif c is bool:
-            key = ("bool", value)
-        elif c is float:
-            key = ("float", value)
-        else:
-            key = ("null", None) if value is None else ("none", None)
+    def structure_value(value: Any, _: Any) -> Any:
         try:
-            return table[key]
-        except KeyError:
-            raise WrongValue(f"expected {self.expected}, got {_shown(value)}") from None
+            got = table.get((value.__class__, value), _MISSING)
+            if got is _MISSING and value.__class__ is int:  # an integer for a float value
+                got = table.get((float, value), _MISSING)
+        except TypeError:  # an object or an array: unhashable, and never allowed
+            got = _MISSING
+        if got is _MISSING:
+            raise WrongValue(f"expected {expected}, got {_shown(value)}")
+        return got
+
+    return structure_value
 
 
 def _flag_hook(tp: type[enum.Flag]) -> Hook:
@@ -225,12 +212,12 @@ def enum_hook(tp: type[enum.Enum]) -> Hook:
     """The hook of an enum of any base: its members by value; a Flag by its bits."""
     if issubclass(tp, enum.Flag):
         return _flag_hook(tp)
-    return _Values([(member.value, member) for member in tp], tp.__name__)
+    return _values_hook([(member.value, member) for member in tp], tp.__name__)
 
 
 def _literal_hook(tp: Any) -> Hook:
     args = get_args(tp)
-    return _Values([(a.value if isinstance(a, enum.Enum) else a, a) for a in args], "")
+    return _values_hook([(a.value if isinstance(a, enum.Enum) else a, a) for a in args], "")
 
 
 def _is_literal(tp: Any) -> bool:
