@@ -2,11 +2,11 @@
 
 ``FunctionCall.parse_arguments`` and ``Message.parse_content`` decode the
 finished text and structure it with cattrs, the library the wire models use,
-but with a converter of its own: the wire converter is lenient about the
-provider's envelope, while a user's schema must be checked. Scalars are strict
-JSON (a string is not an int, ``"false"`` is not a bool; a number with no
-fraction is an int), and detailed validation gives the JSON path of every
-failure. ``partial_view`` builds a class from a value still being streamed.
+but with a converter of its own (``_strict``): the wire converter is lenient
+about the provider's envelope, while a user's schema must be checked, and
+detailed validation gives the JSON path of every failure. Empty arguments
+are the empty object. ``partial_view`` builds a class from a value still
+being streamed, by the same rules.
 """
 
 from __future__ import annotations
