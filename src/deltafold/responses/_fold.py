@@ -44,8 +44,8 @@ from .._json_fold import ParseJSON
 from .._limits import Limits
 from .._models import Usage
 from .._partial_json import PartialJSON
-from ._events import Event, ResponseStatusChanged, SequenceGap
 from ._empty import no_event_error
+from ._events import Event, ResponseStatusChanged, SequenceGap
 from ._items import FunctionCall, ImageGenerationCall
 from ._json import CONTENT, ResponsesJSON
 from ._models import Response
