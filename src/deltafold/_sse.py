@@ -341,14 +341,21 @@ class SSEDecoder:
             self._dispatch(events)
             del parts[0]
         emit = events.append
+        plain = self._plain
         for part in parts:
             if part.startswith(b"data: ") and part.find(b"\n", 6) < 0:
                 if limit is not None and len(part) > limit:
                     raise self._limit_error(len(part))
-                if self._plain:
+                if plain:
                     emit(part[6:])
                 else:
                     emit(_message(part[6:].decode("utf-8", "replace"), self._last_id))
+            elif plain and part.startswith(b"event: ") and (start := _named_data(part)) > 0:
+                # ``event: NAME`` then one ``data:`` line (the Responses and Messages APIs
+                # name every event; the data repeats the name as its ``type``).
+                if limit is not None and len(part) > limit:
+                    raise self._limit_error(len(part))
+                emit(part[start + 6 :])
             else:
                 for piece in part.split(b"\n"):
                     line(piece, events)
@@ -390,7 +397,7 @@ class SSEDecoder:
         if self._data:
             name = self._event.decode("utf-8", "replace") or "message"
             raw = b"\n".join(self._data)
-            if self._plain and name == "message":
+            if self._plain and name != "error":
                 events.append(raw)
             else:
                 data = raw.decode("utf-8", "replace")
@@ -407,6 +414,22 @@ class SSEDecoder:
 
     def _limit_error(self, value: int) -> LimitExceededError:
         return limit_error("max_event_bytes", value, self._max, "an SSE event")
+
+
+def _named_data(part: bytes) -> int:
+    """For an event of exactly ``event: NAME`` and one ``data: ...`` line, NAME not ``error``:
+    where its data line starts; else -1 (the line path frames it, to the same result).
+    """
+    line_end = part.find(b"\n", 7)
+    if (
+        line_end < 0
+        or not part.startswith(b"data: ", line_end + 1)
+        or part.find(b"\n", line_end + 7) >= 0
+        or b"\r" in part
+        or part[7:line_end].strip() == b"error"
+    ):
+        return -1
+    return line_end + 1
 
 
 def _drop_comment_events(datas: list[bytes]) -> bool:
@@ -435,8 +458,10 @@ class DataDecoder(SSEDecoder):
 
     The data are the raw UTF-8 bytes (``orjson.loads`` reads them without a text
     copy; a reader wanting text decodes them with ``errors="replace"``, as
-    :class:`SSEDecoder` does). Any other event (``event: error``...) still comes out
-    as a :class:`ServerSentEvent`. The framing, limits and errors are
+    :class:`SSEDecoder` does). So does an event of any other name but ``error``:
+    the Responses and Messages APIs name every event and repeat the name in the
+    data's ``type``, and no reader acts on a name but ``error``, which still comes
+    out as a :class:`ServerSentEvent`. The framing, limits and errors are
     :class:`SSEDecoder`'s; only the per-event object is skipped, which the fold
     would read two fields of and drop.
     """
