@@ -68,12 +68,12 @@ class Request:
     ) -> None:
         body = dict(json)
         body["stream"] = True
-        self.method = method
-        self.url = url
-        self.json = body
+        self.method: str = method
+        self.url: str | httpx.URL = url
+        self.json: dict[str, Any] = body
         # A copy: the caller may change its own dict while the stream is open.
         self.headers: dict[str, str] = dict(headers or {})
-        self.redact = Redactor.of_request(url, self.headers, secrets)
+        self.redact: Redactor = Redactor.of_request(url, self.headers, secrets)
 
     def __repr__(self) -> str:
         return f"Request({self.method} {safe_url(self.url)})"
