@@ -13,6 +13,8 @@ import os
 import sys
 from typing import Any
 
+from ._plural import plural
+
 __all__ = ["add_bulk", "run_bulk"]
 
 _PROGRESS_HINT = 'the progress bar needs tqdm: pip install "deltafold[arrow]"'
@@ -109,8 +111,8 @@ def _run(args: argparse.Namespace) -> int:
     rate = summary.streams / summary.seconds if summary.seconds else 0.0
     errors = ", ".join(f"{name} {count}" for name, count in sorted(summary.errors.items()))
     print(
-        f"{summary.streams} streams from {summary.files} files in {summary.seconds:.2f} s "
-        f"({rate:,.0f} streams/s); {summary.error_rows} error rows"
+        f"{plural(summary.streams, 'stream')} from {plural(summary.files, 'file')} in "
+        f"{summary.seconds:.2f} s ({rate:,.0f} streams/s); {plural(summary.error_rows, 'error row')}"
         + (f" ({errors})" if errors else "")
         + f" -> {os.fspath(args.output)}"
     )

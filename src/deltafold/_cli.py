@@ -14,7 +14,6 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -28,11 +27,13 @@ from ._assemble import fold_body
 from ._bulk_cli import add_bulk
 from ._client import Client
 from ._convert import to_dict
+from ._demo import demo_recording
 from ._endpoint import OPENAI_URL, OPENROUTER_URL
 from ._events import Event
 from ._exceptions import DeltafoldError, EmptyStreamError
 from ._live import LivePrinter, use_color
 from ._models import ChatCompletion
+from ._plural import plural
 from ._server import (
     ServeExtraMissing,
     base_url,
@@ -48,7 +49,6 @@ from ._timing import Timing
 __all__ = ["main"]
 
 _PROG = "deltafold"
-_DEMO_FILE = "demo_stream.sse"
 _DEMO_SECONDS = 1.5
 
 
@@ -203,7 +203,10 @@ def _add_serve(commands: _Commands) -> None:
             "model. Prints the base URL, then serves until interrupted. Needs the serve extra."
         ),
     )
-    serve.add_argument("file", metavar="FILE", help="the recording to replay")
+    serve.add_argument(
+        "file", metavar="FILE", nargs="?",
+        help="the recording to replay (default: the bundled demo recording)",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument(
         "--port", type=_port, default=0, help="port to bind (default 0: any free port)"
@@ -250,11 +253,6 @@ def _show(completion: ChatCompletion, printer: LivePrinter | None) -> None:
 
 
 # --- demo ---------------------------------------------------------------------------
-
-
-def demo_recording() -> bytes:
-    """The bundled OpenRouter-style recording the demo replays."""
-    return resources.files("deltafold").joinpath(_DEMO_FILE).read_bytes()
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -430,9 +428,11 @@ def _print_stats(wanted: bool | None, timing: Timing | None) -> None:
 
 def _run_serve(args: argparse.Namespace) -> int:
     require_serve()
+    source = demo_recording() if args.file is None else args.file
+    name = "the demo recording" if args.file is None else args.file
     try:
         recording = load_recording(
-            args.file, chunk_chars=args.chunk_chars, seed=args.seed, style=args.style
+            source, chunk_chars=args.chunk_chars, seed=args.seed, style=args.style
         )
     except OSError as exc:
         raise CommandError(f"cannot read {args.file}: {exc.strerror or exc}") from None
@@ -444,7 +444,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     url = base_url(sock)
-    print(f"Replaying {args.file} ({recording.model}, {len(recording.events)} events)")
+    print(f"Replaying {name} ({recording.model}, {plural(len(recording.events), 'event')})")
     print(f"Listening on {url}  (POST {url}/chat/completions, GET {url}/models)", flush=True)
     try:
         make_server(app).run(sockets=[sock])

@@ -18,6 +18,7 @@ import orjson
 
 from ._exceptions import ChunkDecodeError, EmptyStreamError, StreamError
 from ._models import ChatCompletion, ChatCompletionChunk
+from ._plural import plural
 from ._redact import Redactor
 from ._sentinel import Sentinel
 from ._sse import BOM_BYTES
@@ -328,7 +329,7 @@ def no_chunk_error(
     )
     head = seen.head() if seen is not None else None
     if count:
-        items = "1 item" if count == 1 else f"{count} items"
+        items = plural(count, "item")
         held = ", ".join(repr(k) for k in keys[:5]) + (", ..." if len(keys) > 5 else "")
         which = f"; {'it' if count == 1 else 'they'} held only {held}" if keys else ""
         return EmptyStreamError(

@@ -25,6 +25,7 @@ from ._exceptions import (
     NotEventStreamError,
     TransportError,
 )
+from ._plural import plural
 from ._redact import SECRET_HEADERS, Redactor
 
 __all__ = [
@@ -208,7 +209,7 @@ def stream_error(
     if idle_timeout is not None and isinstance(exc, httpx.ReadTimeout):
         return idle_error(idle_timeout, events=events)
     return TransportError(
-        f"the connection failed after {events} events ({request.redact(_describe(exc))})"
+        f"the connection failed after {plural(events, 'event')} ({request.redact(_describe(exc))})"
     )
 
 
@@ -216,7 +217,7 @@ def idle_error(idle_timeout: float, *, events: int | None) -> IdleTimeoutError:
     if events is None:
         where = "for the response headers"
     else:
-        where = f"after {events} events" if events else "before the first event"
+        where = f"after {plural(events, 'event')}" if events else "before the first event"
     return IdleTimeoutError(f"no event within idle_timeout={idle_timeout:g}s {where}")
 
 
