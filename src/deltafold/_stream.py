@@ -58,6 +58,7 @@ import anyio
 import httpx
 
 from ._core import CHUNKS, END, EVENTS, NEED_INPUT, RAW, StreamCore
+from ._endpoint import check_request_url
 from ._events import Event
 from ._exceptions import DeltafoldError, StreamUsageError
 from ._http import (
@@ -440,6 +441,7 @@ def aconnect_chat(
     ``telemetry=False`` records no OpenTelemetry
     span or metric for this stream (see :class:`Telemetry`); ``.timing`` is kept anyway.
     """
+    check_request_url(http, url)  # "did you mean http://...?" before any request
     return AsyncChatStream(
         http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits,
         telemetry=telemetry,

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from ._core import CHUNKS, END, EVENTS, NEED_INPUT, RAW, StreamCore
+from ._endpoint import check_request_url
 from ._events import Event
 from ._exceptions import DeltafoldError, StreamUsageError
 from ._http import (
@@ -284,6 +285,7 @@ def connect_chat(
     Same contract as :func:`aconnect_chat`, except that ``idle_timeout`` is
     enforced through httpx's read timeout (see :class:`ChatStream`).
     """
+    check_request_url(http, url)  # "did you mean http://...?" before any request
     return ChatStream(
         http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits,
         telemetry=telemetry,
