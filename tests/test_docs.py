@@ -45,10 +45,13 @@ SKIP_MARK = "<!-- docs: skip"
 HARNESS_LINE = re.compile(r"^# expect: (.+)$", re.M)
 """The old in-file form of an expectation: refused, since readers would see it."""
 
-UMBRELLA = "I'll check the current forecast for Lisbon so I can tell you whether to pack an umbrella."
-"""The content of the demo recording (``deltafold.demo_recording()``), which most examples replay."""
+UMBRELLA = (
+    "I'll check the current forecast for Lisbon so I can tell you whether to pack an umbrella."
+)
+"""The content of ``deltafold.demo_recording()``, which most examples replay."""
 WEATHER_CALL = (
-    'get_weather {"city": "Lisbon", "country": "PT", "unit": "celsius", "include": ["precipitation"]}'
+    'get_weather {"city": "Lisbon", "country": "PT", "unit": "celsius", '
+    '"include": ["precipitation"]}'
 )
 EXPECTED: dict[str, list[str]] = {
     "concurrent_streams.py": ["20 streams, 20 finished with tool calls, 10600 tokens in total"],
