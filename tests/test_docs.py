@@ -23,6 +23,7 @@ through httpx would fail instead of leaving the machine.
 from __future__ import annotations
 
 import ast
+import html
 import json
 import os
 import re
@@ -465,7 +466,13 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     assert result.returncode == 0, (
         f"mkdocs build --strict failed:\n{result.stdout}\n{result.stderr}"
     )
-    assert (tmp_path / "site" / "api" / "index.html").is_file()
+    assert "Formatting signatures requires" not in result.stdout + result.stderr  # ruff found
+    api = (tmp_path / "site" / "api" / "index.html").read_text()
+    # No badge on every field, and no private name in a rendered signature or value.
+    assert "class-attribute" not in api and "instance-attribute" not in api
+    text = html.unescape(re.sub(r"<[^>]+>", "", api))
+    private = sorted(set(re.findall(r"(?<![\w*.])_[A-Za-z]\w*", text)))
+    assert not private, f"private names on the API page: {private}"
 
 
 def test_public_names_are_in_the_api_reference() -> None:

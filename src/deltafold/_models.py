@@ -44,7 +44,7 @@ __all__ = [
 if TYPE_CHECKING:
     from cattrs import BaseConverter
     from typing_extensions import Self
-    _T = TypeVar("_T")
+    T = TypeVar("T")
 
     from ._exceptions import JSONParseError
 
@@ -112,9 +112,9 @@ class FunctionCall(_WireModel):
     )
     """Why the arguments are not JSON, with the position (``parse_json``); else None."""
 
-    def parse_arguments(self, cls: type[_T], *, converter: BaseConverter | None = None) -> _T:
+    def parse_arguments(self, cls: type[T], *, converter: BaseConverter | None = None) -> T:
         """``arguments`` decoded and structured into ``cls`` (docs/structured.md)."""
-        return cast("_T", WIRE.structure(self, cls, converter))
+        return cast("T", WIRE.structure(self, cls, converter))
 
 
 @define
@@ -315,9 +315,9 @@ class Message(_WireModel):
         """``content`` as ``str``: ``""`` when the model sent no text (only tool calls, say)."""
         return self.content or ""
 
-    def parse_content(self, cls: type[_T], *, converter: BaseConverter | None = None) -> _T:
+    def parse_content(self, cls: type[T], *, converter: BaseConverter | None = None) -> T:
         """``content`` decoded and structured into ``cls`` (docs/structured.md)."""
-        return cast("_T", WIRE.structure(self, cls, converter))
+        return cast("T", WIRE.structure(self, cls, converter))
 
 
 @define
