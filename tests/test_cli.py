@@ -398,3 +398,123 @@ def test_stream_stats_summary_on_stderr() -> None:
     assert int(re.search(r"first chunk (\d+)ms", line).group(1)) >= 100  # type: ignore[union-attr]
     assert "chunks" not in quiet.stderr
     assert shown.stdout == quiet.stdout
+
+
+# --- mistakes that deserve a hint (issue 19, point 6) ------------------------------------
+
+
+def _subcommands() -> list[str]:
+    from deltafold._cli import build_parser
+
+    parser = build_parser()
+    [action] = [a for a in parser._subparsers._group_actions]  # type: ignore[union-attr]
+    return sorted(action.choices)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("command", _subcommands())
+def test_every_help_ends_with_examples_of_its_command(command: str) -> None:
+    result = run(command, "--help")
+    assert result.returncode == 0, result.stderr
+    head, _, examples = result.stdout.rpartition("\nexamples:\n")
+    assert head, f"deltafold {command} --help has no examples section:\n{result.stdout}"
+    lines = [line.strip() for line in examples.splitlines() if line.strip()]
+    assert lines and all(line.startswith(("deltafold ", "curl ", "OPENROUTER_")) for line in lines)
+    assert any(line.startswith(f"deltafold {command}") or f"| deltafold {command}" in line
+               or f" deltafold {command} " in line for line in lines), lines
+
+
+def test_assemble_help_names_every_form_it_reads() -> None:
+    text = " ".join(run("assemble", "--help").stdout.split())
+    for form in ("SSE", "JSON lines", "a JSON array of chunks", "non-streamed completion"):
+        assert form in text, form
+
+
+def test_stream_without_a_key_names_the_option_and_the_variable() -> None:
+    result = run("stream", "-m", "m", "Hi")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "deltafold stream: no API key for https://openrouter.ai/api/v1: "
+        "set OPENROUTER_API_KEY or pass --api-key"
+    )
+    elsewhere = run("stream", "-m", "m", "--base-url", "https://llm.example.com/v1", "Hi",
+                    OPENAI_API_KEY=SECRET)
+    assert elsewhere.returncode == 1 and SECRET not in elsewhere.stderr
+    assert "pass --api-key (--api-key '' for a server that needs none)" in elsewhere.stderr
+    assert "api_key" not in elsewhere.stderr.replace("OPENAI_API_KEY", "")
+
+
+def test_serve_without_a_file_replays_the_demo_recording() -> None:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "deltafold", "serve", "--port", "0", "--delay-ms", "0"],
+        stdout=subprocess.PIPE, text=True, env=_env(),
+    )
+    try:
+        assert server.stdout is not None
+        banner = server.stdout.readline()
+        url = re.search(r"Listening on (\S+)", server.stdout.readline())
+        assert banner == "Replaying the demo recording (anthropic/claude-sonnet-4.5, 47 events)\n"
+        assert url, banner
+        request = {"model": "m", "stream": True}
+        reply = httpx.post(f"{url.group(1)}/chat/completions", json=request, timeout=30)
+        assert reply.content == demo_recording()
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _chunk_rows(folder: Path) -> list[Path]:
+    """One chunk per row, in .parquet and .jsonl (chunk as text and as an object)."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    chunks = [
+        {"id": "a", "choices": [{"index": 0, "delta": {"content": "Hel"}}]},
+        {"id": "a", "choices": [{"index": 0, "delta": {"content": "lo"}, "finish_reason": "stop"}]},
+    ]
+    rows = [{"request_id": "r1", "seq": n, "payload": json.dumps(c)} for n, c in enumerate(chunks)]
+    pq.write_table(pa.Table.from_pylist(rows), folder / "rows.parquet")
+    (folder / "text.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "objects.jsonl").write_text(
+        "".join(json.dumps({**r, "payload": c}) + "\n" for r, c in zip(rows, chunks, strict=True))
+    )
+    return [folder / "rows.parquet", folder / "text.jsonl", folder / "objects.jsonl"]
+
+
+def test_bulk_suggests_stream_id_for_chunk_rows(tmp_path: Path) -> None:
+    for source in _chunk_rows(tmp_path):
+        result = run("bulk", str(source), "-o", str(tmp_path / "out.parquet"))
+        assert result.returncode == 1, (source.name, result.stdout)
+        message = result.stderr
+        assert message.startswith(f"deltafold bulk: {source}: no ")
+        assert "look like one chunk each (in 'payload')" in message, message
+        assert "--stream-id" in message and "e.g. --stream-id request_id" in message
+        assert "--column payload" in message
+        assert not (tmp_path / "out.parquet").exists()
+    right = run("bulk", str(tmp_path / "rows.parquet"), "-o", str(tmp_path / "out.parquet"),
+                "--stream-id", "request_id", "--order", "seq", "--column", "payload")
+    assert right.returncode == 0, right.stderr
+    assert right.stdout.startswith("1 stream from 1 file in ")  # and proper plurals
+    assert "; 0 error rows -> " in right.stdout
+
+
+@pytest.mark.parametrize("name", ["out.csv", "out.json", "completions.jsonl", "out"])
+def test_bulk_refuses_an_output_named_for_another_format(tmp_path: Path, name: str) -> None:
+    pytest.importorskip("pyarrow")
+    source = tmp_path / "one.sse"
+    source.write_bytes(demo_recording())
+    result = run("bulk", str(source), "-o", str(tmp_path / name))
+    assert result.returncode == 1
+    assert "but bulk writes Parquet" in result.stderr
+    assert f"name it '{Path(name).stem}.parquet'" in result.stderr
+    assert not (tmp_path / name).exists() and result.stdout == ""
+
+
+def test_cli_output_counts_are_plural_only_when_not_one(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    (tmp_path / "in").mkdir()
+    for n in (1, 2):
+        (tmp_path / "in" / f"s{n}.sse").write_bytes(demo_recording())
+        result = run("bulk", str(tmp_path / "in"), "-o", str(tmp_path / f"o{n}.parquet"))
+        assert result.returncode == 0, result.stderr
+        words = "1 stream from 1 file" if n == 1 else "2 streams from 2 files"
+        assert result.stdout.startswith(words + " in "), result.stdout
+        assert not re.search(r"\b1 (streams|files|chunks|events|error rows)\b", result.stdout)

@@ -1,6 +1,7 @@
 """The documentation is tested like code: every example runs, every table is checked.
 
-- Each ``docs/examples/*.py`` runs as a subprocess with a timeout. The texts
+- Each ``docs/examples/*.py`` runs as a subprocess with a timeout, copied alone
+  into an empty folder (an example copied out of the repository runs). The texts
   :data:`EXPECTED` lists for it must all appear in its output, and a page must
   include it. The expectations live here, not in the example, so the page shows
   the reader only the script.
@@ -22,6 +23,7 @@ through httpx would fail instead of leaving the machine.
 from __future__ import annotations
 
 import ast
+import html
 import json
 import os
 import re
@@ -44,10 +46,18 @@ SKIP_MARK = "<!-- docs: skip"
 HARNESS_LINE = re.compile(r"^# expect: (.+)$", re.M)
 """The old in-file form of an expectation: refused, since readers would see it."""
 
+UMBRELLA = (
+    "I'll check the current forecast for Lisbon so I can tell you whether to pack an umbrella."
+)
+"""The content of ``deltafold.demo_recording()``, which most examples replay."""
+WEATHER_CALL = (
+    'get_weather {"city": "Lisbon", "country": "PT", "unit": "celsius", '
+    '"include": ["precipitation"]}'
+)
 EXPECTED: dict[str, list[str]] = {
-    "concurrent_streams.py": ["20 streams, 20 finished with tool calls, 1100 tokens in total"],
+    "concurrent_streams.py": ["20 streams, 20 finished with tool calls, 10600 tokens in total"],
     "connect_endpoint.py": [
-        "Let me check the weather in Paris for you.",
+        UMBRELLA,
         "finish_reason: tool_calls",
         "sync: get_weather",
     ],
@@ -65,10 +75,10 @@ EXPECTED: dict[str, list[str]] = {
         "passed: test_split_round_trips",
     ],
     "openai_sdk_afold.py": [
-        "Let me check the weather in Paris for you.",
-        "reasoning: The user wants the weather in Paris, so I call the tool.",
-        'tool call: get_weather {"city": "Paris"}',
-        "provider: Replay | cost: 0.00012",
+        UMBRELLA,
+        "reasoning: The user wants to know the weather in Lisbon and whether an umbrella",
+        f"tool call: {WEATHER_CALL}",
+        "provider: Anthropic | cost: 0.003006",
     ],
     "openai_types.py": [
         "openai.types.chat.chat_completion ChatCompletion",
@@ -76,9 +86,9 @@ EXPECTED: dict[str, list[str]] = {
         "reasoning: Need the weather.",
     ],
     "quickstart_stream.py": [
-        "Let me check the weather in Paris for you.",
-        'tool call: get_weather {"city": "Paris"}',
-        "tokens: 55",
+        UMBRELLA,
+        f"tool call: {WEATHER_CALL}",
+        "tokens: 530",
     ],
     "record_and_assemble.py": [
         "content: Recorded once, replayed forever.",
@@ -86,7 +96,7 @@ EXPECTED: dict[str, list[str]] = {
         "same completion: True",
     ],
     "starlette_proxy.py": [
-        "browser got: Let me check the weather in Paris for you.",
+        f"browser got: {UMBRELLA}",
         "proxy logged the same completion: True",
         "browser got the recorded bytes: True",
     ],
@@ -97,23 +107,23 @@ EXPECTED: dict[str, list[str]] = {
         "last partial value == final answer: True",
     ],
     "stream_terminal.py": [
-        "The user wants the weather in Paris, so I call the tool.",
-        '-> get_weather({"city": "Paris"})',
+        "The user wants to know the weather in Lisbon and whether an umbrella is needed.",
+        '-> get_weather({"city": "Lisbon", "country": "PT", "unit": "celsius", "include": [',
         "[finish_reason: tool_calls]",
-        "[usage: 55 tokens, cost 0.00012]",
+        "[usage: 530 tokens, cost 0.003006]",
     ],
     "stream_timing.py": [
-        "chunks: 24",
+        "chunks: 43",
         # Times vary with the machine: ranges, as patterns. 250 ms before the first chunk.
         r"re:time to headers: \d+ ms",
         r"re:time to first chunk: (2[5-9]\d|[3-9]\d\d|[1-9]\d{3}) ms",
         r"re:time to first token: (2[5-9]\d|[3-9]\d\d|[1-9]\d{3}) ms",
-        r"re:gaps: 23, p50 (1[5-9]|[2-9]\d|\d{3,}) ms, max \d+ ms",
+        r"re:gaps: 42, p50 (1[5-9]|[2-9]\d|\d{3,}) ms, max \d+ ms",
         r"re:output tokens per second: \d+",
-        r"re:24 chunks, headers \d+ms, first chunk \d+ms, first token \d+ms, total",
+        r"re:43 chunks, headers \d+ms, first chunk \d+ms, first token \d+ms, total",
     ],
     "trio_stream.py": [
-        "answer: Let me check the weather in Paris for you.",
+        f"answer: {UMBRELLA}",
         "finish_reason: tool_calls",
     ],
 }
@@ -157,10 +167,12 @@ def _offline_env() -> dict[str, str]:
     return env
 
 
-def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+def _run(
+    args: list[str], timeout: float, cwd: Path = REPO
+) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(
-            args, cwd=REPO, env=_offline_env(), capture_output=True, text=True, timeout=timeout
+            args, cwd=cwd, env=_offline_env(), capture_output=True, text=True, timeout=timeout
         )
     except subprocess.TimeoutExpired as exc:
         pytest.fail(
@@ -305,10 +317,14 @@ EXAMPLE_FILES = sorted(p for p in EXAMPLES.glob("*.py") if not p.name.startswith
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, id=p.name) for p in EXAMPLE_FILES])
-def test_example_runs(path: Path) -> None:
+def test_example_runs(path: Path, tmp_path: Path) -> None:
+    """Each example runs as a reader would: copied alone into an empty folder and run there
+    (the recording it replays ships with the package, not beside the script)."""
     expected = EXPECTED.get(path.name, [])
     assert expected, f"{path.name} needs what it must print, in EXPECTED of tests/test_docs.py"
-    result = _run([sys.executable, str(path)], EXAMPLE_TIMEOUT)
+    copy = tmp_path / path.name
+    copy.write_bytes(path.read_bytes())
+    result = _run([sys.executable, str(copy)], EXAMPLE_TIMEOUT, cwd=tmp_path)
     if result.returncode == 77:
         pytest.skip(f"{path.name}: {result.stdout.strip().splitlines()[-1]}")
     assert result.returncode == 0, f"{path.name} failed:\n{result.stdout}\n{result.stderr}"
@@ -450,7 +466,13 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     assert result.returncode == 0, (
         f"mkdocs build --strict failed:\n{result.stdout}\n{result.stderr}"
     )
-    assert (tmp_path / "site" / "api" / "index.html").is_file()
+    assert "Formatting signatures requires" not in result.stdout + result.stderr  # ruff found
+    api = (tmp_path / "site" / "api" / "index.html").read_text()
+    # No badge on every field, and no private name in a rendered signature or value.
+    assert "class-attribute" not in api and "instance-attribute" not in api
+    text = html.unescape(re.sub(r"<[^>]+>", "", api))
+    private = sorted(set(re.findall(r"(?<![\w*.])_[A-Za-z]\w*", text)))
+    assert not private, f"private names on the API page: {private}"
 
 
 def test_public_names_are_in_the_api_reference() -> None:

@@ -346,7 +346,9 @@ def test_cli_stream_needs_no_key_for_a_loopback_server(local: str) -> None:
 def test_cli_stream_refuses_an_unusable_endpoint() -> None:
     result = cli("stream", "-m", "m", "--base-url", "127.0.0.1:8001/v1", "Hi")
     assert result.returncode == 1
-    assert result.stderr.startswith("deltafold stream: base_url='127.0.0.1:8001/v1' has no scheme")
+    assert result.stderr.startswith(
+        "deltafold stream: --base-url='127.0.0.1:8001/v1' has no scheme"  # as it was typed
+    )
     assert "did you mean http://127.0.0.1:8001/v1?" in result.stderr
     result = cli(
         "stream",

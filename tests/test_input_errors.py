@@ -476,3 +476,131 @@ def test_unreadable_items_keep_their_position() -> None:
     assert info.value.position == 1
     assert info.value.partial is not None
     assert info.value.partial.choices[0].message.content == "Hi"
+
+
+# --- mistakes that deserve a hint (issue 19, point 6) -------------------------------------
+
+
+def _file_hint_calls() -> list[tuple[str, Any]]:
+    """Every entry point that takes a body or JSON text, each given the text ``name``."""
+
+    async def afold_it(name: Any) -> None:
+        deltafold.afold(name)
+
+    return [
+        ("assemble(str)", lambda name: assemble(name)),
+        ("assemble(bytes)", lambda name: assemble(name.encode())),
+        ("assemble_sse(str)", lambda name: assemble_sse(name)),
+        ("assemble_sse(bytes)", lambda name: assemble_sse(name.encode())),
+        ("assemble_sse([str])", lambda name: assemble_sse([name])),
+        ("assemble([str])", lambda name: assemble([name])),
+        ("fold(str)", lambda name: list(deltafold.fold(name))),
+        ("fold([str])", lambda name: list(deltafold.fold([name]))),
+        ("afold(str)", lambda name: anyio.run(afold_it, name)),
+        ("Accumulator.feed(str)", lambda name: Accumulator().feed(name)),
+    ]
+
+
+FILE_HINT_CALLS = _file_hint_calls()
+
+
+@pytest.mark.parametrize(
+    "call", [c for _, c in FILE_HINT_CALLS], ids=[n for n, _ in FILE_HINT_CALLS]
+)
+@pytest.mark.parametrize("form", ["relative", "absolute", "padded"])
+def test_text_naming_a_file_says_to_read_the_file(
+    call: Any, form: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``assemble("rec.sse")`` folds seven characters: the error names the file to read."""
+    recording = tmp_path / "logs" / "stream-0042.jsonl"
+    recording.parent.mkdir()
+    recording.write_bytes(sse(CHUNK))
+    monkeypatch.chdir(tmp_path)
+    name = {"relative": "logs/stream-0042.jsonl", "absolute": str(recording)}.get(
+        form, " logs/stream-0042.jsonl\n"
+    )
+    with pytest.raises((DeltafoldError, TypeError)) as info:
+        call(name)
+    text = str(info.value)
+    shown = name.strip()
+    assert f"{shown!r} names a file, not its content" in text, text
+    assert f"Path({shown!r}).read_bytes()" in text
+
+
+def test_text_naming_no_file_gets_no_file_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder.sse").mkdir()  # a folder is not a file to read
+    for name in ("missing.sse", "folder.sse", "logs/none.jsonl"):
+        with pytest.raises(EmptyStreamError) as info:
+            assemble(name)
+        assert "names a file" not in str(info.value)
+        assert NOT_SSE in str(info.value)
+
+
+NO_SCHEME = [
+    ("localhost:8000/v1/chat/completions", "http://localhost:8000/v1/chat/completions"),
+    ("127.0.0.1:9/chat/completions", "http://127.0.0.1:9/chat/completions"),
+    ("api.example.com/v1/chat/completions", "https://api.example.com/v1/chat/completions"),
+    ("//api.example.com/v1/chat/completions", "https://api.example.com/v1/chat/completions"),
+]
+
+
+@pytest.mark.parametrize(("url", "meant"), NO_SCHEME)
+def test_stream_url_without_a_scheme_gets_did_you_mean(url: str, meant: str) -> None:
+    """The same rule as Client's base_url, for aconnect_chat and connect_chat, before a request."""
+    with sync_client() as http, pytest.raises(deltafold.EndpointError) as sync_info:
+        deltafold.connect_chat(http, url, json={"model": "m"})
+    assert str(sync_info.value) == f"url={url!r} has no scheme; did you mean {meant}?"
+
+    async def main() -> None:
+        async with async_client() as http:
+            with pytest.raises(deltafold.EndpointError) as info:
+                deltafold.aconnect_chat(http, url, json={"model": "m"})
+            assert str(info.value) == str(sync_info.value)
+
+    anyio.run(main)
+    base = url.rsplit("/chat/completions", 1)[0]
+    with pytest.raises(deltafold.EndpointError) as client_info:
+        deltafold.Client(base, api_key="")
+    assert f"did you mean {meant.rsplit('/chat/completions', 1)[0]}?" in str(client_info.value)
+
+
+def test_stream_url_errors_show_no_query_string() -> None:
+    with sync_client() as http:
+        for url in (f"localhost:8000/v1/chat/completions?key={KEY}", f"ftp://h/v1?key={KEY}"):
+            with pytest.raises(deltafold.EndpointError) as info:
+                deltafold.connect_chat(http, url, json={})
+            assert KEY not in str(info.value) and "?..." in str(info.value)
+        with pytest.raises(deltafold.EndpointError, match="has no host"):
+            deltafold.connect_chat(http, "http:///v1/chat/completions", json={})
+
+
+def test_a_relative_url_is_fine_with_a_base_url(replay: ReplayServer) -> None:
+    path = replay.add(sse(CHUNK)).removeprefix(replay.url)
+    with (
+        sync_client(base_url=replay.url) as http,
+        deltafold.connect_chat(http, path, json=REQUEST, idle_timeout=TIMEOUT) as stream,
+    ):
+        assert stream.until_done().choices[0].message.content == "Hi"
+
+
+def test_dir_lists_the_public_api_only() -> None:
+    names = dir(deltafold)
+    assert "TYPE_CHECKING" not in names and "annotations" not in names
+    assert not [n for n in names if n.startswith("_") and n != "__version__"]
+    assert set(deltafold.__all__) <= set(names)
+    assert {"assemble_table", "BulkOptions", "demo_recording"} <= set(names)
+
+
+def test_counts_in_messages_are_plural_only_when_not_one() -> None:
+    one = [{"id": "c", "choices": [{"index": 0, "delta": {"content": "x"}}]}]
+    with pytest.raises(IncompleteStreamError, match=r"after 1 chunk but"):
+        assemble(one, strict=True)
+    with pytest.raises(IncompleteStreamError, match=r"after 2 chunks but"):
+        assemble(one * 2, strict=True)
+    with deltafold.fold(iter(one)) as chunks:
+        for _ in chunks:
+            pass
+    assert chunks.timing.summary().startswith("1 chunk,")

@@ -233,7 +233,7 @@ SANS_IO = (
     "_decode", "_sse", "_rawcut", "_body", "_core", "_iterfold", "_assemble", "_split", "_events",
     "_limits", "_exceptions", "_sentinel", "_redact", "_partial_json", "_timing",
     "_json_events", "_json_scalars", "_json_fold", "_typed", "_content_parts", "_bulkrow",
-    "_fast_structure", "_strict", "_format", "_chat_format",
+    "_fast_structure", "_strict", "_format", "_chat_format", "_plural",
     *(name for name in MODULES if name.startswith("responses.")),
 )
 """The core: chunks and bytes in, values out; it never opens a socket (docs/concepts.md)."""
@@ -269,7 +269,7 @@ def test_the_io_reader_finds_io() -> None:
 LAYERS = (
     (
         "_models", "_deferred", "_content_parts", "_jsonvalue", "_sentinel", "_exceptions",
-        "_limits", "_json_events", "_events", "_redact", "_timing", "_format",
+        "_limits", "_json_events", "_events", "_redact", "_timing", "_format", "_plural",
         "responses._parts", "responses._items", "responses._models", "responses._events",
         "responses._state",
     ),
@@ -285,7 +285,7 @@ LAYERS = (
     ("_http", "_endpoint", "_telemetry", "_stream", "_stream_sync", "_client"),
     ("_bulkrow", "_arrow", "_bulk", "_bulk_ray", "_bulk_duckdb"),
     (
-        "_bulk_cli", "_split", "_server", "_live", "_cli", "__main__", "__init__",
+        "_bulk_cli", "_split", "_server", "_live", "_demo", "_cli", "__main__", "__init__",
         "responses._unfold", "responses.__init__",
     ),
 )

@@ -157,8 +157,9 @@ def test_proxy_logs_the_completion_so_far_when_the_browser_disconnects(
     proxy: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="proxy")
-    full = deltafold.assemble(PROXY_EXAMPLE.with_name("weather.sse").read_bytes())
-    request = {"model": "m", "messages": [{"role": "user", "content": "Weather in Paris?"}]}
+    full = deltafold.assemble(deltafold.demo_recording())
+    question = "Do I need an umbrella in Lisbon?"
+    request = {"model": "m", "messages": [{"role": "user", "content": question}]}
     received = deltafold.Accumulator()
     with (
         httpx.Client(timeout=BOUND) as browser,

@@ -1,14 +1,13 @@
 """Run many streams at once in a task group, each folded into its own ChatCompletion."""
 
-from pathlib import Path
-
 import anyio
 import httpx
 
 import deltafold
 
-# A recorded OpenRouter-style stream, replayed by a local server: no network, no key.
-RECORDING = Path(__file__).with_name("weather.sse")
+# The recorded OpenRouter stream that ships with deltafold, replayed by a local server:
+# no network, no key, no file beside this script.
+RECORDING = deltafold.demo_recording()
 
 QUESTIONS = [f"Question {n}" for n in range(20)]
 
@@ -16,7 +15,10 @@ QUESTIONS = [f"Question {n}" for n in range(20)]
 async def ask(
     http: httpx.AsyncClient, url: str, question: str, results: dict[str, deltafold.ChatCompletion]
 ) -> None:
-    request = {"model": "example/model", "messages": [{"role": "user", "content": question}]}
+    request = {
+        "model": "anthropic/claude-sonnet-4.5",
+        "messages": [{"role": "user", "content": question}],
+    }
     async with deltafold.aconnect_chat(http, url, json=request, idle_timeout=30) as stream:
         results[question] = await stream.until_done()
 

@@ -1,15 +1,14 @@
 """Stream from an endpoint with deltafold's Client: here a local server, the same calls as for
 OpenRouter or OpenAI."""
 
-from pathlib import Path
-
 import anyio
 
 import deltafold
 
-# A recorded OpenRouter-style stream, replayed by a local server: no network, no key.
-RECORDING = Path(__file__).with_name("weather.sse")
-QUESTION = [{"role": "user", "content": "Weather in Paris?"}]
+# The recorded OpenRouter stream that ships with deltafold, replayed by a local server:
+# no network, no key, no file beside this script.
+RECORDING = deltafold.demo_recording()
+QUESTION = [{"role": "user", "content": "Do I need an umbrella in Lisbon?"}]
 
 
 async def main(base_url: str) -> None:
@@ -17,7 +16,7 @@ async def main(base_url: str) -> None:
     # set OPENROUTER_API_KEY or OPENAI_API_KEY instead.
     async with (
         deltafold.Client(base_url) as client,
-        client.stream(model="example/model", messages=QUESTION) as stream,
+        client.stream(model="anthropic/claude-sonnet-4.5", messages=QUESTION) as stream,
     ):
         async for chunk in stream:
             print(chunk.text, end="", flush=True)  # always a str, "" for a chunk with no text
@@ -30,7 +29,7 @@ def without_async(base_url: str) -> None:
     """SyncClient is the same client for code without an event loop."""
     with (
         deltafold.SyncClient(base_url) as client,
-        client.stream(model="example/model", messages=QUESTION) as stream,
+        client.stream(model="anthropic/claude-sonnet-4.5", messages=QUESTION) as stream,
     ):
         completion = stream.until_done()
     print("sync:", completion.choices[0].message.tool_calls[0].function.name)

@@ -7,6 +7,7 @@ streaming path end to end, with no network and no API key.
 """
 
 import json
+from typing import Any
 
 import deltafold
 
@@ -27,8 +28,8 @@ def plan_trip(client: deltafold.SyncClient, city: str) -> str:
 
 
 # --- the tests ---------------------------------------------------------------------
-def fake_completion(content: str, tool_call: dict | None = None) -> dict:
-    message: dict = {"role": "assistant", "content": content}
+def fake_completion(content: str, tool_call: dict[str, str] | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": content}
     if tool_call:
         message["tool_calls"] = [{"id": "call_1", "type": "function", "function": tool_call}]
     return {

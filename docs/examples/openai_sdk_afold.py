@@ -1,13 +1,12 @@
 """Keep using the OpenAI SDK's stream, and get the folded ChatCompletion too, with afold."""
 
-from pathlib import Path
-
 import anyio
 
 import deltafold
 
-# A recorded OpenRouter-style stream, replayed by a local server: no network, no key.
-RECORDING = Path(__file__).with_name("weather.sse")
+# The recorded OpenRouter stream that ships with deltafold, replayed by a local server:
+# no network, no key, no file beside this script.
+RECORDING = deltafold.demo_recording()
 
 try:
     from openai import AsyncOpenAI
@@ -19,8 +18,8 @@ except ImportError:  # the openai package is in the "dev" extra, not a dependenc
 async def main(base_url: str) -> None:
     client = AsyncOpenAI(base_url=base_url, api_key="not-needed-for-the-local-server")
     stream = await client.chat.completions.create(
-        model="example/model",
-        messages=[{"role": "user", "content": "Weather in Paris?"}],
+        model="anthropic/claude-sonnet-4.5",
+        messages=[{"role": "user", "content": "Do I need an umbrella in Lisbon?"}],
         stream=True,
         stream_options={"include_usage": True},
     )

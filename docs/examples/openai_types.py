@@ -58,8 +58,10 @@ completion = deltafold.assemble(chunks)
 # so the SDK's pydantic model validates it directly.
 sdk = OpenAIChatCompletion.model_validate(completion.to_dict())
 
-call = sdk.choices[0].message.tool_calls[0]
+message = sdk.choices[0].message
 print(type(sdk).__module__, type(sdk).__name__)
-print(call.function.name, call.function.arguments)
+for call in message.tool_calls or []:  # the SDK types tool_calls as optional
+    if call.type == "function":  # the SDK's union also has custom tool calls
+        print(call.function.name, call.function.arguments)
 # Fields the SDK does not declare (here OpenRouter-style `reasoning`) stay reachable:
-print("reasoning:", sdk.choices[0].message.model_extra["reasoning"])
+print("reasoning:", (message.model_extra or {})["reasoning"])

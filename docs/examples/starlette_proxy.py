@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import sys
-from pathlib import Path
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import anyio
 import httpx
@@ -25,8 +25,9 @@ from starlette.routing import Route
 
 import deltafold
 
-# A recorded OpenRouter-style stream, replayed by a local server: no network, no key.
-RECORDING = Path(__file__).with_name("weather.sse")
+# The recorded OpenRouter stream that ships with deltafold, replayed by a local server:
+# no network, no key, no file beside this script.
+RECORDING = deltafold.demo_recording()
 
 log = logging.getLogger("proxy")
 
@@ -49,7 +50,7 @@ def make_app(upstream: str) -> Starlette:
             http, f"{upstream}/chat/completions", json=body, idle_timeout=60
         )
 
-        async def relay():  # type: ignore[no-untyped-def]
+        async def relay() -> AsyncIterator[bytes]:
             try:
                 async with stream:
                     # The upstream's bytes as they arrive, cut where an event ends: its
@@ -72,7 +73,7 @@ def make_app(upstream: str) -> Starlette:
         return StreamingResponse(relay(), media_type="text/event-stream")
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+    async def lifespan(app: Starlette) -> AsyncGenerator[None, None]:
         yield
         await http.aclose()
 
@@ -95,8 +96,8 @@ async def self_check(app: Starlette) -> None:
     log.addHandler(captured)
     log.setLevel(logging.INFO)
     request = {
-        "model": "example/model",
-        "messages": [{"role": "user", "content": "Weather in Paris?"}],
+        "model": "anthropic/claude-sonnet-4.5",
+        "messages": [{"role": "user", "content": "Do I need an umbrella in Lisbon?"}],
     }
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://proxy") as browser:
@@ -105,7 +106,7 @@ async def self_check(app: Starlette) -> None:
     logged = json.loads(captured.records[-1].removeprefix("completion "))
     print("browser got:", received.choices[0].message.content)
     print("proxy logged the same completion:", logged == received.to_dict())
-    print("browser got the recorded bytes:", response.content == RECORDING.read_bytes())
+    print("browser got the recorded bytes:", response.content == RECORDING)
 
 
 if __name__ == "__main__":

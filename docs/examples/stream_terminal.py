@@ -1,23 +1,23 @@
 """Print reasoning, answer and tool calls to a terminal as they stream, using the fold's events."""
 
 import sys
-from pathlib import Path
 
 import anyio
 import httpx
 
 import deltafold
 
-# A recorded OpenRouter-style stream, replayed by a local server: no network, no key.
-RECORDING = Path(__file__).with_name("weather.sse")
+# The recorded OpenRouter stream that ships with deltafold, replayed by a local server:
+# no network, no key, no file beside this script.
+RECORDING = deltafold.demo_recording()
 
 DIM, RESET = ("\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "")
 
 
 async def main(base_url: str) -> None:
     request = {
-        "model": "example/model",
-        "messages": [{"role": "user", "content": "Weather in Paris?"}],
+        "model": "anthropic/claude-sonnet-4.5",
+        "messages": [{"role": "user", "content": "Do I need an umbrella in Lisbon?"}],
     }
     async with httpx.AsyncClient() as http:
         stream = deltafold.aconnect_chat(

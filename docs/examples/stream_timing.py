@@ -1,31 +1,37 @@
 """Print how long a stream took: time to first chunk and token, the gaps, tokens per second."""
 
-from pathlib import Path
-
 import anyio
 
 import deltafold
 
-# A recorded OpenRouter-style stream, replayed by a local server: no network, no key.
-RECORDING = Path(__file__).with_name("weather.sse")
+# The recorded OpenRouter stream that ships with deltafold, replayed by a local server:
+# no network, no key, no file beside this script.
+RECORDING = deltafold.demo_recording()
+QUESTION = [{"role": "user", "content": "Do I need an umbrella in Lisbon?"}]
+
+
+def ms(seconds: float | None) -> str:
+    """A figure in milliseconds; "-" for one the stream did not have (no token, one chunk)."""
+    return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
 
 
 async def main(base_url: str) -> None:
-    async with deltafold.Client(base_url=base_url, api_key="") as client:
-        async with client.stream(
-            model="example/model", messages=[{"role": "user", "content": "Weather in Paris?"}]
-        ) as stream:
-            async for _chunk in stream:
-                pass  # stream.timing is live here: chunks, time_to_first_chunk, duration...
+    async with (
+        deltafold.Client(base_url=base_url, api_key="") as client,
+        client.stream(model="anthropic/claude-sonnet-4.5", messages=QUESTION) as stream,
+    ):
+        async for _chunk in stream:
+            pass  # stream.timing is live here: chunks, time_to_first_chunk, duration...
     timing = stream.timing  # final once the stream ended (an error carries it as .timing)
     print(f"chunks: {timing.chunks}")
-    print(f"time to headers: {timing.time_to_headers * 1000:.0f} ms")
-    print(f"time to first chunk: {timing.time_to_first_chunk * 1000:.0f} ms")
-    print(f"time to first token: {timing.time_to_first_token * 1000:.0f} ms")
+    print(f"time to headers: {ms(timing.time_to_headers)}")
+    print(f"time to first chunk: {ms(timing.time_to_first_chunk)}")
+    print(f"time to first token: {ms(timing.time_to_first_token)}")
     gaps = timing.gaps
-    print(f"gaps: {gaps.count}, p50 {gaps.p50 * 1000:.0f} ms, max {gaps.max * 1000:.0f} ms")
-    print(f"duration: {timing.duration * 1000:.0f} ms")
-    print(f"output tokens per second: {timing.output_tokens_per_second:.0f}")
+    print(f"gaps: {gaps.count}, p50 {ms(gaps.p50)}, max {ms(gaps.max)}")
+    print(f"duration: {ms(timing.duration)}")
+    rate = timing.output_tokens_per_second  # None until the usage arrived
+    print(f"output tokens per second: {'-' if rate is None else f'{rate:.0f}'}")
     print(timing.summary())
 
 

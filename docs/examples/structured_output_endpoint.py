@@ -13,6 +13,7 @@ local replay server). Without arguments it checks itself through httpx.
 import contextlib
 import json
 import sys
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import anyio
 import attrs
@@ -80,7 +81,7 @@ def make_app(upstream: str) -> Starlette:
             http, f"{upstream}/chat/completions", json=body, idle_timeout=60
         )
 
-        async def partial_values():  # type: ignore[no-untyped-def]
+        async def partial_values() -> AsyncIterator[bytes]:
             parser = deltafold.PartialJSON()
             try:
                 async with stream:
@@ -98,7 +99,7 @@ def make_app(upstream: str) -> Starlette:
         return HTMLResponse(PAGE)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+    async def lifespan(app: Starlette) -> AsyncGenerator[None, None]:
         yield
         await http.aclose()
 

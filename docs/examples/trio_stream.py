@@ -1,13 +1,12 @@
 """The network layer is built on anyio, so the same code runs under trio."""
 
-from pathlib import Path
-
 import httpx
 
 import deltafold
 
-# A recorded OpenRouter-style stream, replayed by a local server: no network, no key.
-RECORDING = Path(__file__).with_name("weather.sse")
+# The recorded OpenRouter stream that ships with deltafold, replayed by a local server:
+# no network, no key, no file beside this script.
+RECORDING = deltafold.demo_recording()
 
 try:
     import trio
@@ -18,8 +17,8 @@ except ImportError:  # trio is in the "dev" extra, not a dependency
 
 async def main(base_url: str) -> None:
     request = {
-        "model": "example/model",
-        "messages": [{"role": "user", "content": "Weather in Paris?"}],
+        "model": "anthropic/claude-sonnet-4.5",
+        "messages": [{"role": "user", "content": "Do I need an umbrella in Lisbon?"}],
     }
     async with httpx.AsyncClient() as http:
         stream = deltafold.aconnect_chat(

@@ -11,6 +11,7 @@ from ._accumulator import Accumulator
 from ._assemble import assemble, assemble_sse
 from ._client import Client, SyncClient
 from ._convert import from_dict, to_dict
+from ._demo import demo_recording
 from ._events import (
     AnnotationAdded,
     ChoiceFinished,
@@ -125,6 +126,11 @@ def __getattr__(name: str) -> object:
     return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 
+def __dir__() -> list[str]:
+    """The public API only: ``__all__`` and the bulk names, not this module's own imports."""
+    return sorted([*__all__, *_LAZY])
+
+
 __all__ = [
     "APIStatusError",
     "Accumulator",
@@ -208,6 +214,7 @@ __all__ = [
     "assemble",
     "assemble_sse",
     "connect_chat",
+    "demo_recording",
     "fold",
     "from_dict",
     "iter_sse",

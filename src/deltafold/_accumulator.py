@@ -52,6 +52,7 @@ from ._jsonvalue import kind_of
 from ._limits import Limits, limit_error
 from ._merge import merge_latest, merge_unknown
 from ._partial_json import PartialJSON
+from ._plural import plural
 from ._result import build_completion, build_usage
 
 __all__ = ["Accumulator"]
@@ -191,9 +192,8 @@ class Accumulator:
                     if unfinished
                     else "no choice arrived"
                 )
-                raise IncompleteStreamError(
-                    f"stream ended after {self._count} chunks but {what}", partial=completion
-                )
+                ended = f"stream ended after {plural(self._count, 'chunk')}"
+                raise IncompleteStreamError(f"{ended} but {what}", partial=completion)
         return completion
 
     def holds_chunk(self) -> bool:

@@ -77,6 +77,21 @@ class BulkSummary:
                 self.errors[item["values"]] = self.errors.get(item["values"], 0) + item["counts"]
 
 
+def check_output(output: str | os.PathLike[str]) -> None:
+    """:class:`BulkError` unless ``output`` is named for what is written: a ``.parquet`` file.
+
+    ``-o out.csv`` would otherwise get Parquet bytes under a CSV name.
+    """
+    path = Path(os.fspath(output))
+    if path.suffix.lower() != ".parquet":
+        named = f"ends in {path.suffix!r}" if path.suffix else "has no suffix"
+        raise BulkError(
+            f"the output {os.fspath(output)!r} {named}, but bulk writes Parquet: name it "
+            f"{path.with_suffix('.parquet').name!r} (convert it afterwards if you need another "
+            "format, e.g. with duckdb)"
+        )
+
+
 def find_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
     """The files named by ``inputs`` (files, globs, folders searched for .parquet/.jsonl/.sse)."""
     found: list[Path] = []
@@ -129,7 +144,12 @@ def _parquet_tables(path: Path, options: BulkOptions, batch_size: int) -> Iterat
     reader = pq.ParquetFile(path)
     schema = reader.schema_arrow
     for name in options.needed():
-        require_column(schema, name)
+        try:
+            require_column(schema, name)
+        except BulkError as exc:
+            first = next(reader.iter_batches(batch_size=_SNIFF_ROWS), None)
+            rows = first.to_pylist() if first is not None else []
+            raise BulkError(f"{exc}{chunk_rows_hint(rows, options)}") from None
     for batch in reader.iter_batches(batch_size=batch_size, columns=options.needed()):
         yield pa.Table.from_batches([batch])
 
@@ -191,10 +211,74 @@ def _rows_table(path: Path, lines: list[bytes], options: BulkOptions) -> Any:
             if name == options.body and value is not None:
                 value = value.encode() if isinstance(value, str) else _as_bytes(value)
             values.append(value)
+    if all(value is None for value in columns[options.body]):  # no row has the field
+        hint = chunk_rows_hint(_decoded(lines[:_SNIFF_ROWS]), options)
+        if hint:
+            raise BulkError(f"{path}: no field {options.body!r} in its rows{hint}")
     try:
         return pa.table({name: pa.array(values) for name, values in columns.items()})
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise BulkError(f"{path}: a column mixes types ({exc})") from None
+
+
+def _decoded(lines: list[bytes]) -> list[dict[str, Any]]:
+    rows = []
+    for line in lines:
+        try:
+            row = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+_SNIFF_ROWS = 8
+"""Rows looked at to tell chunk rows (one chunk each) from stream rows."""
+_STREAM_ID_WORDS = ("stream", "request", "conversation", "session", "generation", "id")
+
+
+def _looks_like_chunk(value: Any) -> bool:
+    """One streamed chunk, decoded or as JSON text: an ``object`` of
+    ``chat.completion.chunk``, or ``choices`` holding a ``delta``."""
+    if isinstance(value, (bytes, str)):
+        if value.lstrip()[:1] not in (b"{", "{"):
+            return False
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return False
+    if not isinstance(value, dict):
+        return False
+    choices = value.get("choices")
+    return value.get("object") == "chat.completion.chunk" or (
+        isinstance(choices, list) and any(isinstance(c, dict) and "delta" in c for c in choices)
+    )
+
+
+def chunk_rows_hint(rows: list[dict[str, Any]], options: BulkOptions) -> str:
+    """Advice for rows that hold one chunk each, read without a stream id; "" otherwise.
+
+    Appended to the error of a job whose body column is missing: its rows are
+    likely chunks, which need ``--stream-id`` (``BulkOptions(stream_id=...)``).
+    """
+    if options.stream_id is not None:
+        return ""
+    for row in rows[:_SNIFF_ROWS]:
+        for name, value in row.items():
+            if not _looks_like_chunk(value):
+                continue
+            others = [n for n in row if n != name]
+            guess = next(
+                (n for word in _STREAM_ID_WORDS for n in others if word in n.lower()), None
+            )
+            example = f", e.g. --stream-id {guess}" if guess else ""
+            column = "" if name == "chunk" else f" with --column {name}"
+            return (
+                f"; its rows look like one chunk each (in {name!r}): pass --stream-id naming "
+                f"the column of each row's stream{example}{column}, and --order to sort them"
+            )
+    return ""
 
 
 def _as_bytes(value: Any) -> bytes:
@@ -262,6 +346,7 @@ def assemble_files(
     raises :class:`BulkError`; bad rows are counted in the summary, never raised.
     """
     options = options or BulkOptions()
+    check_output(output)
     paths = find_inputs(inputs)
     workers = workers or os.cpu_count() or 1
     if workers < 1 or batch_size < 1:

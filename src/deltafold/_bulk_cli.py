@@ -13,6 +13,8 @@ import os
 import sys
 from typing import Any
 
+from ._plural import plural
+
 __all__ = ["add_bulk", "run_bulk"]
 
 _PROGRESS_HINT = 'the progress bar needs tqdm: pip install "deltafold[arrow]"'
@@ -30,9 +32,15 @@ def add_bulk(commands: Any, positive_int: Any) -> None:
             "written; the exit code is 1 only when the job cannot run. Needs the arrow extra "
             "(and the ray extra for --engine ray)."
         ),
+        epilog="examples:\n"
+        "  deltafold bulk logs/ -o completions.parquet --keep request_id\n"
+        "  deltafold bulk chunks.parquet -o completions.parquet --stream-id request_id "
+        "--order seq",
     )
     bulk.add_argument("inputs", metavar="INPUT", nargs="+", help="files, globs or folders")
-    bulk.add_argument("-o", "--output", required=True, help="the Parquet file to write")
+    bulk.add_argument(
+        "-o", "--output", required=True, help="the Parquet file to write (name.parquet)"
+    )
     bulk.add_argument(
         "--column",
         help='the column holding the body (default "body"), or the chunk with --stream-id '
@@ -109,8 +117,9 @@ def _run(args: argparse.Namespace) -> int:
     rate = summary.streams / summary.seconds if summary.seconds else 0.0
     errors = ", ".join(f"{name} {count}" for name, count in sorted(summary.errors.items()))
     print(
-        f"{summary.streams} streams from {summary.files} files in {summary.seconds:.2f} s "
-        f"({rate:,.0f} streams/s); {summary.error_rows} error rows"
+        f"{plural(summary.streams, 'stream')} from {plural(summary.files, 'file')} "
+        f"in {summary.seconds:.2f} s ({rate:,.0f} streams/s); "
+        f"{plural(summary.error_rows, 'error row')}"
         + (f" ({errors})" if errors else "")
         + f" -> {os.fspath(args.output)}"
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ._arrow import BULK_SCHEMA, assemble_table, pa
-from ._bulk import BulkOptions, BulkSummary, find_inputs
+from ._bulk import BulkOptions, BulkSummary, check_output, find_inputs
 
 __all__ = [
     "RayExtraMissing", "assemble_dataset", "ray_assemble_files", "read_dataset", "require_ray",
@@ -86,6 +86,7 @@ def ray_assemble_files(
     """The CLI's ``--engine ray``: read with Ray, fold with Ray, write one Parquet file here."""
     import pyarrow.parquet as pq
 
+    check_output(output)
     paths = find_inputs(inputs)
     started = time.perf_counter()
     summary = BulkSummary(files=len(paths), output=output)

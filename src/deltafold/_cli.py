@@ -14,7 +14,6 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -28,11 +27,13 @@ from ._assemble import fold_body
 from ._bulk_cli import add_bulk
 from ._client import Client
 from ._convert import to_dict
-from ._endpoint import OPENAI_URL, OPENROUTER_URL
+from ._demo import demo_recording
+from ._endpoint import COMMAND_LINE, OPENAI_URL, OPENROUTER_URL, resolve_endpoint
 from ._events import Event
-from ._exceptions import DeltafoldError, EmptyStreamError
+from ._exceptions import DeltafoldError, EmptyStreamError, EndpointError
 from ._live import LivePrinter, use_color
 from ._models import ChatCompletion
+from ._plural import plural
 from ._server import (
     ServeExtraMissing,
     base_url,
@@ -48,7 +49,6 @@ from ._timing import Timing
 __all__ = ["main"]
 
 _PROG = "deltafold"
-_DEMO_FILE = "demo_stream.sse"
 _DEMO_SECONDS = 1.5
 
 
@@ -87,8 +87,21 @@ def _positive_int(text: str) -> int:
     return value
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps descriptions as usual, but keeps an epilog of examples line by line."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith(EXAMPLES):
+            return "\n".join(indent + line for line in text.splitlines())
+        return super()._fill_text(text, width, indent)
+
+
+EXAMPLES = "examples:\n"
+"""How every command's epilog starts: its --help ends with commands to copy."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The whole command line; ``--help`` works on every command."""
+    """The whole command line; ``--help`` works on every command and ends with examples."""
     parser = argparse.ArgumentParser(
         prog=_PROG,
         description="Fold streamed chat-completion chunks into one complete ChatCompletion.",
@@ -100,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stream(commands)
     _add_serve(commands)
     add_bulk(commands, _positive_int)
+    for command in commands.choices.values():
+        command.formatter_class = _HelpFormatter
     return parser
 
 
@@ -115,6 +130,7 @@ def _add_demo(commands: _Commands) -> None:
             "stream it through deltafold.aconnect_chat and print the reasoning and the answer "
             "as they arrive, then the tool call and the usage. Needs the serve extra."
         ),
+        epilog=EXAMPLES + "  deltafold demo\n  deltafold demo --json > completion.json",
     )
     demo.add_argument(
         "--json", action="store_true", help="print the final completion as JSON instead"
@@ -125,12 +141,17 @@ def _add_demo(commands: _Commands) -> None:
 def _add_assemble(commands: _Commands) -> None:
     assemble = commands.add_parser(
         "assemble",
-        help="fold a recorded stream (SSE body or chunks JSONL) into a completion",
+        help="fold a recorded stream (SSE, JSON lines, a JSON array) into a completion",
         description=(
-            "Read a recorded stream, an SSE body or chunks as JSON lines (detected), and print "
-            "the completion as JSON. On an error print one line naming the event to stderr and "
-            "exit with 1."
+            "Read a recorded stream and print the completion as JSON. FILE may hold an SSE "
+            "body as it came over the wire, chunks as JSON lines, a JSON array of chunks, or a "
+            "non-streamed completion (one JSON object); the form is detected. On an error "
+            "print one line naming the event to stderr and exit with 1."
         ),
+        epilog=EXAMPLES
+        + "  deltafold assemble recording.sse > completion.json\n"
+        "  deltafold assemble chunks.jsonl --events | head\n"
+        "  curl -sN https://example.com/recording.sse | deltafold assemble -",
     )
     assemble.add_argument("file", metavar="FILE", help="the recording, or - for stdin")
     assemble.add_argument(
@@ -161,6 +182,11 @@ def _add_stream(commands: _Commands) -> None:
             "environment only goes to its own provider or its own *_BASE_URL; a loopback "
             "server needs no key. The key is never printed."
         ),
+        epilog=EXAMPLES
+        + '  OPENROUTER_API_KEY=sk-or-... deltafold stream "Hello" -m openai/gpt-4o-mini\n'
+        "  deltafold stream - -m gpt-4o-mini --base-url https://api.openai.com/v1 < prompt.txt\n"
+        "  deltafold serve --port 8001 &     # then, with no key and no network:\n"
+        '  deltafold stream "Do I need an umbrella?" -m any --base-url http://127.0.0.1:8001/v1',
     )
     stream.add_argument("prompt", metavar="PROMPT", help="the user message, or - for stdin")
     stream.add_argument("--model", "-m", required=True, help="the model, e.g. openai/gpt-4o-mini")
@@ -202,8 +228,15 @@ def _add_serve(commands: _Commands) -> None:
             '"stream": true, the assembled completion otherwise; GET /v1/models lists its '
             "model. Prints the base URL, then serves until interrupted. Needs the serve extra."
         ),
+        epilog=EXAMPLES
+        + "  deltafold serve --port 8001                 # the bundled demo recording\n"
+        "  deltafold serve recording.sse --delay-ms 0\n"
+        "  deltafold serve completion.json --chunk-chars 1 --seed 7",
     )
-    serve.add_argument("file", metavar="FILE", help="the recording to replay")
+    serve.add_argument(
+        "file", metavar="FILE", nargs="?",
+        help="the recording to replay (default: the bundled demo recording)",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument(
         "--port", type=_port, default=0, help="port to bind (default 0: any free port)"
@@ -250,11 +283,6 @@ def _show(completion: ChatCompletion, printer: LivePrinter | None) -> None:
 
 
 # --- demo ---------------------------------------------------------------------------
-
-
-def demo_recording() -> bytes:
-    """The bundled OpenRouter-style recording the demo replays."""
-    return resources.files("deltafold").joinpath(_DEMO_FILE).read_bytes()
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -383,7 +411,11 @@ def _run_assemble(args: argparse.Namespace) -> int:
 
 
 def _run_stream(args: argparse.Namespace) -> int:
-    client = Client(args.base_url, args.api_key)  # the endpoint rule; EndpointError if unusable
+    try:
+        client = Client(args.base_url, args.api_key)  # the endpoint rule
+    except EndpointError:  # the same rule again, to say it in the command line's words
+        resolve_endpoint(args.base_url, args.api_key, spelling=COMMAND_LINE)
+        raise
     endpoint = client._endpoint
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     messages = [{"role": "user", "content": prompt}]
@@ -430,9 +462,11 @@ def _print_stats(wanted: bool | None, timing: Timing | None) -> None:
 
 def _run_serve(args: argparse.Namespace) -> int:
     require_serve()
+    source = demo_recording() if args.file is None else args.file
+    name = "the demo recording" if args.file is None else args.file
     try:
         recording = load_recording(
-            args.file, chunk_chars=args.chunk_chars, seed=args.seed, style=args.style
+            source, chunk_chars=args.chunk_chars, seed=args.seed, style=args.style
         )
     except OSError as exc:
         raise CommandError(f"cannot read {args.file}: {exc.strerror or exc}") from None
@@ -444,7 +478,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     url = base_url(sock)
-    print(f"Replaying {args.file} ({recording.model}, {len(recording.events)} events)")
+    print(f"Replaying {name} ({recording.model}, {plural(len(recording.events), 'event')})")
     print(f"Listening on {url}  (POST {url}/chat/completions, GET {url}/models)", flush=True)
     try:
         make_server(app).run(sockets=[sock])

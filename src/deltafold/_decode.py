@@ -18,6 +18,7 @@ import attrs
 import orjson
 
 from ._exceptions import ChunkDecodeError, EmptyStreamError, StreamError
+from ._plural import plural
 from ._redact import Redactor
 from ._sentinel import Sentinel
 from ._sse import BOM_BYTES
@@ -53,8 +54,10 @@ def _loads(raw: bytes | str, position: int) -> dict[str, Any]:
         problem = None
     # Raised out here, so the error does not keep orjson's as its context (it holds the text).
     if problem is not None:
+        named = file_hint(raw)
         raise ChunkDecodeError(
-            f"event {position}: invalid JSON ({problem}): {_preview(raw)}",
+            f"event {position}: invalid JSON ({problem}): {_preview(raw)}"
+            + (f" ({named})" if named else ""),
             raw=raw,
             position=position,
         )
@@ -171,6 +174,9 @@ def type_name(value: Any) -> str:
 
 def _hint(func: str, value: Any) -> str | None:
     """The likely mix-up behind a wrong argument, as advice; None when there is no better one."""
+    named = file_hint(value)
+    if named:
+        return named
     is_async = hasattr(value, "__aiter__")
     if is_async and not hasattr(value, "__iter__") and func != "afold":
         return "an async iterable: use deltafold.afold(), then `await afold(stream).until_done()`"
@@ -190,6 +196,32 @@ def _hint(func: str, value: Any) -> str | None:
     if isinstance(value, os.PathLike):
         return f"read the file first: {func}(Path(...).read_bytes())"
     return None
+
+
+_PATH_MAX = 4096
+
+
+def file_hint(value: object) -> str | None:
+    """For text that is the name of an existing file rather than its content: say to read it.
+
+    The one rule behind every entry point that takes a body or JSON text (``assemble``,
+    ``assemble_sse``, ``fold``, ``afold``, ``Accumulator.feed``): ``assemble("rec.sse")``
+    folds the seven characters, so the error it ends in names the file instead.
+    Only checked on the way to an error, never while folding.
+    """
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        value = bytes(value).decode("utf-8", "replace")
+    if not isinstance(value, str) or len(value) > _PATH_MAX:
+        return None
+    name = value.strip()
+    if not name or "\n" in name:
+        return None
+    try:
+        if not os.path.isfile(name):
+            return None
+    except (OSError, ValueError):  # not a usable path (a NUL character, say)
+        return None
+    return f"{name!r} names a file, not its content: read it first, Path({name!r}).read_bytes()"
 
 
 # --- input that held no chunk -----------------------------------------------------------
@@ -269,6 +301,9 @@ def _scrubbed(text: bytes | str) -> bytes | str:
 def _describe_text(sample: bytes | str, size: int, done: bool) -> str:
     raw = sample.encode("utf-8", "surrogatepass") if isinstance(sample, str) else bytes(sample)
     raw = raw.removeprefix(BOM_BYTES)
+    named = file_hint(raw) if size <= len(sample) else None
+    if named:
+        return named
     if not raw.strip():
         if done:
             return "it holds only [DONE]"
@@ -327,7 +362,7 @@ def no_chunk_error(
     )
     head = seen.head() if seen is not None else None
     if count:
-        items = "1 item" if count == 1 else f"{count} items"
+        items = plural(count, "item")
         held = ", ".join(repr(k) for k in keys[:5]) + (", ..." if len(keys) > 5 else "")
         which = f"; {'it' if count == 1 else 'they'} held only {held}" if keys else ""
         return EmptyStreamError(

@@ -17,12 +17,21 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import attrs
+import httpx
 
 from ._exceptions import EndpointError
 from ._http import safe_url
 from ._redact import Redactor
 
-__all__ = ["OPENAI_URL", "OPENROUTER_URL", "Endpoint", "check_base_url", "resolve_endpoint"]
+__all__ = [
+    "OPENAI_URL",
+    "OPENROUTER_URL",
+    "Endpoint",
+    "check_base_url",
+    "check_http_url",
+    "check_request_url",
+    "resolve_endpoint",
+]
 
 OPENROUTER_URL = "https://openrouter.ai/api/v1"
 OPENAI_URL = "https://api.openai.com/v1"
@@ -40,6 +49,20 @@ class Provider:
 
     def owns(self, host: str) -> bool:
         return host == self.domain or host.endswith("." + self.domain)
+
+
+@attrs.frozen
+class Spelling:
+    """How the caller names the two settings, so that an error names what they can type."""
+
+    base_url: str
+    api_key: str
+    no_key: str
+    """How to say "no key, on purpose"."""
+
+
+PYTHON = Spelling("base_url", "api_key", "api_key=''")
+COMMAND_LINE = Spelling("--base-url", "--api-key", "--api-key ''")
 
 
 PROVIDERS = (
@@ -95,7 +118,59 @@ def is_loopback(url: str) -> bool:
         return False
 
 
-def check_base_url(url: object, where: str = "base_url") -> str:
+def _shown(text: str) -> str:
+    """A URL for an error message: a query string or fragment (it may hold a key) cut off."""
+    cut = min((i for i in (text.find("?"), text.find("#")) if i >= 0), default=-1)
+    return text if cut < 0 else f"{text[:cut]}?..."
+
+
+def check_http_url(url: str, where: str) -> str:
+    """``url`` stripped, when it is an http:// or https:// URL with a host; else
+    :class:`EndpointError` saying what is wrong and the likely fix ("did you mean http://...?").
+
+    The one rule for every URL a caller gives: ``Client``'s base URL and the URL of
+    ``aconnect_chat`` / ``connect_chat`` (through :func:`check_request_url`).
+    """
+    text = url.strip()
+    if "://" not in text:
+        guess = _shown(text.lstrip("/"))
+        scheme = "http" if is_loopback(f"http://{guess}") else "https"
+        shown = f"did you mean {scheme}://{guess}?" if guess else f"for example {OPENROUTER_URL}"
+        raise EndpointError(f"{where}={_shown(url)!r} has no scheme; {shown}")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        raise EndpointError(f"{where}={_shown(url)!r} is not a valid URL ({exc})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        rest = _shown(text.split("://", 1)[1])
+        raise EndpointError(
+            f"{where}={_shown(url)!r} has scheme {parts.scheme!r}; use http:// or https://, "
+            f"for example https://{rest}"
+        )
+    if not parts.hostname:
+        raise EndpointError(
+            f"{where}={_shown(url)!r} has no host; for example {scheme}://127.0.0.1:8000/v1"
+        )
+    return text
+
+
+def check_request_url(http: httpx.AsyncClient | httpx.Client, url: str | httpx.URL) -> None:
+    """The URL of ``aconnect_chat`` / ``connect_chat``, checked by :func:`check_http_url`.
+
+    A URL with no scheme is fine when the client has a ``base_url`` to join it to.
+    Costs a prefix test for the usual ``https://...`` string.
+    """
+    text = url if isinstance(url, str) else str(url)
+    if text.startswith(("https://", "http://")) and text.partition("://")[2][:1] not in "/":
+        return
+    if "://" not in text and str(http.base_url):
+        return
+    check_http_url(text, "url")
+
+
+def check_base_url(url: object, where: str = "base_url", spelling: Spelling = PYTHON) -> str:
     """``url`` without its trailing slash; else :class:`EndpointError` saying what and the fix.
 
     ``where`` names the argument or variable it came from.
@@ -104,32 +179,12 @@ def check_base_url(url: object, where: str = "base_url") -> str:
         raise TypeError(
             f"{where} must be a str such as {OPENROUTER_URL!r}, got {type(url).__name__}"
         )
-    text = url.strip()
-    if "://" not in text:
-        guess = text.lstrip("/")
-        scheme = "http" if is_loopback(f"http://{guess}") else "https"
-        shown = f"did you mean {scheme}://{guess}?" if guess else f"for example {OPENROUTER_URL}"
-        raise EndpointError(f"{where}={url!r} has no scheme; {shown}")
-    try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError as exc:
-        raise EndpointError(f"{where}={url!r} is not a valid URL ({exc})") from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        rest = text.split("://", 1)[1]
-        raise EndpointError(
-            f"{where}={url!r} has scheme {parts.scheme!r}; use http:// or https://, "
-            f"for example https://{rest}"
-        )
-    if not parts.hostname:
-        raise EndpointError(
-            f"{where}={url!r} has no host; for example {scheme}://127.0.0.1:8000/v1"
-        )
+    text = check_http_url(url, where)
+    parts = urlsplit(text)
     if parts.query or parts.fragment or text.endswith(("?", "#")):
         raise EndpointError(
             f"{where} must not carry a query string or fragment (not shown, it may hold a key); "
-            "pass the key as api_key"
+            f"pass the key as {spelling.api_key}"
         )
     return text.rstrip("/")
 
@@ -177,22 +232,28 @@ def resolve_endpoint(
     env: Mapping[str, str] | None = None,
     *,
     has_credentials: bool = False,
+    spelling: Spelling = PYTHON,
 ) -> Endpoint:
     """Apply the module's rule; ``env`` defaults to ``os.environ``.
 
     ``has_credentials`` says the caller sends its own credential header, so
-    no key is taken from the environment and none is required.
+    no key is taken from the environment and none is required. ``spelling``
+    names the settings in errors as the caller writes them (``COMMAND_LINE``).
     """
     env = os.environ if env is None else env
     if api_key is not None and not isinstance(api_key, str):
         raise TypeError(f"api_key must be a str or None, got {type(api_key).__name__}")
-    base = _default_base(env) if base_url is None else check_base_url(base_url)
+    base = (
+        _default_base(env)
+        if base_url is None
+        else check_base_url(base_url, spelling.base_url, spelling)
+    )
     key = api_key
     if key is None and not has_credentials:
         keyed = [p for p in PROVIDERS if env.get(p.key_var)]
         key = next((env[p.key_var] for p in keyed if _may_send(p, base, env)), None)
         if key is None and not is_loopback(base):
-            _require_key(base, keyed)
+            _require_key(base, keyed, spelling)
     if key and urlsplit(base).scheme.lower() == "http" and not is_loopback(base):
         warnings.warn(
             f"the API key is sent unencrypted to {_host(base)} over http://; use https:// "
@@ -204,7 +265,7 @@ def resolve_endpoint(
     return Endpoint(base, key or None, _provider_of(base, env), secrets)
 
 
-def _require_key(base: str, keyed: list[Provider]) -> None:
+def _require_key(base: str, keyed: list[Provider], spelling: Spelling) -> None:
     """Rule 4: fail now, rather than with a 401 later, when a key is needed and none may go."""
     host = _host(base)
     owner = next((p for p in PROVIDERS if p.owns(host)), None)
@@ -213,10 +274,10 @@ def _require_key(base: str, keyed: list[Provider]) -> None:
     held = [f"{p.key_var} is set but only goes to {p.domain} or to {p.url_var}" for p in keyed]
     shown = safe_url(base)
     if owner is not None:
-        fix = f"set {owner.key_var} or pass api_key"
+        fix = f"set {owner.key_var} or pass {spelling.api_key}"
     else:
         fix = (
-            "pass api_key (api_key='' for a server that needs none), "
+            f"pass {spelling.api_key} ({spelling.no_key} for a server that needs none), "
             f"or set {keyed[0].url_var}={shown}"
         )
     reasons = f" ({'; '.join(held)})" if held else ""

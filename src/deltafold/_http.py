@@ -25,6 +25,7 @@ from ._exceptions import (
     NotEventStreamError,
     TransportError,
 )
+from ._plural import plural
 from ._redact import SECRET_HEADERS, Redactor
 
 __all__ = [
@@ -68,12 +69,12 @@ class Request:
     ) -> None:
         body = dict(json)
         body["stream"] = True
-        self.method = method
-        self.url = url
-        self.json = body
+        self.method: str = method
+        self.url: str | httpx.URL = url
+        self.json: dict[str, Any] = body
         # A copy: the caller may change its own dict while the stream is open.
         self.headers: dict[str, str] = dict(headers or {})
-        self.redact = Redactor.of_request(url, self.headers, secrets)
+        self.redact: Redactor = Redactor.of_request(url, self.headers, secrets)
 
     def __repr__(self) -> str:
         return f"Request({self.method} {safe_url(self.url)})"
@@ -208,7 +209,7 @@ def stream_error(
     if idle_timeout is not None and isinstance(exc, httpx.ReadTimeout):
         return idle_error(idle_timeout, events=events)
     return TransportError(
-        f"the connection failed after {events} events ({request.redact(_describe(exc))})"
+        f"the connection failed after {plural(events, 'event')} ({request.redact(_describe(exc))})"
     )
 
 
@@ -216,7 +217,7 @@ def idle_error(idle_timeout: float, *, events: int | None) -> IdleTimeoutError:
     if events is None:
         where = "for the response headers"
     else:
-        where = f"after {events} events" if events else "before the first event"
+        where = f"after {plural(events, 'event')}" if events else "before the first event"
     return IdleTimeoutError(f"no event within idle_timeout={idle_timeout:g}s {where}")
 
 

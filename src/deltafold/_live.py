@@ -12,6 +12,7 @@ from typing import TextIO
 
 from ._events import ContentDelta, Event, ReasoningDelta, RefusalDelta, UsageUpdated
 from ._models import ChatCompletion
+from ._plural import plural
 
 __all__ = ["LivePrinter", "usage_line", "use_color"]
 
@@ -89,7 +90,8 @@ def usage_line(completion: ChatCompletion) -> str:
         parts.append(f"{usage.completion_tokens} completion")
     text = " + ".join(parts)
     if usage.total_tokens is not None:
-        text = f"{text} = {usage.total_tokens} tokens" if text else f"{usage.total_tokens} tokens"
+        tokens = plural(usage.total_tokens, "token")
+        text = f"{text} = {tokens}" if text else tokens
     elif text:
         text += " tokens"
     details = usage.completion_tokens_details

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from typing import Self
 
     from cattrs import BaseConverter
-    _T = TypeVar("_T")
+    T = TypeVar("T")
 
     from ._exceptions import JSONParseError
 
@@ -116,9 +116,9 @@ class FunctionCall(_WireModel):
     )
     """Why the arguments are not JSON, with the position (``parse_json``); else None."""
 
-    def parse_arguments(self, cls: type[_T], *, converter: BaseConverter | None = None) -> _T:
+    def parse_arguments(self, cls: type[T], *, converter: BaseConverter | None = None) -> T:
         """``arguments`` decoded and structured into ``cls`` (docs/structured.md)."""
-        return cast("_T", WIRE.structure(self, cls, converter))
+        return cast("T", WIRE.structure(self, cls, converter))
 
 
 @define
@@ -319,9 +319,9 @@ class Message(_WireModel):
         """``content`` as ``str``: ``""`` when the model sent no text (only tool calls, say)."""
         return self.content or ""
 
-    def parse_content(self, cls: type[_T], *, converter: BaseConverter | None = None) -> _T:
+    def parse_content(self, cls: type[T], *, converter: BaseConverter | None = None) -> T:
         """``content`` decoded and structured into ``cls`` (docs/structured.md)."""
-        return cast("_T", WIRE.structure(self, cls, converter))
+        return cast("T", WIRE.structure(self, cls, converter))
 
 
 @define

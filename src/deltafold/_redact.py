@@ -61,7 +61,7 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str]) -> None:
         found = {s for s in secrets if len(s) >= 4}
-        self.secrets = sorted(found, key=len, reverse=True)
+        self.secrets: list[str] = sorted(found, key=len, reverse=True)
 
     @classmethod
     def of_request(

@@ -59,6 +59,7 @@ import httpx
 
 from ._chat_format import CHAT
 from ._core import CHUNKS, END, EVENTS, NEED_INPUT, RAW, StreamCore
+from ._endpoint import check_request_url
 from ._events import Event
 from ._exceptions import DeltafoldError, StreamUsageError
 from ._format import ItemT, ResultT, WireFormat
@@ -459,6 +460,7 @@ def aconnect_chat(
     ``telemetry=False`` records no OpenTelemetry
     span or metric for this stream (see :class:`Telemetry`); ``.timing`` is kept anyway.
     """
+    check_request_url(http, url)  # "did you mean http://...?" before any request
     return AsyncChatStream(
         http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits,
         telemetry=telemetry,

@@ -18,6 +18,7 @@ import httpx
 
 from ._chat_format import CHAT
 from ._core import CHUNKS, END, EVENTS, NEED_INPUT, RAW, StreamCore
+from ._endpoint import check_request_url
 from ._events import Event
 from ._exceptions import DeltafoldError, StreamUsageError
 from ._format import ItemT, ResultT
@@ -296,6 +297,7 @@ def connect_chat(
     Same contract as :func:`aconnect_chat`, except that ``idle_timeout`` is
     enforced through httpx's read timeout (see :class:`ChatStream`).
     """
+    check_request_url(http, url)  # "did you mean http://...?" before any request
     return ChatStream(
         http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits,
         telemetry=telemetry,

@@ -19,6 +19,8 @@ from collections.abc import Callable
 
 import attrs
 
+from ._plural import plural
+
 __all__ = ["GapSummary", "Timing"]
 
 _EXACT = 256
@@ -258,7 +260,7 @@ class Timing:
 
     def summary(self) -> str:
         """One line: the figures known so far (what ``deltafold stream --stats`` prints)."""
-        parts = [f"{self.chunks} chunks"]
+        parts = [plural(self.chunks, "chunk")]
         for label, value in (
             ("headers", self.time_to_headers),
             ("first chunk", self.time_to_first_chunk),

@@ -1,0 +1,17 @@
+"""Counts in words: ``1 chunk``, ``2 chunks``, ``0 chunks``, the one rule for every message.
+
+Error messages, the CLI's summary lines and ``Timing.summary()`` all count
+things; they go through :func:`plural` so none of them says "1 streams".
+"""
+
+from __future__ import annotations
+
+__all__ = ["plural"]
+
+
+def plural(count: int, noun: str) -> str:
+    """``count`` and ``noun``, with an ``s`` unless ``count`` is 1 (``1 file``, ``3 files``).
+
+    The nouns counted here are all regular.
+    """
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
