@@ -31,6 +31,7 @@ from ._convert import to_dict
 from ._endpoint import OPENAI_URL, OPENROUTER_URL
 from ._events import Event
 from ._exceptions import DeltafoldError, EmptyStreamError
+from ._gunzip import gunzip
 from ._live import LivePrinter, use_color
 from ._models import ChatCompletion
 from ._server import (
@@ -127,9 +128,9 @@ def _add_assemble(commands: _Commands) -> None:
         "assemble",
         help="fold a recorded stream (SSE body or chunks JSONL) into a completion",
         description=(
-            "Read a recorded stream, an SSE body or chunks as JSON lines (detected), and print "
-            "the completion as JSON. On an error print one line naming the event to stderr and "
-            "exit with 1."
+            "Read a recorded stream, an SSE body or chunks as JSON lines (detected; gzip is "
+            "read too), and print the completion as JSON. On an error print one line naming "
+            "the event to stderr and exit with 1."
         ),
     )
     assemble.add_argument("file", metavar="FILE", help="the recording, or - for stdin")
@@ -323,10 +324,10 @@ async def _stream_chat(
 
 
 def _read_input(name: str) -> bytes:
-    if name == "-":
-        return sys.stdin.buffer.read()
+    """The recording's bytes, decompressed when they are gzip (by their first bytes)."""
     try:
-        return Path(name).read_bytes()
+        data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+        return gunzip(data)
     except OSError as exc:
         raise CommandError(f"cannot read {name}: {exc.strerror or exc}") from None
 
