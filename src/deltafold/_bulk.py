@@ -1,9 +1,10 @@
 """The local bulk engine: files in, one Parquet file of completions out, on a process pool.
 
-The parent reads the inputs a batch at a time (``ParquetFile.iter_batches``,
-JSON lines a block of lines at a time, an ``.sse`` file as one stream), hands
-each batch to a worker process that runs :func:`assemble_table`, and writes the
-results in input order with one ``ParquetWriter``. At most two batches per
+The parent reads the inputs a batch at a time (``_bulk_read``: Parquet row
+groups, JSON lines a block of lines at a time, an ``.sse`` file as one stream),
+hands each batch to a worker process that runs :func:`assemble_table`, and
+writes the results in input order with one ``ParquetWriter`` opened up front
+with the job's schema, so an input without rows still gives the full schema. At most two batches per
 worker are in flight, so memory is bounded by the batch size, not the input
 size. Chunk-per-row input is grouped a file at a time: a stream's chunks must
 all be in one file (Ray's group-by has no such limit).

@@ -8,6 +8,7 @@ given (a local instance, or ``address=...`` for a cluster) runs it unchanged.
 from __future__ import annotations
 
 import functools
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -140,7 +141,11 @@ def _as_table(batch: Any) -> Any:
 
 
 def _bulk_cause(exc: BaseException) -> BulkError | None:
-    """The :class:`BulkError` a Ray task raised, found under Ray's wrappers (None if none)."""
+    """The :class:`BulkError` a Ray task raised (None if none), found under Ray's wrappers.
+
+    Ray wraps a task's error (``RayTaskError``, ``UserCodeException``) and may keep
+    the original only in the traceback text, so the text is read when the chain ends.
+    """
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
@@ -152,4 +157,8 @@ def _bulk_cause(exc: BaseException) -> BulkError | None:
             return current
         else:
             current = current.__cause__
-    return None
+    found = _RAISED.search(str(exc))
+    return None if found is None else BulkError(found.group(1))
+
+
+_RAISED = re.compile(r"\b_exceptions\.BulkError: (.+)")
