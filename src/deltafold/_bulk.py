@@ -134,8 +134,9 @@ class Output:
             raise BulkError(f"{output}: no folder {os.fspath(self.path.parent)!r} to write it in")
         try:
             self.writer = pq.ParquetWriter(self.partial, schema)
-        except OSError as exc:
-            raise BulkError(f"{output}: cannot write it ({exc})") from None
+        except OSError as exc:  # said of the path the user gave, not of the .partial
+            reason = str(exc).replace(os.fspath(self.partial), os.fspath(output))
+            raise BulkError(f"{output}: cannot write it ({reason})") from None
 
     def __enter__(self) -> Output:
         return self
