@@ -21,11 +21,12 @@ of an empty body does).
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import io
 import os
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,14 +113,14 @@ def find_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
 
 def job_schema(paths: Sequence[Path], options: BulkOptions) -> Any:
     """The output schema of a job: the first file's kept columns, then ``BULK_SCHEMA``."""
-    return _named(paths[0], lambda: output_schema(
-        input_schema(paths[0], options), stream_id=options.stream_id, keep=options.keep
-    ))
+    schema = input_schema(paths[0], options)
+    with _reading(paths[0]):
+        return output_schema(schema, stream_id=options.stream_id, keep=options.keep)
 
 
 def input_schema(path: Path, options: BulkOptions) -> Any:
     """The needed columns of ``path`` as read, with their types (the file's rows are not read)."""
-    def schema() -> Any:
+    with _reading(path):
         kind = input_kind(path)
         if kind == ".parquet":
             import pyarrow.parquet as pq
@@ -133,8 +134,6 @@ def input_schema(path: Path, options: BulkOptions) -> Any:
             return _recording_schema(path, options)
         return _jsonl_schema(options)
 
-    return _named(path, schema)
-
 
 def read_batches(path: Path, options: BulkOptions, batch_size: int) -> Iterator[Any]:
     """``path`` as Arrow tables of the needed columns, whole streams each, about ``batch_size``.
@@ -142,21 +141,21 @@ def read_batches(path: Path, options: BulkOptions, batch_size: int) -> Iterator[
     At least one table, empty when the file holds no row. An unreadable file or a
     missing column raises :class:`BulkError` naming ``path``.
     """
-    kind = input_kind(path)
-    if kind == ".parquet":
-        tables = _parquet_tables(path, options, batch_size)
-    elif kind == ".sse":
-        tables = iter([_sse_table(path, read_bytes(path), options)])
-    else:
-        tables = _jsonl_file(path, options, batch_size)
-    yield from _named_iter(path, _whole_streams(tables, options, batch_size))
+    with _reading(path):
+        kind = input_kind(path)
+        if kind == ".parquet":
+            tables = _parquet_tables(path, options, batch_size)
+        elif kind == ".sse":
+            tables = iter([_sse_table(path, read_bytes(path), options)])
+        else:
+            tables = _jsonl_file(path, options, batch_size)
+        yield from _whole_streams(tables, options, batch_size)
 
 
 def read_data(name: str, data: bytes, options: BulkOptions) -> Any:
     """One ``.jsonl`` or ``.sse`` file's bytes (read by another engine) as one table."""
     path = Path(name)
-
-    def table() -> Any:
+    with _reading(path):
         whole = gunzip(data)
         if input_kind(path) == ".sse":
             return _sse_table(path, whole, options)
@@ -165,29 +164,18 @@ def read_data(name: str, data: bytes, options: BulkOptions) -> Any:
             tables, promote_options="permissive"
         )
 
-    return _named(path, table)
 
-
-def _named(path: Path, make: Callable[[], Any]) -> Any:
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Any error reading ``path`` as a :class:`BulkError` that starts with ``path``."""
     try:
-        return make()
+        yield
     except BulkError as exc:
-        raise _with_path(path, exc) from None
+        if str(exc).startswith(str(path)):
+            raise
+        raise BulkError(f"{path}: {exc}") from None
     except (OSError, EOFError, zlib.error, pa.ArrowException) as exc:
         raise BulkError(f"{path}: cannot read it ({exc})") from None
-
-
-def _named_iter(path: Path, tables: Iterator[Any]) -> Iterator[Any]:
-    try:
-        yield from tables
-    except BulkError as exc:
-        raise _with_path(path, exc) from None
-    except (OSError, EOFError, zlib.error, pa.ArrowException) as exc:
-        raise BulkError(f"{path}: cannot read it ({exc})") from None
-
-
-def _with_path(path: Path, exc: BulkError) -> BulkError:
-    return exc if str(exc).startswith(str(path)) else BulkError(f"{path}: {exc}")
 
 
 def _whole_streams(tables: Iterator[Any], options: BulkOptions, batch_size: int) -> Iterator[Any]:
