@@ -26,7 +26,7 @@ import glob
 import io
 import os
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -289,9 +289,9 @@ class _Seen:
         self.objects = 0
 
     def add(self, row: dict[str, Any]) -> None:
+        """Called for object rows while a needed column is still missing (not after)."""
         self.objects += 1
-        if self.missing:
-            self.missing.difference_update(row.keys())
+        self.missing.difference_update(row)
         if len(self.keys) < 20:
             self.keys.update(dict.fromkeys(row))
 
@@ -313,8 +313,9 @@ def _rows_table(path: Path, lines: list[bytes], schema: Any, body: str, seen: _S
             row = orjson.loads(line)
         except orjson.JSONDecodeError:
             row = None
-        if isinstance(row, dict):
-            seen.add(row)
+        if row.__class__ is dict:
+            if seen.missing:
+                seen.add(row)
         else:
             row = {body: line}  # not a row: the line is the body, a bad row
         for name, values in columns.items():
@@ -323,15 +324,23 @@ def _rows_table(path: Path, lines: list[bytes], schema: Any, body: str, seen: _S
     for field in schema:
         values = columns[field.name]
         if field.name == body:
-            arrays.append(pa.array([_as_bytes(v) for v in values], type=pa.binary()))
+            arrays.append(_array(values, pa.binary(), _as_bytes))
         elif pa.types.is_string(field.type):  # the stream id and kept columns
-            arrays.append(pa.array([_as_text(v) for v in values], type=pa.string()))
+            arrays.append(_array(values, pa.string(), _as_text))
         else:
             try:
                 arrays.append(pa.array(values))
             except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
                 raise BulkError(f"{path}: column {field.name!r} mixes types ({exc})") from None
     return pa.Table.from_arrays(arrays, names=schema.names)
+
+
+def _array(values: list[Any], kind: Any, convert: Callable[[Any], Any]) -> Any:
+    """``values`` as an array of ``kind``; values of other JSON types through ``convert``."""
+    try:
+        return pa.array(values, type=kind)  # the usual case: every value already fits
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([convert(value) for value in values], type=kind)
 
 
 def _as_bytes(value: Any) -> bytes | None:
