@@ -96,3 +96,47 @@ def test_cli_ray_engine_on_a_running_instance(local_ray: str, tmp_path: Path) ->
     assert out.column_names[0] == "stream"
     for row in out.to_pylist():
         assert json.loads(row["completion"]) == expected(streams[row["stream"]])["completion"]
+
+
+def test_ray_engine_empty_files_and_json_lines_match_the_local_engine(
+    local_ray: str, tmp_path: Path
+) -> None:
+    """0-row Parquet and JSON lines files: 0 streams, the same schema as N rows and as local."""
+    from deltafold._bulk_ray import ray_assemble_files
+
+    streams = {path: chunks_of(body) for path, body in recordings()[:3]}
+    rows = [
+        {"stream": path, "seq": seq, "rid": f"{path}#{seq}", "chunk": chunk}
+        for path, chunks in streams.items()
+        for seq, chunk in enumerate(chunks)
+    ]
+    table = pa.Table.from_pylist(rows)
+    pq.write_table(table, tmp_path / "full.parquet")
+    pq.write_table(table.slice(0, 0), tmp_path / "empty.parquet")
+    (tmp_path / "full.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "empty.jsonl").write_text("")
+    options = deltafold.BulkOptions(stream_id="stream", order="seq", keep=("rid",))
+    for kind in ("parquet", "jsonl"):
+        outputs = {}
+        for name, inputs in {
+            "none": [f"empty.{kind}"], "some": [f"empty.{kind}", f"full.{kind}"],
+        }.items():
+            out = tmp_path / f"{kind}-{name}.parquet"
+            summary = ray_assemble_files([str(tmp_path / i) for i in inputs], str(out),
+                                         options=options)
+            outputs[name] = pq.read_table(out)
+            assert summary.streams == outputs[name].num_rows
+        local = tmp_path / f"{kind}-local.parquet"
+        deltafold.assemble_files([tmp_path / f"full.{kind}"], local, options=options, workers=1)
+        expected_schema = pq.read_schema(local)
+        assert outputs["none"].num_rows == 0 and outputs["some"].num_rows == len(streams)
+        assert outputs["none"].schema == outputs["some"].schema == expected_schema
+        assert pa.concat_tables(list(outputs.values())).num_rows == len(streams)
+        for row in outputs["some"].to_pylist():
+            assert actual(row) == expected(streams[row["stream"]])
+            assert row["rid"] == f"{row['stream']}#0"
+    (tmp_path / "bad.jsonl").write_text('{"stream": "a", "chunk": "{}"}\n')
+    with pytest.raises(deltafold.BulkError, match=r"bad\.jsonl: no row has a 'rid' key"):
+        ray_assemble_files([str(tmp_path / "bad.jsonl")], str(tmp_path / "bad.parquet"),
+                           options=options)
+    assert not list(tmp_path.glob("*.partial")) and not (tmp_path / "bad.parquet").exists()

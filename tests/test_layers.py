@@ -283,7 +283,10 @@ LAYERS = (
         "_body", "_assemble", "_core", "_iterfold", "responses._assemble", "responses._iterfold",
     ),
     ("_http", "_endpoint", "_telemetry", "_stream", "_stream_sync", "_client"),
-    ("_bulkrow", "_arrow", "_bulk", "_bulk_ray", "_bulk_duckdb"),
+    (
+        "_bulkrow", "_gunzip", "_bulk_hints", "_arrow", "_bulk_read", "_bulk", "_bulk_ray",
+        "_bulk_duckdb",
+    ),
     (
         "_bulk_cli", "_split", "_server", "_live", "_demo", "_cli", "__main__", "__init__",
         "responses._unfold", "responses.__init__",

@@ -110,6 +110,7 @@ def assemble_table(
     otherwise); ``keep`` names input columns to pass through (with
     ``stream_id``, their value on the stream's first chunk). A bad row never
     raises: it comes back with ``error_type`` set. A missing column raises :class:`BulkError`.
+    A table of 0 rows gives 0 rows with the same schema as N rows.
     """
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])

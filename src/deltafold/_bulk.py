@@ -1,9 +1,10 @@
 """The local bulk engine: files in, one Parquet file of completions out, on a process pool.
 
-The parent reads the inputs a batch at a time (``ParquetFile.iter_batches``,
-JSON lines a block of lines at a time, an ``.sse`` file as one stream), hands
-each batch to a worker process that runs :func:`assemble_table`, and writes the
-results in input order with one ``ParquetWriter``. At most two batches per
+The parent reads the inputs a batch at a time (``_bulk_read``: Parquet row
+groups, JSON lines a block of lines at a time, an ``.sse`` file as one stream),
+hands each batch to a worker process that runs :func:`assemble_table`, and
+writes the results in input order with one ``ParquetWriter`` opened up front
+with the job's schema, so an input without rows still gives the full schema. At most two batches per
 worker are in flight, so memory is bounded by the batch size, not the input
 size. Chunk-per-row input is grouped a file at a time: a stream's chunks must
 all be in one file (Ray's group-by has no such limit).
@@ -11,47 +12,25 @@ all be in one file (Ray's group-by has no such limit).
 
 from __future__ import annotations
 
-import glob
 import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import attrs
-import orjson
 
-from ._arrow import assemble_table, output_schema, pa, require_column
+from ._arrow import assemble_table, pa
+from ._bulk_read import BulkOptions, find_inputs, job_schema, read_batches
 from ._exceptions import BulkError
 
-__all__ = ["BulkOptions", "BulkSummary", "assemble_files", "find_inputs", "read_batches"]
+__all__ = ["BulkOptions", "BulkSummary", "Output", "assemble_files"]
 
-SUFFIXES = (".parquet", ".jsonl", ".sse")
 BATCH_SIZE = 1024
 _IN_FLIGHT_PER_WORKER = 2
-
-
-@attrs.frozen
-class BulkOptions:
-    """Where the stream is in each input row (the arguments of :func:`assemble_table`)."""
-
-    column: str | None = None
-    stream_id: str | None = None
-    order: str | None = None
-    keep: tuple[str, ...] = ()
-
-    @property
-    def body(self) -> str:
-        """The column holding the body (one row per stream) or the chunk (one per chunk)."""
-        return self.column or ("body" if self.stream_id is None else "chunk")
-
-    def needed(self) -> list[str]:
-        """The input columns the job reads, in output order."""
-        names = [self.stream_id, *self.keep, self.body, self.order]
-        return list(dict.fromkeys(name for name in names if name is not None))
 
 
 @attrs.define
@@ -83,6 +62,8 @@ def check_output(output: str | os.PathLike[str]) -> None:
     ``-o out.csv`` would otherwise get Parquet bytes under a CSV name.
     """
     path = Path(os.fspath(output))
+    if path.is_dir() or not path.name:
+        return  # a folder: ``Output`` says what is wrong with it
     if path.suffix.lower() != ".parquet":
         named = f"ends in {path.suffix!r}" if path.suffix else "has no suffix"
         raise BulkError(
@@ -90,214 +71,6 @@ def check_output(output: str | os.PathLike[str]) -> None:
             f"{path.with_suffix('.parquet').name!r} (convert it afterwards if you need another "
             "format, e.g. with duckdb)"
         )
-
-
-def find_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
-    """The files named by ``inputs`` (files, globs, folders searched for .parquet/.jsonl/.sse)."""
-    found: list[Path] = []
-    for item in inputs:
-        text = os.fspath(item)
-        path = Path(text)
-        if path.is_dir():
-            matches = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
-        elif path.is_file():
-            matches = [path]
-        else:
-            matches = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
-        if not matches:
-            raise BulkError(f"{text}: no such file, or no .parquet/.jsonl/.sse file matches")
-        found.extend(matches)
-    for path in found:
-        if path.suffix not in SUFFIXES:
-            raise BulkError(f"{path}: not a .parquet, .jsonl or .sse file")
-    return list(dict.fromkeys(found))
-
-
-def read_batches(path: Path, options: BulkOptions, batch_size: int) -> Iterator[Any]:
-    """``path`` as Arrow tables of the needed columns, whole streams each, about ``batch_size``."""
-    if path.suffix == ".sse":
-        yield _sse_table(path, options)
-        return
-    if path.suffix == ".jsonl":
-        tables: Iterator[Any] = _jsonl_tables(path, options, batch_size)
-    else:
-        tables = _parquet_tables(path, options, batch_size)
-    if options.stream_id is None:
-        yield from tables
-        return
-    whole = pa.concat_tables(list(tables), promote_options="permissive")
-    yield from _stream_slices(whole, options.stream_id, batch_size)
-
-
-def _sse_table(path: Path, options: BulkOptions) -> Any:
-    """An ``.sse`` file is one stream: its body, with ``path`` kept when asked for."""
-    if options.stream_id is not None:
-        raise BulkError(f"{path}: an .sse file is one stream; --stream-id is for chunk rows")
-    columns: dict[str, Any] = {"path": pa.array([str(path)], type=pa.string())}
-    columns[options.body] = pa.array([path.read_bytes()], type=pa.binary())
-    return pa.table(columns)
-
-
-def _parquet_tables(path: Path, options: BulkOptions, batch_size: int) -> Iterator[Any]:
-    import pyarrow.parquet as pq
-
-    reader = pq.ParquetFile(path)
-    schema = reader.schema_arrow
-    for name in options.needed():
-        try:
-            require_column(schema, name)
-        except BulkError as exc:
-            first = next(reader.iter_batches(batch_size=_SNIFF_ROWS), None)
-            rows = first.to_pylist() if first is not None else []
-            raise BulkError(f"{exc}{chunk_rows_hint(rows, options)}") from None
-    for batch in reader.iter_batches(batch_size=batch_size, columns=options.needed()):
-        yield pa.Table.from_batches([batch])
-
-
-def _jsonl_tables(path: Path, options: BulkOptions, batch_size: int) -> Iterator[Any]:
-    """JSON lines of rows; a file whose first line is a chunk (no such column) is one stream."""
-    with path.open("rb") as handle:
-        lines: list[bytes] = []
-        first = True
-        for line in handle:
-            if not line.strip():
-                continue
-            if first and _is_recording(line, options):
-                yield _recording_table(path, handle, line, options)
-                return
-            first = False
-            lines.append(line)
-            if len(lines) >= batch_size:
-                yield _rows_table(path, lines, options)
-                lines = []
-        if lines:
-            yield _rows_table(path, lines, options)
-
-
-def _is_recording(line: bytes, options: BulkOptions) -> bool:
-    try:
-        first = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return False
-    return (
-        options.stream_id is None
-        and isinstance(first, dict)
-        and options.body not in first
-        and "choices" in first
-    )
-
-
-def _recording_table(path: Path, handle: Any, first: bytes, options: BulkOptions) -> Any:
-    columns: dict[str, Any] = {"path": pa.array([str(path)], type=pa.string())}
-    columns[options.body] = pa.array([first + handle.read()], type=pa.binary())
-    return pa.table(columns)
-
-
-def _rows_table(path: Path, lines: list[bytes], options: BulkOptions) -> Any:
-    """Rows of one block of lines, the body or chunk as bytes (a JSON value as its JSON text).
-
-    A line that is not a JSON object is a row whose body is the line (a bad row).
-    """
-    columns: dict[str, list[Any]] = {name: [] for name in options.needed()}
-    for line in lines:
-        try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            row = {options.body: line}  # not a row: the line is the body, a bad row
-        if not isinstance(row, dict):
-            row = {options.body: line}
-        for name, values in columns.items():
-            value = row.get(name)
-            if name == options.body and value is not None:
-                value = value.encode() if isinstance(value, str) else _as_bytes(value)
-            values.append(value)
-    if all(value is None for value in columns[options.body]):  # no row has the field
-        hint = chunk_rows_hint(_decoded(lines[:_SNIFF_ROWS]), options)
-        if hint:
-            raise BulkError(f"{path}: no field {options.body!r} in its rows{hint}")
-    try:
-        return pa.table({name: pa.array(values) for name, values in columns.items()})
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise BulkError(f"{path}: a column mixes types ({exc})") from None
-
-
-def _decoded(lines: list[bytes]) -> list[dict[str, Any]]:
-    rows = []
-    for line in lines:
-        try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
-
-
-_SNIFF_ROWS = 8
-"""Rows looked at to tell chunk rows (one chunk each) from stream rows."""
-_STREAM_ID_WORDS = ("stream", "request", "conversation", "session", "generation", "id")
-
-
-def _looks_like_chunk(value: Any) -> bool:
-    """One streamed chunk, decoded or as JSON text: an ``object`` of
-    ``chat.completion.chunk``, or ``choices`` holding a ``delta``."""
-    if isinstance(value, (bytes, str)):
-        if value.lstrip()[:1] not in (b"{", "{"):
-            return False
-        try:
-            value = orjson.loads(value)
-        except orjson.JSONDecodeError:
-            return False
-    if not isinstance(value, dict):
-        return False
-    choices = value.get("choices")
-    return value.get("object") == "chat.completion.chunk" or (
-        isinstance(choices, list) and any(isinstance(c, dict) and "delta" in c for c in choices)
-    )
-
-
-def chunk_rows_hint(rows: list[dict[str, Any]], options: BulkOptions) -> str:
-    """Advice for rows that hold one chunk each, read without a stream id; "" otherwise.
-
-    Appended to the error of a job whose body column is missing: its rows are
-    likely chunks, which need ``--stream-id`` (``BulkOptions(stream_id=...)``).
-    """
-    if options.stream_id is not None:
-        return ""
-    for row in rows[:_SNIFF_ROWS]:
-        for name, value in row.items():
-            if not _looks_like_chunk(value):
-                continue
-            others = [n for n in row if n != name]
-            guess = next(
-                (n for word in _STREAM_ID_WORDS for n in others if word in n.lower()), None
-            )
-            example = f", e.g. --stream-id {guess}" if guess else ""
-            column = "" if name == "chunk" else f" with --column {name}"
-            return (
-                f"; its rows look like one chunk each (in {name!r}): pass --stream-id naming "
-                f"the column of each row's stream{example}{column}, and --order to sort them"
-            )
-    return ""
-
-
-def _as_bytes(value: Any) -> bytes:
-    return value if isinstance(value, bytes) else orjson.dumps(value)
-
-
-def _stream_slices(table: Any, stream_id: str, batch_size: int) -> Iterator[Any]:
-    """``table`` cut into tables of about ``batch_size`` rows that never split a stream."""
-    groups: dict[Any, list[int]] = {}
-    for index, key in enumerate(table.column(stream_id).to_pylist()):
-        groups.setdefault(key, []).append(index)
-    indexes: list[int] = []
-    for rows in groups.values():
-        indexes.extend(rows)
-        if len(indexes) >= batch_size:
-            yield table.take(pa.array(indexes, type=pa.int64()))
-            indexes = []
-    if indexes:
-        yield table.take(pa.array(indexes, type=pa.int64()))
 
 
 def _fold(table: Any, options: BulkOptions) -> Any:
@@ -342,31 +115,77 @@ def assemble_files(
 
     ``workers`` defaults to the cores; ``progress`` is called with the running
     summary after each batch is written. The output appears only when the job
-    succeeds (it is written beside it, then renamed). A job that cannot run
-    raises :class:`BulkError`; bad rows are counted in the summary, never raised.
+    succeeds (it is written beside it, then renamed). Its schema is the same
+    whether the inputs hold rows or none (the first file's columns). A job that
+    cannot run raises :class:`BulkError`; bad rows are counted in the summary, never raised.
     """
     options = options or BulkOptions()
-    check_output(output)
-    paths = find_inputs(inputs)
     workers = workers or os.cpu_count() or 1
     if workers < 1 or batch_size < 1:
         raise ValueError("workers and batch_size must be >= 1")
+    check_output(output)
+    paths = find_inputs(inputs)
     summary = BulkSummary(files=len(paths), output=os.fspath(output))
     started = time.perf_counter()
-    partial = Path(f"{os.fspath(output)}.partial")
-    try:
-        with _executor(workers) as pool:
-            _run(paths, partial, options, pool, workers, batch_size, summary, progress)
-        partial.replace(output)
-    finally:
-        partial.unlink(missing_ok=True)
+    with Output(output, job_schema(paths, options)) as out, _executor(workers) as pool:
+        _run(paths, out, options, pool, workers, batch_size, summary, progress)
     summary.seconds = time.perf_counter() - started
     return summary
 
 
+class Output:
+    """The output file of a job: written beside it as ``.partial``, renamed when the job succeeds.
+
+    Every table written is cast to the job's schema. Errors name the path the
+    user gave (a missing folder, a folder in its place), never the ``.partial``.
+    """
+
+    def __init__(self, output: str | os.PathLike[str], schema: Any) -> None:
+        import pyarrow.parquet as pq
+
+        self.path = Path(output)
+        self.partial = Path(f"{os.fspath(output)}.partial")
+        self.schema = schema
+        if self.path.is_dir():
+            raise BulkError(f"{output}: is a folder; name the Parquet file to write")
+        if not self.path.parent.is_dir():
+            raise BulkError(f"{output}: no folder {os.fspath(self.path.parent)!r} to write it in")
+        try:
+            self.writer = pq.ParquetWriter(self.partial, schema)
+        except OSError as exc:  # said of the path the user gave, not of the .partial
+            reason = str(exc).replace(os.fspath(self.partial), os.fspath(output))
+            raise BulkError(f"{output}: cannot write it ({reason})") from None
+
+    def __enter__(self) -> Output:
+        return self
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        try:
+            self.writer.close()
+            if error is None:
+                self.partial.replace(self.path)
+        finally:
+            self.partial.unlink(missing_ok=True)
+
+    def write(self, table: Any, path: str | os.PathLike[str], summary: BulkSummary) -> None:
+        """Write the folded ``table`` of input ``path`` (nothing for 0 rows), and count it."""
+        if table.num_rows == 0:
+            return
+        if not table.schema.equals(self.schema):
+            try:
+                table = table.cast(self.schema)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError,
+                    ValueError) as exc:
+                raise BulkError(
+                    f"{path}: its columns do not match the first file's ({exc})"
+                ) from None
+        self.writer.write_table(table)
+        summary.add(table)
+
+
 def _run(
     paths: list[Path],
-    partial: Path,
+    out: Output,
     options: BulkOptions,
     pool: Executor,
     workers: int,
@@ -375,59 +194,22 @@ def _run(
     progress: Callable[[BulkSummary], object] | None,
 ) -> None:
     """Read, fold on ``pool`` with a bounded window, write in order."""
-    import pyarrow.parquet as pq
-
     window: deque[tuple[Path, Future[Any]]] = deque()
-    writer: Any = None
+
+    def write_one() -> None:
+        path, future = window.popleft()
+        out.write(future.result(), path, summary)
+        if progress is not None:
+            progress(summary)
+
     try:
         for path in paths:
-            for table in _read(path, options, batch_size):
+            for table in read_batches(path, options, batch_size):
                 window.append((path, pool.submit(_fold, table, options)))
                 while len(window) >= workers * _IN_FLIGHT_PER_WORKER:
-                    writer = _write(window.popleft(), writer, partial, summary, progress)
+                    write_one()
         while window:
-            writer = _write(window.popleft(), writer, partial, summary, progress)
-        if writer is None:  # no row at all: an empty table of the output columns
-            schema = output_schema(pa.schema([]), keep=())
-            writer = pq.ParquetWriter(partial, schema)
+            write_one()
     finally:
         for _, future in window:
             future.cancel()
-        if writer is not None:
-            writer.close()
-
-
-def _read(path: Path, options: BulkOptions, batch_size: int) -> Iterator[Any]:
-    try:
-        yield from read_batches(path, options, batch_size)
-    except BulkError as exc:
-        if str(exc).startswith(str(path)):
-            raise
-        raise BulkError(f"{path}: {exc}") from None
-    except (OSError, pa.ArrowException) as exc:
-        raise BulkError(f"{path}: cannot read it ({exc})") from None
-
-
-def _write(
-    item: tuple[Path, Future[Any]],
-    writer: Any,
-    partial: Path,
-    summary: BulkSummary,
-    progress: Callable[[BulkSummary], object] | None,
-) -> Any:
-    import pyarrow.parquet as pq
-
-    path, future = item
-    table = future.result()
-    if writer is None:
-        writer = pq.ParquetWriter(partial, table.schema)
-    if not table.schema.equals(writer.schema):
-        try:
-            table = table.cast(writer.schema)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
-            raise BulkError(f"{path}: its columns do not match the first file's ({exc})") from None
-    writer.write_table(table)
-    summary.add(table)
-    if progress is not None:
-        progress(summary)
-    return writer

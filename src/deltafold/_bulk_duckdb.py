@@ -50,12 +50,22 @@ def register_duckdb(connection: Any, name: str = "deltafold_assemble") -> Any:
 
     ``body`` is a VARCHAR or BLOB column of recorded streams; a NULL body gives
     NULL (SQL's rule), any other bad body a struct with ``error_type`` set.
+    Registering again on the same connection is harmless: the function is
+    replaced by the same one (DuckDB itself refuses a second function of a name).
     """
     try:
         import duckdb
     except ImportError as exc:
         raise DuckDBExtraMissing(f"{_INSTALL_HINT} ({exc})") from exc
-    connection.create_function(
-        name, _assemble_vector, None, duckdb.type(RESULT_TYPE), type="arrow"
-    )
+
+    def create() -> None:
+        connection.create_function(
+            name, _assemble_vector, None, duckdb.type(RESULT_TYPE), type="arrow"
+        )
+
+    try:
+        create()
+    except duckdb.NotImplementedException:  # "already created": ours from an earlier call
+        connection.remove_function(name)
+        create()
     return connection

@@ -31,6 +31,7 @@ from ._demo import demo_recording
 from ._endpoint import COMMAND_LINE, OPENAI_URL, OPENROUTER_URL, resolve_endpoint
 from ._events import Event
 from ._exceptions import DeltafoldError, EmptyStreamError, EndpointError
+from ._gunzip import gunzip
 from ._live import LivePrinter, use_color
 from ._models import ChatCompletion
 from ._plural import plural
@@ -145,8 +146,8 @@ def _add_assemble(commands: _Commands) -> None:
         description=(
             "Read a recorded stream and print the completion as JSON. FILE may hold an SSE "
             "body as it came over the wire, chunks as JSON lines, a JSON array of chunks, or a "
-            "non-streamed completion (one JSON object); the form is detected. On an error "
-            "print one line naming the event to stderr and exit with 1."
+            "non-streamed completion (one JSON object); the form is detected, and gzip is "
+            "read too. On an error print one line naming the event to stderr and exit with 1."
         ),
         epilog=EXAMPLES
         + "  deltafold assemble recording.sse > completion.json\n"
@@ -351,10 +352,10 @@ async def _stream_chat(
 
 
 def _read_input(name: str) -> bytes:
-    if name == "-":
-        return sys.stdin.buffer.read()
+    """The recording's bytes, decompressed when they are gzip (by their first bytes)."""
     try:
-        return Path(name).read_bytes()
+        data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+        return gunzip(data)
     except OSError as exc:
         raise CommandError(f"cannot read {name}: {exc.strerror or exc}") from None
 
