@@ -34,6 +34,7 @@ from ._timing import Timing
 
 __all__ = [
     "CHUNKS", "END", "EVENTS", "NEED_INPUT", "RAW", "FoldState", "Mode", "Phase", "StreamCore",
+    "second_reader",
 ]
 
 
@@ -89,6 +90,22 @@ _DOING: Final = {
     RAW: ("passed through with raw()", "raw()"),
 }
 """How a refusal names each style: what the stream is already doing, what was asked."""
+
+
+
+def second_reader() -> StreamUsageError:
+    """The refusal for a read while another task or thread is reading the same stream.
+
+    The drivers give it before touching anything, so the first reader goes on intact: the
+    async ones check a flag set around their read (the only await in a step), the sync
+    ones take a lock without waiting around each step (threads can switch anywhere).
+    """
+    return StreamUsageError(
+        "this stream is being read by another task or thread right now; read one stream "
+        "from one task or thread at a time (hand its chunks on through a queue or a "
+        "memory object stream)"
+    )
+
 
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError

@@ -3,7 +3,9 @@
 Accepted chunk forms: a dict (decoded JSON), JSON text or bytes, our typed
 ``ChatCompletionChunk``, or any object with ``model_dump()`` (the OpenAI
 SDK's pydantic chunks). SSE events become chunks here too: ``[DONE]`` ends
-the stream and ``event: error`` becomes a chunk with a top-level ``error``.
+the stream and ``event: error`` becomes a chunk with a top-level ``error``;
+that holds for event objects given as items as well (deltafold's own and
+httpx-sse's, from ``iter_sse()`` / ``aiter_sse()``), read by the same rule.
 """
 
 from __future__ import annotations
@@ -14,16 +16,18 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import httpx_sse
 import orjson
 
 from ._exceptions import ChunkDecodeError, EmptyStreamError, StreamError
 from ._models import ChatCompletion, ChatCompletionChunk
 from ._redact import Redactor
 from ._sentinel import Sentinel
-from ._sse import BOM_BYTES
+from ._sse import BOM_BYTES, ServerSentEvent
 
 __all__ = [
     "DONE",
+    "SSE_EVENTS",
     "InputSeen",
     "argument_error",
     "decode_chunk",
@@ -40,6 +44,8 @@ __all__ = [
 
 DONE: Any = Sentinel("DONE")
 """What :func:`event_to_chunk` gives for ``[DONE]``: the stream is over."""
+SSE_EVENTS = (ServerSentEvent, httpx_sse.ServerSentEvent)
+"""Event objects taken as items (deltafold's own, httpx-sse's): read as their framer's events."""
 
 
 def _loads(raw: bytes | str, position: int) -> dict[str, Any]:
@@ -70,8 +76,12 @@ def _preview(raw: bytes | str) -> str:
     return repr(text[:80]) + ("..." if len(text) > 80 else "")
 
 
-def decode_chunk(chunk: Any, position: int) -> dict[str, Any]:
-    """One chunk as a dict; a ChunkDecodeError names the event for anything unreadable."""
+def decode_chunk(chunk: Any, position: int) -> dict[str, Any] | None:
+    """One chunk as a dict; a ChunkDecodeError names the event for anything unreadable.
+
+    None for an SSE event object that holds no chunk (no data, or ``[DONE]``): the
+    fold skips it, as the framer's own stream does.
+    """
     if chunk.__class__ is dict:
         return chunk
     if isinstance(chunk, (bytes, bytearray, memoryview, str)):
@@ -81,6 +91,9 @@ def decode_chunk(chunk: Any, position: int) -> dict[str, Any]:
         return dict(chunk)
     if isinstance(chunk, (ChatCompletionChunk, ChatCompletion)):
         return chunk.to_dict()
+    if isinstance(chunk, SSE_EVENTS):
+        value = event_to_chunk(chunk.event, chunk.data, position)
+        return None if value is None or value is DONE else value
     dump = getattr(chunk, "model_dump", None)
     if callable(dump):
         try:
@@ -120,7 +133,8 @@ def event_to_chunk(event_type: str, data: str, position: int) -> Any:
 
 
 def is_done(item: Any) -> bool:
-    """The one ``[DONE]`` test: an event's data, or an item of an iterable (text or bytes).
+    """The one ``[DONE]`` test: an event's data, or an item of an iterable (text or bytes,
+    or an SSE event object whose data it is, unless it is an ``event: error``).
 
     Surrounding whitespace is allowed; anything else is not the end marker.
     """
@@ -128,6 +142,8 @@ def is_done(item: Any) -> bool:
         return item.strip() == "[DONE]"
     if isinstance(item, (bytes, bytearray, memoryview)):
         return bytes(item).strip() == b"[DONE]"
+    if isinstance(item, SSE_EVENTS):
+        return item.event != "error" and is_done(item.data)
     return False
 
 

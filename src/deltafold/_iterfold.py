@@ -11,11 +11,12 @@ is :class:`~deltafold._core.FoldState`'s.
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-from ._core import FoldState
+from ._core import FoldState, second_reader
 from ._decode import ITEMS, InputSeen, argument_error, is_done, is_one_item
 from ._exceptions import DeltafoldError
 from ._json_fold import ParseJSON
@@ -120,23 +121,30 @@ class AsyncFold(_FoldBase, Generic[ChunkT]):
         self._iterator: AsyncIterator[ChunkT] | None = None
         self._start(limits, parse_json)
         self._strict = strict
+        self._reading = False
+        """True while the source is awaited: another task's pull is refused meanwhile."""
 
     def __aiter__(self) -> AsyncFold[ChunkT]:
         return self
 
     async def __anext__(self) -> ChunkT:
+        if self._reading:
+            raise second_reader()
         state = self._state
         state.check_open()
         iterator = self._iterator
         if iterator is None:
             state.timing.start()
             iterator = self._iterator = self._source.__aiter__()
+        self._reading = True
         try:
             item = await iterator.__anext__()
         except StopAsyncIteration:
             if not state.ended:
                 state.finish(strict=self._strict)
             raise
+        finally:
+            self._reading = False
         self._fold(item)
         return item
 
@@ -191,25 +199,33 @@ class Fold(_FoldBase, Generic[ChunkT]):
         self._iterator: Iterator[ChunkT] | None = None
         self._start(limits, parse_json)
         self._strict = strict
+        self._turn = threading.Lock()
+        """Held through each pull: another thread's pull is refused, not waited for."""
 
     def __iter__(self) -> Fold[ChunkT]:
         return self
 
     def __next__(self) -> ChunkT:
-        state = self._state
-        state.check_open()
-        iterator = self._iterator
-        if iterator is None:
-            state.timing.start()
-            iterator = self._iterator = iter(self._source)
+        turn = self._turn
+        if not turn.acquire(False):
+            raise second_reader()
         try:
-            item = next(iterator)
-        except StopIteration:
-            if not state.ended:
-                state.finish(strict=self._strict)
-            raise
-        self._fold(item)
-        return item
+            state = self._state
+            state.check_open()
+            iterator = self._iterator
+            if iterator is None:
+                state.timing.start()
+                iterator = self._iterator = iter(self._source)
+            try:
+                item = next(iterator)
+            except StopIteration:
+                if not state.ended:
+                    state.finish(strict=self._strict)
+                raise
+            self._fold(item)
+            return item
+        finally:
+            turn.release()
 
     def until_done(self) -> ChatCompletion:
         """Consume the rest of the source and return the completion."""

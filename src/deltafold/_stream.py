@@ -57,7 +57,7 @@ from typing import Any, TypeVar
 import anyio
 import httpx
 
-from ._core import CHUNKS, END, EVENTS, NEED_INPUT, RAW, StreamCore
+from ._core import CHUNKS, END, EVENTS, NEED_INPUT, RAW, StreamCore, second_reader
 from ._events import Event
 from ._exceptions import DeltafoldError, StreamUsageError
 from ._http import (
@@ -177,6 +177,8 @@ class AsyncChatStream(StreamBase):
         self._mark = -1
         self._events: _AsyncEvents | None = None
         self._raw: _AsyncRaw | None = None
+        self._reading = False
+        """True while a read is awaited: another task's step is refused meanwhile."""
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -264,6 +266,8 @@ class AsyncChatStream(StreamBase):
         A read goes into the core under the idle deadline. It is written out here rather
         than in a coroutine of its own, as on a live stream it runs once per chunk.
         """
+        if self._reading:
+            raise second_reader()
         core = self._core
         core.check_open()
         if restart:  # the consumer's time between steps is not the upstream's silence
@@ -280,6 +284,7 @@ class AsyncChatStream(StreamBase):
                     raise StreamUsageError("enter the stream with `async with` before iterating it")
                 idle = self._idle
                 error: DeltafoldError
+                self._reading = True
                 try:
                     if idle is None:
                         data = await body.__anext__()
@@ -306,6 +311,8 @@ class AsyncChatStream(StreamBase):
                     core.timing.read()
                     core.feed(data)
                     continue
+                finally:
+                    self._reading = False
                 # Raised outside the except block: see the module docs.
                 raise core.fail(error)
         except DeltafoldError as exc:

@@ -9,6 +9,7 @@ exception holds the request with its Authorization header.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
@@ -16,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from ._core import CHUNKS, END, EVENTS, NEED_INPUT, RAW, StreamCore
+from ._core import CHUNKS, END, EVENTS, NEED_INPUT, RAW, StreamCore, second_reader
 from ._events import Event
 from ._exceptions import DeltafoldError, StreamUsageError
 from ._http import (
@@ -69,6 +70,8 @@ class ChatStream(StreamBase):
         self._mark = -1
         self._events: _SyncEvents | None = None
         self._raw: _SyncRaw | None = None
+        self._turn = threading.Lock()
+        """Held through each step: another thread's step is refused, not waited for."""
 
     def __enter__(self) -> ChatStream:
         if self._entered:
@@ -162,23 +165,29 @@ class ChatStream(StreamBase):
         raise core.fail(error)
 
     def _pull(self, step: Callable[[], StepT], restart: bool = True) -> StepT:
-        core = self._core
-        core.check_open()
-        if restart:  # the consumer's time between steps is not the upstream's silence
-            self._deadline = None
+        turn = self._turn
+        if not turn.acquire(False):
+            raise second_reader()
         try:
-            while True:
-                item = step()  # the core settles the timing of what it folds
-                if item is NEED_INPUT:
-                    self._fill()
-                    continue
-                if item is END:
-                    self._release()
-                return item
-        except DeltafoldError as exc:
-            self._request.scrub_error(exc)
-            self._release()
-            raise
+            core = self._core
+            core.check_open()
+            if restart:  # the consumer's time between steps is not the upstream's silence
+                self._deadline = None
+            try:
+                while True:
+                    item = step()  # the core settles the timing of what it folds
+                    if item is NEED_INPUT:
+                        self._fill()
+                        continue
+                    if item is END:
+                        self._release()
+                    return item
+            except DeltafoldError as exc:
+                self._request.scrub_error(exc)
+                self._release()
+                raise
+        finally:
+            turn.release()
 
     def __iter__(self) -> ChatStream:
         self._core.claim(CHUNKS)
