@@ -296,6 +296,7 @@ class StreamCore(FoldState):
         "_structure",
         "_tail_at",
         "_tail_events",
+        "retries",
     )
 
     def __init__(self, limits: Limits | None = None, parse_json: ParseJSON = False) -> None:
@@ -317,6 +318,8 @@ class StreamCore(FoldState):
         self.acc._input = self._seen = InputSeen(STREAM)
         self._raw: RawCut | None = None
         """The bytes read and not handed out yet, once ``raw()`` claimed the stream."""
+        self.retries = 0
+        """Requests sent again before the stream opened (the driver counts, ``_retry`` decides)."""
         self._structure = converter.get_structure_hook(ChatCompletionChunk)
         """``from_dict(ChatCompletionChunk, ...)`` without its checks of the class (per chunk);
         looked up here, as building it costs ~12 ms once, which an import should not pay."""

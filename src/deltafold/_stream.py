@@ -68,7 +68,9 @@ from ._http import (
     check_idle_timeout,
     connect_error,
     idle_error,
-    is_event_stream,
+    next_hop,
+    opens,
+    proxy_of,
     stream_error,
     unwind,
 )
@@ -76,6 +78,7 @@ from ._json_fold import ParseJSON, upgrade
 from ._limits import Limits
 from ._models import ChatCompletion, ChatCompletionChunk
 from ._partial_json import PartialJSON
+from ._retry import check_max_retries, retry_delay
 from ._telemetry import Telemetry, watch
 from ._timing import Timing
 
@@ -132,6 +135,11 @@ class StreamBase:
         return self._core.chunks_received
 
     @property
+    def retries(self) -> int:
+        """How many times the request was sent again before the stream opened (``max_retries``)."""
+        return self._core.retries
+
+    @property
     def timing(self) -> Timing:
         """Time to headers, first chunk and token, the gaps, duration: live, final at the end."""
         return self._core.timing
@@ -164,10 +172,14 @@ class AsyncChatStream(StreamBase):
         limits: Limits | None = None,
         telemetry: bool | Telemetry = True,
         parse_json: ParseJSON = False,
+        max_retries: int = 0,
+        follow_redirects: bool | None = None,
     ) -> None:
         self._http = http
         self._request = request
         self._idle = check_idle_timeout(idle_timeout)
+        self._max_retries = check_max_retries(max_retries)
+        self._follow = http.follow_redirects if follow_redirects is None else follow_redirects
         self._core = StreamCore(limits, upgrade(parse_json, request.json))
         self._telemetry = telemetry
         self._response: httpx.Response | None = None
@@ -188,42 +200,73 @@ class AsyncChatStream(StreamBase):
         self._entered = True
         request = self._request
         core = self._core
-        http = self._http
-        sent = build_request(http, request, self._idle)
         watch(request, self._telemetry, core)
-        error: DeltafoldError | None = None
         try:
-            if self._idle is None:
-                response = await http.send(sent, stream=True)
-            else:
-                with anyio.fail_after(self._idle):
-                    response = await http.send(sent, stream=True)
-        except TimeoutError:
-            error = idle_error(self._idle or 0.0, events=None)
-        except httpx.HTTPError as exc:
-            error = connect_error(request, exc, idle_timeout=self._idle)
+            response = await self._open()
+        except DeltafoldError as exc:
+            core.fail(exc)
+            core.mark_closed()
+            raise
         except BaseException as exc:  # cancelled while connecting: no __aexit__ will come
             core.abandon(type(exc))
             raise
-        if error is not None:
-            core.fail(error)
-            core.mark_closed()
-            # Raised outside the except block: see the module docs.
-            raise error
         core.timing.headers()
         self._response = response
-        if not (200 <= response.status_code < 300 and is_event_stream(response)):
+        if not opens(response):
             try:
                 head = await self._read_head(response)
             except BaseException as exc:  # cancelled while reading the error body
                 core.abandon(type(exc))
                 await self.aclose()
                 raise
-            error = core.fail(body_error(request, response, head))
+            error = core.fail(body_error(request, response, head, retries=core.retries))
             await self.aclose()
             raise error
         self._body = response.aiter_raw() if reads_raw(response) else response.aiter_bytes()
         return self
+
+    async def _open(self) -> httpx.Response:
+        """Send the request until an answer to keep: redirects followed hop by hop
+        (:func:`next_hop`), failures before it retried as ``_retry`` decides.
+
+        Errors are built and raised outside ``except`` blocks (see the module docs).
+        """
+        request, http, core, idle = self._request, self._http, self._core, self._idle
+        first = sent = build_request(http, request, idle)
+        hops = 0
+        while True:
+            failure: BaseException | None = None
+            try:
+                if idle is None:
+                    response = await http.send(sent, stream=True, follow_redirects=False)
+                else:
+                    with anyio.fail_after(idle):
+                        response = await http.send(sent, stream=True, follow_redirects=False)
+            except (TimeoutError, httpx.HTTPError) as exc:
+                failure = exc
+            if failure is None:
+                hop = next_hop(request, response) if self._follow else None
+                if hop is not None:
+                    await response.aclose()
+                    if hops == http.max_redirects:
+                        too_many = httpx.TooManyRedirects(f"more than {hops}")
+                        raise connect_error(request, too_many, retries=core.retries)
+                    sent, hops = hop, hops + 1
+                    continue
+                wait = retry_delay(core.retries, self._max_retries, response)
+                if wait is None:
+                    return response
+                await response.aclose()
+            else:
+                wait = retry_delay(core.retries, self._max_retries, failure)
+                if wait is None:
+                    raise connect_error(
+                        request, failure, idle_timeout=idle, proxy=proxy_of(http, sent.url),
+                        retries=core.retries,
+                    )
+            core.retries += 1
+            await anyio.sleep(wait)
+            sent, hops = first, 0
 
     async def __aexit__(
         self,
@@ -435,6 +478,7 @@ def aconnect_chat(
     method: str = "POST",
     telemetry: bool | Telemetry = True,
     parse_json: ParseJSON = False,
+    max_retries: int = 0,
 ) -> AsyncChatStream:
     """Stream a chat completion with the caller's ``httpx.AsyncClient``.
 
@@ -446,9 +490,14 @@ def aconnect_chat(
     the content when ``json`` has a ``response_format`` of type json_schema or json_object.
     ``telemetry=False`` records no OpenTelemetry
     span or metric for this stream (see :class:`Telemetry`); ``.timing`` is kept anyway.
+    ``max_retries`` retries a connection error, a timeout, or a 408, 409, 429 or 5xx
+    answer before the stream opens (never after), as :class:`Client` does by default.
+    Redirects are followed when ``http`` follows them (``follow_redirects``), and no
+    credential header goes along to another origin.
     """
     return AsyncChatStream(
         http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits,
         telemetry=telemetry,
         parse_json=parse_json,
+        max_retries=max_retries,
     )

@@ -27,13 +27,16 @@ from ._http import (
     check_idle_timeout,
     connect_error,
     idle_error,
-    is_event_stream,
+    next_hop,
+    opens,
+    proxy_of,
     read_head,
     stream_error,
 )
 from ._json_fold import ParseJSON, upgrade
 from ._limits import Limits
 from ._models import ChatCompletion, ChatCompletionChunk
+from ._retry import check_max_retries, retry_delay
 from ._stream import ERROR_BODY_TIMEOUT, StepT, StreamBase, reads_raw
 from ._telemetry import Telemetry, watch
 
@@ -57,10 +60,14 @@ class ChatStream(StreamBase):
         limits: Limits | None = None,
         telemetry: bool | Telemetry = True,
         parse_json: ParseJSON = False,
+        max_retries: int = 0,
+        follow_redirects: bool | None = None,
     ) -> None:
         self._http = http
         self._request = request
         self._idle = check_idle_timeout(idle_timeout)
+        self._max_retries = check_max_retries(max_retries)
+        self._follow = http.follow_redirects if follow_redirects is None else follow_redirects
         self._core = StreamCore(limits, upgrade(parse_json, request.json))
         self._telemetry = telemetry
         self._response: httpx.Response | None = None
@@ -79,30 +86,60 @@ class ChatStream(StreamBase):
         self._entered = True
         request = self._request
         core = self._core
-        sent = build_request(self._http, request, self._idle)
         watch(request, self._telemetry, core)
-        error: DeltafoldError | None = None
         try:
-            response = self._http.send(sent, stream=True)
-        except httpx.HTTPError as exc:
-            error = connect_error(request, exc, idle_timeout=self._idle)
+            response = self._open()
+        except DeltafoldError as exc:
+            core.fail(exc)
+            core.mark_closed()
+            raise
         except BaseException as exc:  # interrupted while connecting: no __exit__ will come
             core.abandon(type(exc))
             raise
-        if error is not None:
-            core.fail(error)
-            core.mark_closed()
-            # Raised outside the except block: see the module docs.
-            raise error
         core.timing.headers()
         self._response = response
-        if not (200 <= response.status_code < 300 and is_event_stream(response)):
+        if not opens(response):
             head = self._read_head(response)
-            error = core.fail(body_error(request, response, head))
+            error = core.fail(body_error(request, response, head, retries=core.retries))
             self.close()
             raise error
         self._body = response.iter_raw() if reads_raw(response) else response.iter_bytes()
         return self
+
+    def _open(self) -> httpx.Response:
+        """The sync twin of :meth:`AsyncChatStream._open`."""
+        request, http, core, idle = self._request, self._http, self._core, self._idle
+        first = sent = build_request(http, request, idle)
+        hops = 0
+        while True:
+            failure: BaseException | None = None
+            try:
+                response = http.send(sent, stream=True, follow_redirects=False)
+            except httpx.HTTPError as exc:
+                failure = exc
+            if failure is None:
+                hop = next_hop(request, response) if self._follow else None
+                if hop is not None:
+                    response.close()
+                    if hops == http.max_redirects:
+                        too_many = httpx.TooManyRedirects(f"more than {hops}")
+                        raise connect_error(request, too_many, retries=core.retries)
+                    sent, hops = hop, hops + 1
+                    continue
+                wait = retry_delay(core.retries, self._max_retries, response)
+                if wait is None:
+                    return response
+                response.close()
+            else:
+                wait = retry_delay(core.retries, self._max_retries, failure)
+                if wait is None:
+                    raise connect_error(
+                        request, failure, idle_timeout=idle, proxy=proxy_of(http, sent.url),
+                        retries=core.retries,
+                    )
+            core.retries += 1
+            time.sleep(wait)
+            sent, hops = first, 0
 
     def __exit__(
         self,
@@ -287,6 +324,7 @@ def connect_chat(
     method: str = "POST",
     telemetry: bool | Telemetry = True,
     parse_json: ParseJSON = False,
+    max_retries: int = 0,
 ) -> ChatStream:
     """Stream a chat completion with the caller's ``httpx.Client``; use it with ``with``.
 
@@ -297,4 +335,5 @@ def connect_chat(
         http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits,
         telemetry=telemetry,
         parse_json=parse_json,
+        max_retries=max_retries,
     )
