@@ -40,7 +40,7 @@ NOISY = (
     b": keep-alive\r\n\r\n"
     b"id: 7\r\n\r\n"
     + b"".join(
-        b"id: " + str(i).encode() + b"\r\nretry: 10\r\ndata: " + json.dumps(c).encode() + b"\r\n\r\n"
+        b"id: %d\r\nretry: 10\r\ndata: %s\r\n\r\n" % (i, json.dumps(c).encode())
         for i, c in enumerate(CHUNKS)
     )
     + b"data: [DONE]\r\n\r\n"
