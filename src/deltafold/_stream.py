@@ -2,16 +2,18 @@
 
 ``aconnect_chat``/``connect_chat`` send the request themselves
 (``_http.build_request``: the SSE headers httpx-sse's ``connect_sse`` would
-set, without its two context managers per stream), check the status and
-content type, then read ``response.aiter_bytes()`` (``aiter_raw()`` when the
-body has no content encoding) into deltafold's own
-:class:`~deltafold.SSEDecoder` instead of httpx-sse's ``aiter_sse``. That
-bypass is deliberate: httpx-sse's line parser has no size
-cap (one endless line would grow without bound), keeps a leading BOM in the
-first field name, dispatches empty events after an ``id:`` line, raises its
-own ``SSEError`` for a wrong content type, and decodes text before framing,
-whereas ours frames bytes under ``Limits`` (both byte caps are the
-framer's). Folding an iterable of chunks is :mod:`deltafold._iterfold`'s.
+set, without its two context managers per stream, so that a retry or a
+redirect can send it again), check the status and, with httpx-sse's
+``EventSource``, the content type (``_http.opens``), then read
+``response.aiter_bytes()`` (``aiter_raw()`` when the body has no content
+encoding) into deltafold's own :class:`~deltafold.SSEDecoder` instead of
+httpx-sse's ``aiter_sse``. That part is deliberate: httpx-sse's line parser
+has no size cap (one endless line would grow without bound), keeps a leading
+BOM in the first field name, and decodes text before framing, whereas ours
+frames bytes under ``Limits`` (both byte caps are the framer's). Events read
+with httpx-sse by the caller fold too (``_decode.SSE_EVENTS``). Folding an
+iterable of chunks is :mod:`deltafold._iterfold`'s. Retries before the stream
+opens are decided by :mod:`deltafold._retry`.
 
 Errors are raised outside ``except`` blocks: the httpx exception holds the
 request with its Authorization header, and would ride along as ``__context__``.
@@ -21,6 +23,9 @@ The I/O loops are thin: everything stateful lives in the sans-IO
 
 Rules (documented on the classes, tested in tests/test_stream_*.py):
 
+* One reader at a time: a step asked for while another task is inside a read
+  (another thread, for the sync twin) raises :class:`StreamUsageError`, and the
+  first reader goes on intact (``_core.second_reader``).
 * One iteration style per stream: chunks (``async for``/``for``),
   ``events()`` or ``raw()`` (the body's bytes passed through, folded on the
   way). Asking for the other one raises :class:`StreamUsageError`;
