@@ -216,7 +216,7 @@ LAYERS = (
     ("_fast_structure", "_convert", "_typed"),
     ("_merge", "_choice", "_json_fold", "_result", "_accumulator"),
     ("_body", "_assemble", "_core", "_iterfold"),
-    ("_http", "_endpoint", "_telemetry", "_stream", "_stream_sync", "_client"),
+    ("_http", "_retry", "_endpoint", "_telemetry", "_stream", "_stream_sync", "_client"),
     ("_bulkrow", "_arrow", "_bulk", "_bulk_ray", "_bulk_duckdb"),
     ("_bulk_cli", "_split", "_server", "_live", "_cli", "__main__", "__init__"),
 )

@@ -34,7 +34,7 @@ from ._timing import Timing
 
 __all__ = [
     "CHUNKS", "END", "EVENTS", "NEED_INPUT", "RAW", "FoldState", "Mode", "Phase", "StreamCore",
-    "second_reader",
+    "Turn", "second_reader",
 ]
 
 
@@ -98,13 +98,37 @@ def second_reader() -> StreamUsageError:
 
     The drivers give it before touching anything, so the first reader goes on intact: the
     async ones check a flag set around their read (the only await in a step), the sync
-    ones take a lock without waiting around each step (threads can switch anywhere).
+    ones take a :class:`Turn` around each step (threads can switch anywhere).
     """
     return StreamUsageError(
         "this stream is being read by another task or thread right now; read one stream "
         "from one task or thread at a time (hand its chunks on through a queue or a "
         "memory object stream)"
     )
+
+
+class Turn:
+    """One reader at a time, refused rather than waited for: a single token.
+
+    ``list.pop`` and ``list.append`` are each atomic, so two threads can never both take
+    it; no lock (and no threading import in the sans-IO core) is needed.
+    """
+
+    __slots__ = ("_token",)
+
+    def __init__(self) -> None:
+        self._token = [True]
+
+    def take(self) -> None:
+        """Take the token, or raise :func:`second_reader`'s error when another reader has it."""
+        try:
+            self._token.pop()
+        except IndexError:
+            raise second_reader() from None
+
+    def give(self) -> None:
+        """Give the token back (after a step that took it, in a ``finally``)."""
+        self._token.append(True)
 
 
 _loads = orjson.loads

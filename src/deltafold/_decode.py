@@ -16,18 +16,16 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import httpx_sse
 import orjson
 
 from ._exceptions import ChunkDecodeError, EmptyStreamError, StreamError
 from ._models import ChatCompletion, ChatCompletionChunk
 from ._redact import Redactor
 from ._sentinel import Sentinel
-from ._sse import BOM_BYTES, ServerSentEvent
+from ._sse import BOM_BYTES
 
 __all__ = [
     "DONE",
-    "SSE_EVENTS",
     "InputSeen",
     "argument_error",
     "decode_chunk",
@@ -37,6 +35,7 @@ __all__ = [
     "no_chunk_error",
     "raw_form",
     "shown",
+    "sse_event",
     "stream_error",
     "type_name",
 ]
@@ -44,8 +43,6 @@ __all__ = [
 
 DONE: Any = Sentinel("DONE")
 """What :func:`event_to_chunk` gives for ``[DONE]``: the stream is over."""
-SSE_EVENTS = (ServerSentEvent, httpx_sse.ServerSentEvent)
-"""Event objects taken as items (deltafold's own, httpx-sse's): read as their framer's events."""
 
 
 def _loads(raw: bytes | str, position: int) -> dict[str, Any]:
@@ -91,8 +88,9 @@ def decode_chunk(chunk: Any, position: int) -> dict[str, Any] | None:
         return dict(chunk)
     if isinstance(chunk, (ChatCompletionChunk, ChatCompletion)):
         return chunk.to_dict()
-    if isinstance(chunk, SSE_EVENTS):
-        value = event_to_chunk(chunk.event, chunk.data, position)
+    event = sse_event(chunk)
+    if event is not None:
+        value = event_to_chunk(*event, position)
         return None if value is None or value is DONE else value
     dump = getattr(chunk, "model_dump", None)
     if callable(dump):
@@ -142,9 +140,25 @@ def is_done(item: Any) -> bool:
         return item.strip() == "[DONE]"
     if isinstance(item, (bytes, bytearray, memoryview)):
         return bytes(item).strip() == b"[DONE]"
-    if isinstance(item, SSE_EVENTS):
-        return item.event != "error" and is_done(item.data)
-    return False
+    event = sse_event(item)
+    return event is not None and event[0] != "error" and is_done(event[1])
+
+
+def sse_event(item: Any) -> tuple[str, str] | None:
+    """The type and data of an SSE event object given as an item, else None.
+
+    deltafold's own ``ServerSentEvent`` and httpx-sse's (``iter_sse()`` / ``aiter_sse()``)
+    are read by duck type: a class of that name with a text ``event`` and ``data`` (ids
+    and retry fields do not matter). The core imports no HTTP library for it, and the
+    name test comes first, so a chunk object costs one comparison.
+    """
+    if item.__class__.__name__ != "ServerSentEvent":
+        return None
+    kind = getattr(item, "event", None)
+    data = getattr(item, "data", None)
+    if kind.__class__ is str and data.__class__ is str:
+        return kind, data
+    return None
 
 
 def is_one_item(value: Any) -> bool:

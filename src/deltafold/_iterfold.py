@@ -11,12 +11,11 @@ is :class:`~deltafold._core.FoldState`'s.
 from __future__ import annotations
 
 import inspect
-import threading
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-from ._core import FoldState, second_reader
+from ._core import FoldState, Turn, second_reader
 from ._decode import ITEMS, InputSeen, argument_error, is_done, is_one_item
 from ._exceptions import DeltafoldError
 from ._json_fold import ParseJSON
@@ -199,7 +198,7 @@ class Fold(_FoldBase, Generic[ChunkT]):
         self._iterator: Iterator[ChunkT] | None = None
         self._start(limits, parse_json)
         self._strict = strict
-        self._turn = threading.Lock()
+        self._turn = Turn()
         """Held through each pull: another thread's pull is refused, not waited for."""
 
     def __iter__(self) -> Fold[ChunkT]:
@@ -207,8 +206,7 @@ class Fold(_FoldBase, Generic[ChunkT]):
 
     def __next__(self) -> ChunkT:
         turn = self._turn
-        if not turn.acquire(False):
-            raise second_reader()
+        turn.take()
         try:
             state = self._state
             state.check_open()
@@ -225,7 +223,7 @@ class Fold(_FoldBase, Generic[ChunkT]):
             self._fold(item)
             return item
         finally:
-            turn.release()
+            turn.give()
 
     def until_done(self) -> ChatCompletion:
         """Consume the rest of the source and return the completion."""

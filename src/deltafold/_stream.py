@@ -11,7 +11,7 @@ httpx-sse's ``aiter_sse``. That part is deliberate: httpx-sse's line parser
 has no size cap (one endless line would grow without bound), keeps a leading
 BOM in the first field name, and decodes text before framing, whereas ours
 frames bytes under ``Limits`` (both byte caps are the framer's). Events read
-with httpx-sse by the caller fold too (``_decode.SSE_EVENTS``). Folding an
+with httpx-sse by the caller fold too (``_decode.sse_event``). Folding an
 iterable of chunks is :mod:`deltafold._iterfold`'s. Retries before the stream
 opens are decided by :mod:`deltafold._retry`.
 

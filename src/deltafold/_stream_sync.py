@@ -9,7 +9,6 @@ exception holds the request with its Authorization header.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
@@ -17,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from ._core import CHUNKS, END, EVENTS, NEED_INPUT, RAW, StreamCore, second_reader
+from ._core import CHUNKS, END, EVENTS, NEED_INPUT, RAW, StreamCore, Turn
 from ._events import Event
 from ._exceptions import DeltafoldError, StreamUsageError
 from ._http import (
@@ -77,7 +76,7 @@ class ChatStream(StreamBase):
         self._mark = -1
         self._events: _SyncEvents | None = None
         self._raw: _SyncRaw | None = None
-        self._turn = threading.Lock()
+        self._turn = Turn()
         """Held through each step: another thread's step is refused, not waited for."""
 
     def __enter__(self) -> ChatStream:
@@ -203,8 +202,7 @@ class ChatStream(StreamBase):
 
     def _pull(self, step: Callable[[], StepT], restart: bool = True) -> StepT:
         turn = self._turn
-        if not turn.acquire(False):
-            raise second_reader()
+        turn.take()
         try:
             core = self._core
             core.check_open()
@@ -224,7 +222,7 @@ class ChatStream(StreamBase):
                 self._release()
                 raise
         finally:
-            turn.release()
+            turn.give()
 
     def __iter__(self) -> ChatStream:
         self._core.claim(CHUNKS)
