@@ -53,8 +53,8 @@ __all__ = [
 ]
 
 SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
-"""Sent with every stream: what httpx-sse's ``connect_sse`` sets (tests/test_http_open.py
-holds the two to each other)."""
+"""Sent with every stream: what httpx-sse's ``connect_sse`` sets (a test in
+tests/test_client_habits.py holds the two to each other)."""
 ERROR_BODY_BYTES = 64 * 1024
 """How much of a non-SSE answer is read to build its error."""
 
@@ -158,8 +158,8 @@ def proxy_of(http: httpx.AsyncClient | httpx.Client, url: str | httpx.URL) -> st
     try:
         transport = http._transport_for_url(httpx.URL(url))
         proxy = transport._pool._proxy_url  # type: ignore[union-attr]
-        host = proxy.host.decode("ascii")
-        shown = f"{proxy.scheme.decode('ascii')}://{host}:{proxy.port}"
+        port = f":{proxy.port}" if proxy.port else ""
+        shown = f"{proxy.scheme.decode('ascii')}://{proxy.host.decode('ascii')}{port}"
     except (AttributeError, TypeError, UnicodeDecodeError, httpx.InvalidURL):
         return None
     return safe_url(shown)
