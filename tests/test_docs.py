@@ -61,6 +61,12 @@ EXPECTED: dict[str, list[str]] = {
         "finish_reason: tool_calls",
         "sync: get_weather",
     ],
+    "httpx_sse_afold.py": [
+        "[DONE] seen",
+        "content: Let me check the weather in Paris for you.",
+        'tool call: get_weather {"city": "Paris"}',
+        "sync: tool_calls",
+    ],
     "live_tool_arguments.py": [
         "plan_trip(",
         "  stops[0].sights[1] = 'Belém Tower'",

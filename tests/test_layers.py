@@ -282,7 +282,7 @@ LAYERS = (
     (
         "_body", "_assemble", "_core", "_iterfold", "responses._assemble", "responses._iterfold",
     ),
-    ("_http", "_endpoint", "_telemetry", "_stream", "_stream_sync", "_client"),
+    ("_http", "_retry", "_endpoint", "_telemetry", "_stream", "_stream_sync", "_client"),
     (
         "_bulkrow", "_gunzip", "_bulk_hints", "_arrow", "_bulk_read", "_bulk", "_bulk_ray",
         "_bulk_duckdb",

@@ -116,6 +116,7 @@ async def test_one_stream_gives_one_span_and_the_metrics(paced: str) -> None:
         "gen_ai.usage.cache_read.input_tokens": 3,
         "server.address": "127.0.0.1",
         "server.port": port_of(paced),
+        "deltafold.retries": 0,
     }
     assert span.end_time is not None
     metrics = otel.metrics()

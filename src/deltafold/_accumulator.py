@@ -255,6 +255,8 @@ class Accumulator:
                 if exc.partial is None and position:
                     exc.partial = self.snapshot()
                 raise
+            if chunk is None:  # an SSE event without a chunk: not an item of the stream
+                return
         self._count += 1
         try:
             choices = chunk.get("choices")

@@ -124,7 +124,6 @@ def input_schema(path: Path, options: BulkOptions) -> Any:
     with _reading(path):
         kind = input_kind(path)
         if kind == ".parquet":
-            import pyarrow.parquet as pq
 
             return _parquet_schema(path, options)
         if kind == ".sse":

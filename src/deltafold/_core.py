@@ -32,6 +32,7 @@ from ._timing import Timing
 
 __all__ = [
     "CHUNKS", "END", "EVENTS", "NEED_INPUT", "RAW", "FoldState", "Mode", "Phase", "StreamCore",
+    "Turn", "second_reader",
 ]
 
 
@@ -87,6 +88,46 @@ _DOING: Final = {
     RAW: ("passed through with raw()", "raw()"),
 }
 """How a refusal names each style: what the stream is already doing, what was asked."""
+
+
+
+def second_reader() -> StreamUsageError:
+    """The refusal for a read while another task or thread is reading the same stream.
+
+    The drivers give it before touching anything, so the first reader goes on intact: the
+    async ones check a flag set around their read (the only await in a step), the sync
+    ones take a :class:`Turn` around each step (threads can switch anywhere).
+    """
+    return StreamUsageError(
+        "this stream is being read by another task or thread right now; read one stream "
+        "from one task or thread at a time (hand its chunks on through a queue or a "
+        "memory object stream)"
+    )
+
+
+class Turn:
+    """One reader at a time, refused rather than waited for: a single token.
+
+    ``list.pop`` and ``list.append`` are each atomic, so two threads can never both take
+    it; no lock (and no threading import in the sans-IO core) is needed.
+    """
+
+    __slots__ = ("_token",)
+
+    def __init__(self) -> None:
+        self._token = [True]
+
+    def take(self) -> None:
+        """Take the token, or raise :func:`second_reader`'s error when another reader has it."""
+        try:
+            self._token.pop()
+        except IndexError:
+            raise second_reader() from None
+
+    def give(self) -> None:
+        """Give the token back (after a step that took it, in a ``finally``)."""
+        self._token.append(True)
+
 
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
@@ -283,6 +324,7 @@ class StreamCore(FoldState[ResultT], Generic[ResultT, ItemT]):
         "_structure",
         "_tail_at",
         "_tail_events",
+        "retries",
     )
 
     def __init__(
@@ -309,6 +351,8 @@ class StreamCore(FoldState[ResultT], Generic[ResultT, ItemT]):
         self.acc._input = self._seen = InputSeen(STREAM)
         self._raw: RawCut | None = None
         """The bytes read and not handed out yet, once ``raw()`` claimed the stream."""
+        self.retries = 0
+        """Requests sent again before the stream opened (the driver counts, ``_retry`` decides)."""
         self._structure = fmt.structure
         """The format's decoded event to typed item (per chunk, so looked up once)."""
 

@@ -3,7 +3,9 @@
 Accepted chunk forms: a dict (decoded JSON), JSON text or bytes, our typed
 ``ChatCompletionChunk``, or any object with ``model_dump()`` (the OpenAI
 SDK's pydantic chunks). SSE events become chunks here too: ``[DONE]`` ends
-the stream and ``event: error`` becomes a chunk with a top-level ``error``.
+the stream and ``event: error`` becomes a chunk with a top-level ``error``;
+that holds for event objects given as items as well (deltafold's own and
+httpx-sse's, from ``iter_sse()`` / ``aiter_sse()``), read by the same rule.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ __all__ = [
     "no_chunk_error",
     "raw_form",
     "shown",
+    "sse_event",
     "stream_error",
     "type_name",
 ]
@@ -73,8 +76,12 @@ def _preview(raw: bytes | str) -> str:
     return repr(text[:80]) + ("..." if len(text) > 80 else "")
 
 
-def decode_chunk(chunk: Any, position: int) -> dict[str, Any]:
-    """One chunk as a dict; a ChunkDecodeError names the event for anything unreadable."""
+def decode_chunk(chunk: Any, position: int) -> dict[str, Any] | None:
+    """One chunk as a dict; a ChunkDecodeError names the event for anything unreadable.
+
+    None for an SSE event object that holds no chunk (no data, or ``[DONE]``): the
+    fold skips it, as the framer's own stream does.
+    """
     if chunk.__class__ is dict:
         return chunk
     if isinstance(chunk, (bytes, bytearray, memoryview, str)):
@@ -84,6 +91,10 @@ def decode_chunk(chunk: Any, position: int) -> dict[str, Any]:
         return dict(chunk)
     if attrs.has(type(chunk)) and callable(getattr(chunk, "to_dict", None)):
         return chunk.to_dict()  # type: ignore[no-any-return]  # a model of any format
+    event = sse_event(chunk)
+    if event is not None:
+        value = event_to_chunk(*event, position)
+        return None if value is None or value is DONE else value
     dump = getattr(chunk, "model_dump", None)
     if callable(dump):
         try:
@@ -123,7 +134,8 @@ def event_to_chunk(event_type: str, data: str, position: int) -> Any:
 
 
 def is_done(item: Any) -> bool:
-    """The one ``[DONE]`` test: an event's data, or an item of an iterable (text or bytes).
+    """The one ``[DONE]`` test: an event's data, or an item of an iterable (text or bytes,
+    or an SSE event object whose data it is, unless it is an ``event: error``).
 
     Surrounding whitespace is allowed; anything else is not the end marker.
     """
@@ -131,7 +143,25 @@ def is_done(item: Any) -> bool:
         return item.strip() == "[DONE]"
     if isinstance(item, (bytes, bytearray, memoryview)):
         return bytes(item).strip() == b"[DONE]"
-    return False
+    event = sse_event(item)
+    return event is not None and event[0] != "error" and is_done(event[1])
+
+
+def sse_event(item: Any) -> tuple[str, str] | None:
+    """The type and data of an SSE event object given as an item, else None.
+
+    deltafold's own ``ServerSentEvent`` and httpx-sse's (``iter_sse()`` / ``aiter_sse()``)
+    are read by duck type: a class of that name with a text ``event`` and ``data`` (ids
+    and retry fields do not matter). The core imports no HTTP library for it, and the
+    name test comes first, so a chunk object costs one comparison.
+    """
+    if item.__class__.__name__ != "ServerSentEvent":
+        return None
+    kind = getattr(item, "event", None)
+    data = getattr(item, "data", None)
+    if kind.__class__ is str and data.__class__ is str:
+        return kind, data
+    return None
 
 
 def is_one_item(value: Any) -> bool:

@@ -20,7 +20,7 @@ import attrs
 import httpx
 
 from ._exceptions import EndpointError
-from ._http import safe_url
+from ._http import origin, safe_url
 from ._redact import Redactor
 
 __all__ = [
@@ -98,14 +98,11 @@ def _host(url: str) -> str:
 
 
 def _origin(url: str) -> tuple[str, str, int | None] | None:
-    """Scheme, host and port (default filled in); None for a URL that does not parse."""
+    """The URL's :func:`~deltafold._http.origin`; None for a URL that does not parse."""
     try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
+        return origin(url.strip())
+    except (httpx.InvalidURL, ValueError):
         return None
-    scheme = parts.scheme.lower()
-    return scheme, _host(url), port or {"http": 80, "https": 443}.get(scheme)
 
 
 def is_loopback(url: str) -> bool:

@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
 from ._chat_format import CHAT
-from ._core import FoldState
+from ._core import FoldState, Turn, second_reader
 from ._decode import ITEMS, InputSeen, argument_error, is_done, is_one_item
 from ._exceptions import DeltafoldError
 from ._format import ResultT, WireFormat
@@ -125,23 +125,30 @@ class AsyncFold(_FoldBase[ResultT], Generic[ChunkT, ResultT]):
         self._iterator: AsyncIterator[ChunkT] | None = None
         self._start(fmt, limits, parse_json)
         self._strict = strict
+        self._reading = False
+        """True while the source is awaited: another task's pull is refused meanwhile."""
 
     def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> ChunkT:
+        if self._reading:
+            raise second_reader()
         state = self._state
         state.check_open()
         iterator = self._iterator
         if iterator is None:
             state.timing.start()
             iterator = self._iterator = self._source.__aiter__()
+        self._reading = True
         try:
             item = await iterator.__anext__()
         except StopAsyncIteration:
             if not state.ended:
                 state.finish(strict=self._strict)
             raise
+        finally:
+            self._reading = False
         self._fold(item)
         return item
 
@@ -197,25 +204,32 @@ class Fold(_FoldBase[ResultT], Generic[ChunkT, ResultT]):
         self._iterator: Iterator[ChunkT] | None = None
         self._start(fmt, limits, parse_json)
         self._strict = strict
+        self._turn = Turn()
+        """Held through each pull: another thread's pull is refused, not waited for."""
 
     def __iter__(self) -> Self:
         return self
 
     def __next__(self) -> ChunkT:
-        state = self._state
-        state.check_open()
-        iterator = self._iterator
-        if iterator is None:
-            state.timing.start()
-            iterator = self._iterator = iter(self._source)
+        turn = self._turn
+        turn.take()
         try:
-            item = next(iterator)
-        except StopIteration:
-            if not state.ended:
-                state.finish(strict=self._strict)
-            raise
-        self._fold(item)
-        return item
+            state = self._state
+            state.check_open()
+            iterator = self._iterator
+            if iterator is None:
+                state.timing.start()
+                iterator = self._iterator = iter(self._source)
+            try:
+                item = next(iterator)
+            except StopIteration:
+                if not state.ended:
+                    state.finish(strict=self._strict)
+                raise
+            self._fold(item)
+            return item
+        finally:
+            turn.give()
 
     def until_done(self) -> ResultT:
         """Consume the rest of the source and return the result."""

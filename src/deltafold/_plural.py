@@ -9,9 +9,7 @@ from __future__ import annotations
 __all__ = ["plural"]
 
 
-def plural(count: int, noun: str) -> str:
-    """``count`` and ``noun``, with an ``s`` unless ``count`` is 1 (``1 file``, ``3 files``).
-
-    The nouns counted here are all regular.
-    """
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``count`` and ``noun``, with an ``s`` unless ``count`` is 1 (``1 file``, ``3 files``);
+    ``nouns`` for an irregular plural (``plural(2, "retry", "retries")``)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {nouns or noun + 's'}"

@@ -126,7 +126,7 @@ def load_recording(
     completion = body.completion()
     if completion is not None:
         return _from_completion(ChatCompletion.from_dict(completion), chunk_chars, seed, style)
-    chunks: list[dict[str, Any]] = []
+    chunks: list[Any] = []
     fold_body(body, lambda chunk: chunks.append(decode_chunk(chunk, len(chunks))), limits=_LIMITS)
     return _chunks_recording(chunks, body.text)
 

@@ -2,16 +2,18 @@
 
 ``aconnect_chat``/``connect_chat`` send the request themselves
 (``_http.build_request``: the SSE headers httpx-sse's ``connect_sse`` would
-set, without its two context managers per stream), check the status and
-content type, then read ``response.aiter_bytes()`` (``aiter_raw()`` when the
-body has no content encoding) into deltafold's own
-:class:`~deltafold.SSEDecoder` instead of httpx-sse's ``aiter_sse``. That
-bypass is deliberate: httpx-sse's line parser has no size
-cap (one endless line would grow without bound), keeps a leading BOM in the
-first field name, dispatches empty events after an ``id:`` line, raises its
-own ``SSEError`` for a wrong content type, and decodes text before framing,
-whereas ours frames bytes under ``Limits`` (both byte caps are the
-framer's). Folding an iterable of chunks is :mod:`deltafold._iterfold`'s.
+set, without its two context managers per stream, so that a retry or a
+redirect can send it again), check the status and, with httpx-sse's
+``EventSource``, the content type (``_http.opens``), then read
+``response.aiter_bytes()`` (``aiter_raw()`` when the body has no content
+encoding) into deltafold's own :class:`~deltafold.SSEDecoder` instead of
+httpx-sse's ``aiter_sse``. That part is deliberate: httpx-sse's line parser
+has no size cap (one endless line would grow without bound), keeps a leading
+BOM in the first field name, and decodes text before framing, whereas ours
+frames bytes under ``Limits`` (both byte caps are the framer's). Events read
+with httpx-sse by the caller fold too (``_decode.sse_event``). Folding an
+iterable of chunks is :mod:`deltafold._iterfold`'s. Retries before the stream
+opens are decided by :mod:`deltafold._retry`.
 
 Errors are raised outside ``except`` blocks: the httpx exception holds the
 request with its Authorization header, and would ride along as ``__context__``.
@@ -21,6 +23,9 @@ The I/O loops are thin: everything stateful lives in the sans-IO
 
 Rules (documented on the classes, tested in tests/test_stream_*.py):
 
+* One reader at a time: a step asked for while another task is inside a read
+  (another thread, for the sync twin) raises :class:`StreamUsageError`, and the
+  first reader goes on intact (``_core.second_reader``).
 * One iteration style per stream: chunks (``async for``/``for``),
   ``events()`` or ``raw()`` (the body's bytes passed through, folded on the
   way). Asking for the other one raises :class:`StreamUsageError`;
@@ -58,7 +63,7 @@ import anyio
 import httpx
 
 from ._chat_format import CHAT
-from ._core import CHUNKS, END, EVENTS, NEED_INPUT, RAW, StreamCore
+from ._core import CHUNKS, END, EVENTS, NEED_INPUT, RAW, StreamCore, second_reader
 from ._endpoint import check_request_url
 from ._events import Event
 from ._exceptions import DeltafoldError, StreamUsageError
@@ -71,7 +76,9 @@ from ._http import (
     check_idle_timeout,
     connect_error,
     idle_error,
-    is_event_stream,
+    next_hop,
+    opens,
+    proxy_of,
     stream_error,
     unwind,
 )
@@ -79,6 +86,7 @@ from ._json_fold import ParseJSON, upgrade
 from ._limits import Limits
 from ._models import ChatCompletion, ChatCompletionChunk
 from ._partial_json import PartialJSON
+from ._retry import check_max_retries, retry_delay
 from ._telemetry import Telemetry, watch
 from ._timing import Timing
 
@@ -142,6 +150,11 @@ class StreamBase(Generic[ResultT, ItemT]):
         return self._core.chunks_received
 
     @property
+    def retries(self) -> int:
+        """How many times the request was sent again before the stream opened (``max_retries``)."""
+        return self._core.retries
+
+    @property
     def timing(self) -> Timing:
         """Time to headers, first chunk and token, the gaps, duration: live, final at the end."""
         return self._core.timing
@@ -174,10 +187,14 @@ class AsyncStream(StreamBase[ResultT, ItemT]):
         limits: Limits | None = None,
         telemetry: bool | Telemetry = True,
         parse_json: ParseJSON = False,
+        max_retries: int = 0,
+        follow_redirects: bool | None = None,
     ) -> None:
         self._http = http
         self._request = request
         self._idle = check_idle_timeout(idle_timeout)
+        self._max_retries = check_max_retries(max_retries)
+        self._follow = http.follow_redirects if follow_redirects is None else follow_redirects
         self._core = StreamCore(self._format, limits, upgrade(parse_json, request.json))
         self._telemetry = telemetry
         self._response: httpx.Response | None = None
@@ -187,6 +204,8 @@ class AsyncStream(StreamBase[ResultT, ItemT]):
         self._mark = -1
         self._events: _AsyncEvents | None = None
         self._raw: _AsyncRaw | None = None
+        self._reading = False
+        """True while a read is awaited: another task's step is refused meanwhile."""
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -196,42 +215,73 @@ class AsyncStream(StreamBase[ResultT, ItemT]):
         self._entered = True
         request = self._request
         core = self._core
-        http = self._http
-        sent = build_request(http, request, self._idle)
         watch(request, self._telemetry, core)
-        error: DeltafoldError | None = None
         try:
-            if self._idle is None:
-                response = await http.send(sent, stream=True)
-            else:
-                with anyio.fail_after(self._idle):
-                    response = await http.send(sent, stream=True)
-        except TimeoutError:
-            error = idle_error(self._idle or 0.0, events=None)
-        except httpx.HTTPError as exc:
-            error = connect_error(request, exc, idle_timeout=self._idle)
+            response = await self._open()
+        except DeltafoldError as exc:
+            core.fail(exc)
+            core.mark_closed()
+            raise
         except BaseException as exc:  # cancelled while connecting: no __aexit__ will come
             core.abandon(type(exc))
             raise
-        if error is not None:
-            core.fail(error)
-            core.mark_closed()
-            # Raised outside the except block: see the module docs.
-            raise error
         core.timing.headers()
         self._response = response
-        if not (200 <= response.status_code < 300 and is_event_stream(response)):
+        if not opens(response):
             try:
                 head = await self._read_head(response)
             except BaseException as exc:  # cancelled while reading the error body
                 core.abandon(type(exc))
                 await self.aclose()
                 raise
-            error = core.fail(body_error(request, response, head))
+            error = core.fail(body_error(request, response, head, retries=core.retries))
             await self.aclose()
             raise error
         self._body = response.aiter_raw() if reads_raw(response) else response.aiter_bytes()
         return self
+
+    async def _open(self) -> httpx.Response:
+        """Send the request until an answer to keep: redirects followed hop by hop
+        (:func:`next_hop`), failures before it retried as ``_retry`` decides.
+
+        Errors are built and raised outside ``except`` blocks (see the module docs).
+        """
+        request, http, core, idle = self._request, self._http, self._core, self._idle
+        first = sent = build_request(http, request, idle)
+        hops = 0
+        while True:
+            failure: BaseException | None = None
+            try:
+                if idle is None:
+                    response = await http.send(sent, stream=True, follow_redirects=False)
+                else:
+                    with anyio.fail_after(idle):
+                        response = await http.send(sent, stream=True, follow_redirects=False)
+            except (TimeoutError, httpx.HTTPError) as exc:
+                failure = exc
+            if failure is None:
+                hop = next_hop(request, response) if self._follow else None
+                if hop is not None:
+                    await response.aclose()
+                    if hops == http.max_redirects:
+                        too_many = httpx.TooManyRedirects(f"more than {hops}")
+                        raise connect_error(request, too_many, retries=core.retries)
+                    sent, hops = hop, hops + 1
+                    continue
+                wait = retry_delay(core.retries, self._max_retries, response)
+                if wait is None:
+                    return response
+                await response.aclose()
+            else:
+                wait = retry_delay(core.retries, self._max_retries, failure)
+                if wait is None:
+                    raise connect_error(
+                        request, failure, idle_timeout=idle, proxy=proxy_of(http, sent.url),
+                        retries=core.retries,
+                    )
+            core.retries += 1
+            await anyio.sleep(wait)
+            sent, hops = first, 0
 
     async def __aexit__(
         self,
@@ -274,6 +324,8 @@ class AsyncStream(StreamBase[ResultT, ItemT]):
         A read goes into the core under the idle deadline. It is written out here rather
         than in a coroutine of its own, as on a live stream it runs once per chunk.
         """
+        if self._reading:
+            raise second_reader()
         core = self._core
         core.check_open()
         if restart:  # the consumer's time between steps is not the upstream's silence
@@ -290,6 +342,7 @@ class AsyncStream(StreamBase[ResultT, ItemT]):
                     raise StreamUsageError("enter the stream with `async with` before iterating it")
                 idle = self._idle
                 error: DeltafoldError
+                self._reading = True
                 try:
                     if idle is None:
                         data = await body.__anext__()
@@ -316,6 +369,8 @@ class AsyncStream(StreamBase[ResultT, ItemT]):
                     core.timing.read()
                     core.feed(data)
                     continue
+                finally:
+                    self._reading = False
                 # Raised outside the except block: see the module docs.
                 raise core.fail(error)
         except DeltafoldError as exc:
@@ -448,6 +503,7 @@ def aconnect_chat(
     method: str = "POST",
     telemetry: bool | Telemetry = True,
     parse_json: ParseJSON = False,
+    max_retries: int = 0,
 ) -> AsyncChatStream:
     """Stream a chat completion with the caller's ``httpx.AsyncClient``.
 
@@ -459,10 +515,15 @@ def aconnect_chat(
     the content when ``json`` has a ``response_format`` of type json_schema or json_object.
     ``telemetry=False`` records no OpenTelemetry
     span or metric for this stream (see :class:`Telemetry`); ``.timing`` is kept anyway.
+    ``max_retries`` retries a connection error, a timeout, or a 408, 409, 429 or 5xx
+    answer before the stream opens (never after), as :class:`Client` does by default.
+    Redirects are followed when ``http`` follows them (``follow_redirects``), and no
+    credential header goes along to another origin.
     """
     check_request_url(http, url)  # "did you mean http://...?" before any request
     return AsyncChatStream(
         http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits,
         telemetry=telemetry,
         parse_json=parse_json,
+        max_retries=max_retries,
     )

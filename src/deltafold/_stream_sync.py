@@ -17,7 +17,7 @@ from typing import Any, Self
 import httpx
 
 from ._chat_format import CHAT
-from ._core import CHUNKS, END, EVENTS, NEED_INPUT, RAW, StreamCore
+from ._core import CHUNKS, END, EVENTS, NEED_INPUT, RAW, StreamCore, Turn
 from ._endpoint import check_request_url
 from ._events import Event
 from ._exceptions import DeltafoldError, StreamUsageError
@@ -29,13 +29,16 @@ from ._http import (
     check_idle_timeout,
     connect_error,
     idle_error,
-    is_event_stream,
+    next_hop,
+    opens,
+    proxy_of,
     read_head,
     stream_error,
 )
 from ._json_fold import ParseJSON, upgrade
 from ._limits import Limits
 from ._models import ChatCompletion, ChatCompletionChunk
+from ._retry import check_max_retries, retry_delay
 from ._stream import ERROR_BODY_TIMEOUT, StepT, StreamBase, reads_raw
 from ._telemetry import Telemetry, watch
 
@@ -60,10 +63,14 @@ class SyncStream(StreamBase[ResultT, ItemT]):
         limits: Limits | None = None,
         telemetry: bool | Telemetry = True,
         parse_json: ParseJSON = False,
+        max_retries: int = 0,
+        follow_redirects: bool | None = None,
     ) -> None:
         self._http = http
         self._request = request
         self._idle = check_idle_timeout(idle_timeout)
+        self._max_retries = check_max_retries(max_retries)
+        self._follow = http.follow_redirects if follow_redirects is None else follow_redirects
         self._core = StreamCore(self._format, limits, upgrade(parse_json, request.json))
         self._telemetry = telemetry
         self._response: httpx.Response | None = None
@@ -73,6 +80,8 @@ class SyncStream(StreamBase[ResultT, ItemT]):
         self._mark = -1
         self._events: _SyncEvents | None = None
         self._raw: _SyncRaw | None = None
+        self._turn = Turn()
+        """Held through each step: another thread's step is refused, not waited for."""
 
     def __enter__(self) -> Self:
         if self._entered:
@@ -80,30 +89,60 @@ class SyncStream(StreamBase[ResultT, ItemT]):
         self._entered = True
         request = self._request
         core = self._core
-        sent = build_request(self._http, request, self._idle)
         watch(request, self._telemetry, core)
-        error: DeltafoldError | None = None
         try:
-            response = self._http.send(sent, stream=True)
-        except httpx.HTTPError as exc:
-            error = connect_error(request, exc, idle_timeout=self._idle)
+            response = self._open()
+        except DeltafoldError as exc:
+            core.fail(exc)
+            core.mark_closed()
+            raise
         except BaseException as exc:  # interrupted while connecting: no __exit__ will come
             core.abandon(type(exc))
             raise
-        if error is not None:
-            core.fail(error)
-            core.mark_closed()
-            # Raised outside the except block: see the module docs.
-            raise error
         core.timing.headers()
         self._response = response
-        if not (200 <= response.status_code < 300 and is_event_stream(response)):
+        if not opens(response):
             head = self._read_head(response)
-            error = core.fail(body_error(request, response, head))
+            error = core.fail(body_error(request, response, head, retries=core.retries))
             self.close()
             raise error
         self._body = response.iter_raw() if reads_raw(response) else response.iter_bytes()
         return self
+
+    def _open(self) -> httpx.Response:
+        """The sync twin of :meth:`AsyncChatStream._open`."""
+        request, http, core, idle = self._request, self._http, self._core, self._idle
+        first = sent = build_request(http, request, idle)
+        hops = 0
+        while True:
+            failure: BaseException | None = None
+            try:
+                response = http.send(sent, stream=True, follow_redirects=False)
+            except httpx.HTTPError as exc:
+                failure = exc
+            if failure is None:
+                hop = next_hop(request, response) if self._follow else None
+                if hop is not None:
+                    response.close()
+                    if hops == http.max_redirects:
+                        too_many = httpx.TooManyRedirects(f"more than {hops}")
+                        raise connect_error(request, too_many, retries=core.retries)
+                    sent, hops = hop, hops + 1
+                    continue
+                wait = retry_delay(core.retries, self._max_retries, response)
+                if wait is None:
+                    return response
+                response.close()
+            else:
+                wait = retry_delay(core.retries, self._max_retries, failure)
+                if wait is None:
+                    raise connect_error(
+                        request, failure, idle_timeout=idle, proxy=proxy_of(http, sent.url),
+                        retries=core.retries,
+                    )
+            core.retries += 1
+            time.sleep(wait)
+            sent, hops = first, 0
 
     def __exit__(
         self,
@@ -166,23 +205,28 @@ class SyncStream(StreamBase[ResultT, ItemT]):
         raise core.fail(error)
 
     def _pull(self, step: Callable[[], StepT], restart: bool = True) -> StepT:
-        core = self._core
-        core.check_open()
-        if restart:  # the consumer's time between steps is not the upstream's silence
-            self._deadline = None
+        turn = self._turn
+        turn.take()
         try:
-            while True:
-                item = step()  # the core settles the timing of what it folds
-                if item is NEED_INPUT:
-                    self._fill()
-                    continue
-                if item is END:
-                    self._release()
-                return item
-        except DeltafoldError as exc:
-            self._request.scrub_error(exc)
-            self._release()
-            raise
+            core = self._core
+            core.check_open()
+            if restart:  # the consumer's time between steps is not the upstream's silence
+                self._deadline = None
+            try:
+                while True:
+                    item = step()  # the core settles the timing of what it folds
+                    if item is NEED_INPUT:
+                        self._fill()
+                        continue
+                    if item is END:
+                        self._release()
+                    return item
+            except DeltafoldError as exc:
+                self._request.scrub_error(exc)
+                self._release()
+                raise
+        finally:
+            turn.give()
 
     def __iter__(self) -> Self:
         self._core.claim(CHUNKS)
@@ -291,6 +335,7 @@ def connect_chat(
     method: str = "POST",
     telemetry: bool | Telemetry = True,
     parse_json: ParseJSON = False,
+    max_retries: int = 0,
 ) -> ChatStream:
     """Stream a chat completion with the caller's ``httpx.Client``; use it with ``with``.
 
@@ -302,4 +347,5 @@ def connect_chat(
         http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits,
         telemetry=telemetry,
         parse_json=parse_json,
+        max_retries=max_retries,
     )

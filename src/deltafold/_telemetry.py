@@ -282,6 +282,7 @@ class Recorder:
             span.set_attributes(_response_attributes(summary))
         if timing.time_to_first_chunk is not None:
             span.set_attribute("gen_ai.response.time_to_first_chunk", timing.time_to_first_chunk)
+        span.set_attribute("deltafold.retries", getattr(self._state, "retries", 0))
         if self._capture:
             redact = self._request.redact.value
             body = self._request.json

@@ -137,6 +137,9 @@ class Accumulator(ItemRules):
         try:
             if event.__class__ is not dict:
                 event = decode_chunk(event, position)
+                if event is None:  # an SSE event without data: not an event of the stream
+                    self._count = position
+                    return
             kind = event.get("type")
             seq = event.get("sequence_number")
             if seq.__class__ is int:
