@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-pa = pytest.importorskip("pyarrow")
-pq = pytest.importorskip("pyarrow.parquet")
+_EXTRA = "is not installed (pip install -e '.[dev]')"
+pa = pytest.importorskip("pyarrow", reason=f"pyarrow {_EXTRA}")
+pq = pytest.importorskip("pyarrow.parquet", reason=f"pyarrow {_EXTRA}")
 
 import deltafold  # noqa: E402
 from bulk_inputs import actual, broken, chunks_of, expected, recordings, stream_rows  # noqa: E402
@@ -302,7 +303,7 @@ def test_missing_extra_names_the_install_command() -> None:
 
 
 def test_duckdb_function_gives_the_same_rows(tmp_path: Path) -> None:
-    duckdb = pytest.importorskip("duckdb")
+    duckdb = pytest.importorskip("duckdb", reason=f"duckdb {_EXTRA}")
     paths, table = _write_parts(tmp_path)
     con = deltafold.register_duckdb(duckdb.connect())
     glob = str(tmp_path / "logs" / "*.parquet")

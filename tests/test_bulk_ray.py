@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-pa = pytest.importorskip("pyarrow")
-pq = pytest.importorskip("pyarrow.parquet")
-ray = pytest.importorskip("ray")
+_EXTRA = "is not installed (pip install -e '.[dev]')"
+pa = pytest.importorskip("pyarrow", reason=f"pyarrow {_EXTRA}")
+pq = pytest.importorskip("pyarrow.parquet", reason=f"pyarrow {_EXTRA}")
+ray = pytest.importorskip("ray", reason=f"ray {_EXTRA}")
 
 import deltafold  # noqa: E402
 from bulk_inputs import actual, chunks_of, expected, recordings, stream_rows  # noqa: E402
