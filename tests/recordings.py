@@ -269,8 +269,8 @@ _ERROR_EVENT = {
 }
 
 
-def _errors() -> dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
-    """Name -> (completion cut short, how it is streamed, the error that ends it)."""
+def _errors() -> dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any], str]]:
+    """Name -> (completion cut short, how it is streamed, the error that ends it, in what shape)."""
     return {
         "stream_error.sse": (
             _completion(
@@ -280,11 +280,13 @@ def _errors() -> dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
             ),
             {"chunk_chars": 8, "style": "openrouter", "usage": "none"},
             _ERROR_CHUNK,
+            "chunk",
         ),
         "event_error.sse": (
             _completion("event-error", [_choice(finish=None, content="maybe later")]),
             {"chunk_chars": 4, "usage": "none"},
             _ERROR_EVENT,
+            "event",
         ),
     }
 
@@ -343,12 +345,16 @@ def _made(name: str, completion: dict[str, Any], options: dict[str, Any]) -> dic
 
 
 def _made_error(
-    name: str, completion: dict[str, Any], options: dict[str, Any], error: dict[str, Any]
+    name: str,
+    completion: dict[str, Any],
+    options: dict[str, Any],
+    error: dict[str, Any],
+    shape: str,
 ) -> dict[str, Any]:
     """The stream of an unfinished completion, ended by an error chunk or an ``event: error``."""
     chunks = _streamed(completion, options)
     events = b"".join(deltafold.to_sse(chunks)).removesuffix(b"data: [DONE]\n\n")
-    if name == "event_error.sse":  # Groq's shape: an SSE error event, and no [DONE]
+    if shape == "event":  # Groq's shape: an SSE error event, and no [DONE]
         tail = b"event: error\ndata: " + json.dumps({"error": error}).encode() + b"\n\n"
         extra = {"no_done"}
     else:  # OpenRouter's shape: a chunk with a top-level error, then [DONE]
@@ -371,6 +377,7 @@ def _made_here() -> tuple[dict[str, Any], ...]:
             **_entry("demo_stream.sse", demo, ["comments", "content", "reasoning",
                                                "reasoning_details", "tool_calls", "usage"]),
             "path": "deltafold/demo_stream.sse",
+            "provider": "bundled",
             "origin": "bundled",
         }
     ]
@@ -381,7 +388,7 @@ def _made_here() -> tuple[dict[str, Any], ...]:
 
 def made_here() -> list[dict[str, Any]]:
     """The recordings made here: the bundled demo and the generated ones."""
-    return list(_made_here())
+    return [dict(entry) for entry in _made_here()]
 
 
 def all_recordings() -> list[dict[str, Any]]:
