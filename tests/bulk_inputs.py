@@ -1,4 +1,7 @@
-"""Bulk test datasets built from the corpus recordings plus broken rows, and the expected rows.
+"""Bulk test datasets built from every recording plus broken rows, and the expected rows.
+
+The recordings are tests/recordings.py's: the ones made there, and the real
+corpus's when present.
 
 The expectation is computed the slow, obvious way: ``deltafold.assemble`` on
 each stream, its completion or its error (class name, message, ``.partial``).
@@ -11,7 +14,7 @@ import random
 from typing import Any
 
 import deltafold
-from conftest import CORPUS, corpus_entries
+from recordings import all_recordings, find, read_recording
 
 COMPLETION = {
     "id": "chatcmpl-ns",
@@ -30,13 +33,13 @@ COMPLETION = {
 
 
 def recordings() -> list[tuple[str, bytes]]:
-    """(path, body) of every corpus recording."""
-    return [(entry["path"], (CORPUS / entry["path"]).read_bytes()) for entry in corpus_entries()]
+    """(path, body) of every recording."""
+    return [(entry["path"], read_recording(entry)) for entry in all_recordings()]
 
 
 def broken() -> list[tuple[str, bytes | None]]:
     """Rows a log really has: garbage, empty, cut, a non-streamed answer, a null."""
-    sse = (CORPUS / "openai-python/content_plain_stop.sse").read_bytes()
+    sse = read_recording(find("generated/content_plain_stop.sse"))
     return [
         ("garbage", b"<html>502 Bad Gateway</html>"),
         ("empty", b""),

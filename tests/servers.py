@@ -24,13 +24,13 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+from recordings import read_recording
+
 _STALL_LIMIT = 30.0
 """No server-side wait lasts longer than this, whatever the client does."""
 
@@ -49,7 +49,7 @@ def sync_client(**kwargs: Any) -> httpx.Client:
 
 def corpus_body(entry: dict[str, Any]) -> bytes:
     """A recording as an SSE body: ``.sse`` as is, ``.chunks.jsonl`` as ``data:`` events."""
-    raw = (CORPUS / entry["path"]).read_bytes()
+    raw = read_recording(entry)
     if entry["format"] == "sse":
         return raw
     return b"".join(b"data: " + line + b"\n\n" for line in raw.splitlines() if line.strip())

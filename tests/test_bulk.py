@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 
-pa = pytest.importorskip("pyarrow")
-pq = pytest.importorskip("pyarrow.parquet")
+_EXTRA = "is not installed (pip install -e '.[dev]')"
+pa = pytest.importorskip("pyarrow", reason=f"pyarrow {_EXTRA}")
+pq = pytest.importorskip("pyarrow.parquet", reason=f"pyarrow {_EXTRA}")
 
 import deltafold  # noqa: E402
 from bulk_inputs import actual, broken, chunks_of, expected, recordings, stream_rows  # noqa: E402
-from conftest import REPO, corpus_entries  # noqa: E402
-
-pytestmark = pytest.mark.skipif(not corpus_entries(), reason="corpus not found")
+from conftest import REPO  # noqa: E402
+from recordings import all_recordings, find, made_and_real, write_recordings  # noqa: E402
 
 
 def _streams_table(binary: bool = True) -> Any:
@@ -56,16 +56,37 @@ def test_each_row_is_what_assemble_gives(binary: bool) -> None:
     assert errors["garbage"] == errors["empty"] == "EmptyStreamError"
     assert errors["null"] == "TypeError"
     assert errors["non-streaming"] is None
-    assert errors["pydantic-ai/openrouter_stream_error.sse"] == "StreamError"
+    in_band = [entry["path"] for entry in all_recordings() if "error" in entry["features"]]
+    assert len(in_band) >= 2
+    assert all(errors[path] == "StreamError" for path in in_band)
 
 
-def test_flat_columns_are_read_from_the_completion() -> None:
+# Parallel tool calls (how many), reasoning with a cost, an in-band error.
+_FLAT_SETS = [
+    pytest.param(
+        [
+            "generated/parallel_tool_calls.sse",
+            "generated/reasoning_tool_calls.sse",
+            "generated/stream_error.sse",
+        ],
+        len(find("generated/parallel_tool_calls.sse")["source"]["choices"][0]["message"][
+            "tool_calls"
+        ]),
+        id="generated",
+    )
+]
+_REAL_FLAT = [
+    "openai-python/parallel_tool_calls.sse",
+    "pydantic-ai/openrouter_streaming_reasoning.sse",
+    "pydantic-ai/openrouter_stream_error.sse",
+]
+if made_and_real(*_REAL_FLAT):
+    _FLAT_SETS.append(pytest.param(_REAL_FLAT, 2, id="corpus"))
+
+
+@pytest.mark.parametrize(("names", "calls"), _FLAT_SETS)
+def test_flat_columns_are_read_from_the_completion(names: list[str], calls: int) -> None:
     bodies = {path: body for path, body in recordings()}
-    names = [
-        "openai-python/parallel_tool_calls.sse",
-        "pydantic-ai/openrouter_streaming_reasoning.sse",
-        "pydantic-ai/openrouter_stream_error.sse",
-    ]
     table = pa.table({"body": [bodies[n] for n in names] + [broken()[6][1]]})
     for row in deltafold.assemble_table(table).to_pylist():
         completion = row["completion"] and deltafold.from_dict(
@@ -88,7 +109,7 @@ def test_flat_columns_are_read_from_the_completion() -> None:
         assert row["total_tokens"] == (usage.total_tokens if usage else None)
         assert row["cost"] == (usage.cost if usage else None)
     rows = deltafold.assemble_table(table).to_pylist()
-    assert len(rows[0]["tool_calls"]) == 2
+    assert len(rows[0]["tool_calls"]) == calls
     assert rows[1]["reasoning"] and rows[1]["cost"] is not None
     assert rows[2]["error_type"] == "StreamError" and rows[2]["completion"] is not None
     assert rows[3]["content"] == "not streamed" and rows[3]["cost"] == 0.5
@@ -120,8 +141,19 @@ def test_chunk_rows_fold_per_stream_in_order() -> None:
     assert bad["error_type"] == "ChunkDecodeError"
 
 
-def test_struct_chunks_fold_like_their_json_text() -> None:
-    names = ["openai-python/single_tool_call.sse", "vercel-ai/deepseek-reasoning.chunks.jsonl"]
+_STRUCT_SETS = [
+    pytest.param(
+        ["generated/reasoning_tool_calls.sse", "generated/usage_every_tool_calls.chunks.jsonl"],
+        id="generated",
+    )
+]
+_REAL_STRUCT = ["openai-python/single_tool_call.sse", "vercel-ai/deepseek-reasoning.chunks.jsonl"]
+if made_and_real(*_REAL_STRUCT):
+    _STRUCT_SETS.append(pytest.param(_REAL_STRUCT, id="corpus"))
+
+
+@pytest.mark.parametrize("names", _STRUCT_SETS)
+def test_struct_chunks_fold_like_their_json_text(names: list[str]) -> None:
     bodies = dict(recordings())
     rows = [
         {"stream": name, "chunk": json.loads(chunk)}
@@ -196,8 +228,8 @@ def test_local_engine_reads_jsonl_rows_sse_files_and_chunk_logs(tmp_path: Path) 
     for row in out.to_pylist():
         assert actual(row) == expected([json.loads(c) if c.startswith("{") else c
                                         for c in streams[row["stream"]]])
-    sse = tmp_path / "one.sse"
-    sse.write_bytes((REPO.parent / "shared/corpus/openai-python/refusal.sse").read_bytes())
+    (sse,) = write_recordings(tmp_path, [find("generated/refusal_logprobs.sse")])
+    sse = sse.rename(tmp_path / "one.sse")
     deltafold.assemble_files([str(tmp_path / "*.sse")], tmp_path / "sse.parquet",
                              options=deltafold.BulkOptions(keep=("path",)), workers=1)
     (row,) = pq.read_table(tmp_path / "sse.parquet").to_pylist()
@@ -271,7 +303,7 @@ def test_missing_extra_names_the_install_command() -> None:
 
 
 def test_duckdb_function_gives_the_same_rows(tmp_path: Path) -> None:
-    duckdb = pytest.importorskip("duckdb")
+    duckdb = pytest.importorskip("duckdb", reason=f"duckdb {_EXTRA}")
     paths, table = _write_parts(tmp_path)
     con = deltafold.register_duckdb(duckdb.connect())
     glob = str(tmp_path / "logs" / "*.parquet")

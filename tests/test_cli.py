@@ -12,16 +12,31 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from conftest import CORPUS
-from deltafold import ContentDelta, ReasoningDelta, assemble, replay_server, to_dict
+from deltafold import (
+    ChatCompletion,
+    ContentDelta,
+    ReasoningDelta,
+    assemble,
+    from_dict,
+    replay_server,
+    to_dict,
+)
 from deltafold._cli import demo_recording
 from deltafold._live import LivePrinter, usage_line
 from deltafold._live import use_color as _use_color
 from deltafold._server import base_url, bind, make_server
+from recordings import (
+    find,
+    made_and_real,
+    read_recording,
+    recording_params,
+    write_recordings,
+)
 
 TIMEOUT = 60
 SECRET = "sk-or-v1-test-secret-0123456789abcdef"
@@ -51,11 +66,16 @@ def run(*args: str, stdin: bytes | None = None, **env: str) -> subprocess.Comple
     return result
 
 
-def _corpus(path: str) -> Path:
-    file = CORPUS / path
-    if not file.is_file():
-        pytest.skip(f"corpus not found at {CORPUS}")
+def _file(path: str, folder: Path) -> Path:
+    """The recording ``path`` (made here or in the real corpus) as a file under ``folder``."""
+    (file,) = write_recordings(folder, [find(path)])
     return file
+
+
+def _source(path: str) -> dict[str, Any]:
+    """The completion a generated recording was made from."""
+    source: dict[str, Any] = find(path)["source"]
+    return source
 
 
 # --- demo ------------------------------------------------------------------------------------
@@ -111,45 +131,88 @@ def test_usage_line_without_usage_or_cost() -> None:
 # --- assemble ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "openai-python/parallel_tool_calls.sse",
-        "pydantic-ai/openrouter_streaming_reasoning.sse",
-        "vercel-ai/deepseek-reasoning.chunks.jsonl",
-        "vercel-ai/mistral-reasoning.chunks.jsonl",
-    ],
-)
-def test_assemble_corpus_file(path: str) -> None:
-    file = _corpus(path)
+_REAL_FILES = [
+    "openai-python/parallel_tool_calls.sse",
+    "pydantic-ai/openrouter_streaming_reasoning.sse",
+    "vercel-ai/deepseek-reasoning.chunks.jsonl",
+    "vercel-ai/mistral-reasoning.chunks.jsonl",
+]
+_FILES = [
+    find(f"generated/{name}")
+    for name in (
+        "parallel_tool_calls.sse",
+        "reasoning_tool_calls.sse",
+        "content_logprobs.sse",
+        "annotations.sse",
+        "usage_every_tool_calls.chunks.jsonl",
+    )
+]
+_FILES += made_and_real(*_REAL_FILES)
+
+
+@pytest.mark.parametrize("entry", recording_params(_FILES))
+def test_assemble_corpus_file(entry: dict[str, Any], tmp_path: Path) -> None:
+    file = _file(entry["path"], tmp_path)
     result = run("assemble", str(file))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == to_dict(assemble(file.read_bytes()))
+    if "source" in entry:  # and it is the completion the recording was made from
+        assert json.loads(result.stdout) == to_dict(from_dict(ChatCompletion, entry["source"]))
 
 
-def test_assemble_stdin() -> None:
-    body = _corpus("openai-python/n3_multiple_choices.sse").read_bytes()
+@pytest.mark.parametrize(
+    "entry",
+    recording_params(
+        made_and_real("generated/n3_multiple_choices.sse", "openai-python/n3_multiple_choices.sse")
+    ),
+)
+def test_assemble_stdin(entry: dict[str, Any]) -> None:
+    body = read_recording(entry)
     result = run("assemble", "-", stdin=body)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == to_dict(assemble(body))
+    assert len(json.loads(result.stdout)["choices"]) == 3
 
 
-def test_assemble_events_jsonl() -> None:
-    result = run("assemble", "--events", str(_corpus("openai-python/parallel_tool_calls.sse")))
+def _parallel_calls() -> list[Any]:
+    """(recording, tool calls, total tokens, the second call's arguments): made, then real."""
+    source = _source("generated/parallel_tool_calls.sse")
+    calls = source["choices"][0]["message"]["tool_calls"]
+    cases = [
+        pytest.param(
+            "generated/parallel_tool_calls.sse", len(calls), source["usage"]["total_tokens"],
+            calls[1]["function"]["arguments"], id="generated",
+        )
+    ]
+    if made_and_real("openai-python/parallel_tool_calls.sse"):
+        cases.append(
+            pytest.param(
+                "openai-python/parallel_tool_calls.sse", 2, 209,
+                '{"ticker": "AAPL", "exchange": "NASDAQ"}', id="corpus",
+            )
+        )
+    return cases
+
+
+@pytest.mark.parametrize(("path", "calls", "total", "second"), _parallel_calls())
+def test_assemble_events_jsonl(
+    path: str, calls: int, total: int, second: str, tmp_path: Path
+) -> None:
+    result = run("assemble", "--events", str(_file(path, tmp_path)))
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
     types = [r["type"] for r in records]
     assert types[0] == "tool_call_started"
-    assert types.count("tool_call_done") == 2
+    assert types.count("tool_call_done") == calls
     assert "choice_finished" in types and types[-1] == "usage_updated"
     usage = next(r for r in records if r["type"] == "usage_updated")["usage"]
-    assert usage["total_tokens"] == 209
+    assert usage["total_tokens"] == total
     arguments = "".join(
         r["text"]
         for r in records
         if r["type"] == "tool_call_arguments_delta" and r["tool_index"] == 1
     )
-    assert arguments == '{"ticker": "AAPL", "exchange": "NASDAQ"}'
+    assert arguments == second
 
 
 BROKEN = (
@@ -177,11 +240,34 @@ def test_assemble_error_partial() -> None:
     assert partial["choices"][0]["message"]["content"] == "Hello"
 
 
-def test_assemble_in_band_error_with_events_and_partial() -> None:
-    file = _corpus("pydantic-ai/openrouter_stream_error.sse")
+def _in_band_errors() -> list[Any]:
+    """(recording, what the error line says): made, then real."""
+    entry = find("generated/stream_error.sse")
+    error = entry["source"]["error"]
+    cases = [
+        pytest.param(
+            entry["path"], f"error at event {entry['error_event']} ({error['code']}): "
+            f"{error['message']}", id="generated",
+        )
+    ]
+    if made_and_real("pydantic-ai/openrouter_stream_error.sse"):
+        cases.append(
+            pytest.param(
+                "pydantic-ai/openrouter_stream_error.sse",
+                "error at event 3 (400): Token limit reached", id="corpus",
+            )
+        )
+    return cases
+
+
+@pytest.mark.parametrize(("path", "says"), _in_band_errors())
+def test_assemble_in_band_error_with_events_and_partial(
+    path: str, says: str, tmp_path: Path
+) -> None:
+    file = _file(path, tmp_path)
     result = run("assemble", "--events", "--partial", str(file))
     assert result.returncode == 1
-    assert re.search(r"error at event 3 \(400\): Token limit reached", result.stderr)
+    assert says in result.stderr
     lines = result.stdout.splitlines()
     start = lines.index("{")  # the events are one line each, the partial is indented JSON
     events = [json.loads(line) for line in lines[:start]]

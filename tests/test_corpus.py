@@ -1,8 +1,11 @@
-"""Every recording of ../shared/corpus assembles and agrees with facts read from its raw bytes.
+"""Every recording assembles and agrees with facts read from its raw bytes.
 
-The expected values are computed here from the raw recording with a tiny
-parser of our own, so a bug in deltafold's SSE framing or fold shows up as a
-disagreement rather than being compared against itself.
+The recordings are the ones made in tests/recordings.py plus the real corpus
+(../shared/corpus or $DELTAFOLD_CORPUS) when present. The expected values are
+computed here from the raw recording with a tiny parser of our own, so a bug
+in deltafold's SSE framing or fold shows up as a disagreement rather than
+being compared against itself; a generated recording is also checked against
+the completion it was made from.
 """
 
 from __future__ import annotations
@@ -12,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from conftest import CORPUS, corpus_entries, corpus_params
-from deltafold import ChatCompletion, StreamError, assemble, assemble_sse
+from deltafold import ChatCompletion, StreamError, assemble, assemble_sse, from_dict
+from recordings import all_recordings, made_here, read_recording, recording_params
 
 
 def raw_chunks(entry: dict[str, Any]) -> list[dict[str, Any]]:
     """The chunk objects of a recording, parsed independently of deltafold (SSE or JSON lines)."""
-    body = (CORPUS / entry["path"]).read_bytes().decode("utf-8")
+    body = read_recording(entry).decode("utf-8")
     if entry["format"] != "sse":
         return [json.loads(line) for line in body.splitlines() if line.strip()]
     chunks: list[dict[str, Any]] = []
@@ -45,7 +48,7 @@ def raw_chunks(entry: dict[str, Any]) -> list[dict[str, Any]]:
 
 def fold_recording(entry: dict[str, Any]) -> tuple[ChatCompletion, StreamError | None]:
     """The completion (or the partial of the StreamError) of one recording."""
-    body = (CORPUS / entry["path"]).read_bytes()
+    body = read_recording(entry)
     try:
         if entry["format"] == "sse":
             return assemble_sse(body), None
@@ -117,7 +120,7 @@ def expected_usage(chunks: list[dict[str, Any]]) -> dict[str, Any] | None:
     return usage
 
 
-@pytest.mark.parametrize("entry", corpus_params())
+@pytest.mark.parametrize("entry", recording_params())
 def test_recording_assembles(entry: dict[str, Any]) -> None:
     completion, error = fold_recording(entry)
     chunks = raw_chunks(entry)
@@ -155,9 +158,7 @@ def test_recording_assembles(entry: dict[str, Any]) -> None:
 
 
 def test_corpus_pass_count() -> None:
-    entries = corpus_entries()
-    if not entries:
-        pytest.skip(f"corpus not found at {CORPUS}")
+    entries = all_recordings()
     passed = 0
     failures = []
     for entry in entries:
@@ -169,3 +170,29 @@ def test_corpus_pass_count() -> None:
             passed += 1
     print(f"\ncorpus: {passed}/{len(entries)} recordings pass")
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("entry", recording_params(e for e in made_here() if "source" in e))
+def test_a_generated_recording_folds_to_what_it_was_made_from(entry: dict[str, Any]) -> None:
+    completion, error = fold_recording(entry)
+    assert completion == from_dict(ChatCompletion, entry["source"])
+    if "error" not in entry["features"]:
+        assert error is None
+        return
+    assert error is not None
+    message = entry["source"]["error"]["message"]
+    assert f"error at event {entry['error_event']} " in str(error) and message in str(error)
+
+
+def test_the_generated_recordings_cover_what_the_suite_needs() -> None:
+    """The features the tests rely on when no real corpus is present, each in some recording."""
+    made = made_here()
+    found = {feature for entry in made for feature in entry["features"]}
+    needed = {
+        "tool_calls", "parallel_tool_calls", "reasoning", "reasoning_details", "logprobs",
+        "n_gt_1", "error", "usage", "usage_only_final_chunk", "refusal", "annotations",
+        "comments", "finish_length", "no_done", "content",
+    }
+    assert needed <= found, needed - found
+    assert {entry["format"] for entry in made} == {"sse", "chunks-jsonl"}
+    assert len({entry["path"] for entry in made}) == len(made)

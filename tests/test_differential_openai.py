@@ -1,7 +1,8 @@
 """deltafold against the OpenAI SDK's own accumulator, where the SDK's rules are right.
 
 The SDK (``ChatCompletionStreamState``) is a second, independent
-implementation: on the openai-python recordings and on generated
+implementation: on the OpenAI-shaped recordings (the ones made in
+tests/recordings.py, and openai-python's when the real corpus is present) and on generated
 OpenAI-shaped streams (choices and tool calls appearing in index order, id
 and name sent once, usage on the last chunk) both must agree on content,
 refusal, tool calls, logprobs, usage and finish reasons.
@@ -23,8 +24,8 @@ from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletionChunk as SDKChunk
 
 import test_corpus as corpus
-from conftest import CORPUS, corpus_entries
 from deltafold import ChatCompletion, assemble, assemble_sse
+from recordings import all_recordings, read_recording, recording_params
 
 
 def sdk_fold(chunks: list[dict[str, Any]]) -> Any:
@@ -78,14 +79,19 @@ def our_view(completion: ChatCompletion) -> dict[str, Any]:
     return {"choices": choices, "usage": out.get("usage")}
 
 
-OPENAI_RECORDINGS = [e for e in corpus_entries() if e["path"].startswith("openai-python/")]
+def _openai_shaped(entry: dict[str, Any]) -> bool:
+    """openai-python's recordings, and the ones made here in OpenAI's shape without an error."""
+    if entry["path"].startswith("openai-python/"):
+        return True
+    if entry["origin"] != "generated" or entry["format"] != "sse":
+        return False
+    return "error" not in entry["features"] and entry["source"].get("provider") is None
 
 
-@pytest.mark.skipif(not OPENAI_RECORDINGS, reason=f"corpus not found at {CORPUS}")
-@pytest.mark.parametrize("entry", OPENAI_RECORDINGS, ids=lambda e: e["path"])
+@pytest.mark.parametrize("entry", recording_params(filter(_openai_shaped, all_recordings())))
 def test_openai_recordings_agree_with_sdk(entry: dict[str, Any]) -> None:
     chunks = corpus.raw_chunks(entry)
-    ours = assemble_sse((CORPUS / entry["path"]).read_bytes())
+    ours = assemble_sse(read_recording(entry))
     assert our_view(ours) == sdk_view(sdk_fold(chunks))
 
 

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import corpus_params
 from deltafold import Accumulator, DeltafoldError, Limits, to_dict
+from recordings import recording_params
 from test_corpus import raw_chunks
 
 
@@ -72,7 +72,7 @@ def test_the_short_route_is_taken() -> None:
     assert (message.content, message.reasoning) == ("Hi", "R")
 
 
-@pytest.mark.parametrize("entry", corpus_params())
+@pytest.mark.parametrize("entry", recording_params())
 def test_corpus_folds_the_same_both_ways(entry: dict[str, Any]) -> None:
     chunks = raw_chunks(entry)
     assert_same(chunks)

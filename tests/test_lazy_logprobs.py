@@ -23,7 +23,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import CORPUS
 from deltafold import (
     Accumulator,
     ChatCompletion,
@@ -35,6 +34,7 @@ from deltafold import (
     from_dict,
     to_dict,
 )
+from recordings import made_and_real, read_recording, recording_params
 
 
 def token(text: str, logprob: float = -0.5, tops: int = 1) -> dict[str, Any]:
@@ -343,12 +343,17 @@ def test_folded_logprobs_equal_the_eager_build(
 # --- recordings --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["content_logprobs", "refusal_logprobs"])
-def test_recorded_streams_with_logprobs(name: str) -> None:
-    path = CORPUS / "openai-python" / f"{name}.sse"
-    if not path.is_file():
-        pytest.skip("../shared/corpus is absent")
-    body = path.read_bytes()
+_WITH_LOGPROBS = made_and_real(
+    "generated/content_logprobs.sse",
+    "generated/refusal_logprobs.sse",
+    "openai-python/content_logprobs.sse",
+    "openai-python/refusal_logprobs.sse",
+)
+
+
+@pytest.mark.parametrize("entry", recording_params(_WITH_LOGPROBS))
+def test_recorded_streams_with_logprobs(entry: dict[str, Any]) -> None:
+    body = read_recording(entry)
     chunks = [
         json.loads(line[6:])
         for line in body.decode().splitlines()

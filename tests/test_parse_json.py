@@ -17,7 +17,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import deltafold
-from conftest import CORPUS, corpus_params
 from deltafold import (
     Accumulator,
     ContentDelta,
@@ -34,6 +33,7 @@ from deltafold import (
     split,
     to_sse,
 )
+from recordings import all_recordings, read_recording, recording_params
 
 # --- helpers ----------------------------------------------------------------------------
 
@@ -143,7 +143,7 @@ def _has_nan(value: Any) -> bool:
 
 
 def _body(entry: dict[str, Any]) -> bytes:
-    return (CORPUS / entry["path"]).read_bytes()
+    return read_recording(entry)
 
 
 def _fold(entry: dict[str, Any], **options: Any) -> deltafold.ChatCompletion:
@@ -155,7 +155,7 @@ def _fold(entry: dict[str, Any], **options: Any) -> deltafold.ChatCompletion:
         return exc.partial
 
 
-@pytest.mark.parametrize("entry", corpus_params())
+@pytest.mark.parametrize("entry", recording_params())
 def test_every_corpus_recording_parses_to_json_loads(entry: dict[str, Any]) -> None:
     completion = _fold(entry, parse_json="all")
     plain = _fold(entry)
@@ -170,7 +170,7 @@ def test_every_corpus_recording_parses_to_json_loads(entry: dict[str, Any]) -> N
         assert parsed is None and error is None
 
 
-@pytest.mark.parametrize("entry", corpus_params())
+@pytest.mark.parametrize("entry", recording_params())
 def test_corpus_events_rebuild_the_parsed_values(entry: dict[str, Any]) -> None:
     acc = Accumulator(parse_json="all")
     events: list[Any] = []
@@ -211,9 +211,7 @@ def _chunks(entry: dict[str, Any]) -> list[Any]:
 
 
 def test_the_corpus_has_tool_calls_to_parse() -> None:
-    entries = [e for p in corpus_params() if (e := p.values[0]) is not None]
-    if not entries:
-        pytest.skip(f"corpus not found at {CORPUS}")
+    entries = all_recordings()
     calls = sum(len(c.message.tool_calls) for e in entries for c in _fold(e).choices)
     assert calls >= 5
 

@@ -21,7 +21,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import deltafold
-from conftest import CORPUS, corpus_entries
 from deltafold import (
     JSONParseError,
     LimitExceededError,
@@ -33,6 +32,7 @@ from deltafold import (
     ValueClosed,
     ValueStarted,
 )
+from recordings import all_recordings, read_recording
 
 jiter = pytest.importorskip("jiter")
 
@@ -217,10 +217,10 @@ def test_differential_on_deep_and_exotic_documents() -> None:
 
 
 def corpus_json_strings() -> list[str]:
-    """Every tool-call argument string (and JSON content) of the corpus that is valid JSON."""
+    """Every tool-call argument string (and JSON content) of the recordings that is valid JSON."""
     found = []
-    for entry in corpus_entries():
-        body = (CORPUS / entry["path"]).read_bytes()
+    for entry in all_recordings():
+        body = read_recording(entry)
         try:
             completion = (
                 deltafold.assemble_sse(body) if entry["format"] == "sse"
@@ -243,8 +243,6 @@ def corpus_json_strings() -> list[str]:
 
 def test_differential_on_corpus_tool_arguments() -> None:
     texts = corpus_json_strings()
-    if not corpus_entries():
-        pytest.skip(f"corpus not found at {CORPUS}")
     assert len(texts) >= 10, "the corpus has tool calls with JSON arguments"
     rng = random.Random(12)
     for text in texts:

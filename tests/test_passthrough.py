@@ -18,7 +18,6 @@ import anyio
 import pytest
 
 import deltafold
-from conftest import corpus_params
 from deltafold import (
     ChatCompletion,
     ChunkDecodeError,
@@ -29,6 +28,7 @@ from deltafold import (
     StreamError,
     StreamUsageError,
 )
+from recordings import recording_params
 from servers import (
     End,
     FaultServer,
@@ -152,7 +152,7 @@ def expected_pass_through(body: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("via", VIA)
-@pytest.mark.parametrize("entry", corpus_params())
+@pytest.mark.parametrize("entry", recording_params())
 def test_recording_passes_through_byte_exact(
     faults: FaultServer, entry: dict[str, Any], via: str
 ) -> None:
@@ -272,7 +272,7 @@ TRAILERS = [
 
 @pytest.mark.parametrize("via", ["asyncio", "sync"])
 @pytest.mark.parametrize("trailer", TRAILERS)
-@pytest.mark.parametrize("entry", corpus_params())
+@pytest.mark.parametrize("entry", recording_params())
 def test_a_whole_body_in_one_read_stops_after_its_ending_event(
     faults: FaultServer, entry: dict[str, Any], via: str, trailer: bytes
 ) -> None:

@@ -6,33 +6,58 @@ answer: the fold of the whole stream must equal it field for field after
 ``to_dict``, and the fold of the stream with the terminal ``output`` removed (as
 a gateway that sends ``"output": []`` would) must still rebuild the same items
 from the events alone, except for the fields listed in ``EVENTS_CANNOT_KNOW``.
-Set DELTAFOLD_CORPUS_RESPONSES to read the recordings from elsewhere; without
-them these tests are skipped, and the generated-stream tests still run.
+Recordings made here run on any clone; ../shared/corpus-responses (or the folder
+DELTAFOLD_CORPUS_RESPONSES names) adds the real ones on top.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import deltafold.responses as r
+from conftest import corpus_entries
 from deltafold.responses import Accumulator, Response, assemble, assemble_sse
 
-CORPUS = Path(
-    os.environ.get("DELTAFOLD_CORPUS_RESPONSES")
-    or Path(__file__).resolve().parents[1].parent / "shared" / "corpus-responses"
-)
 TERMINAL = ("response.completed", "response.incomplete", "response.failed")
 
 
+def _generated() -> list[dict[str, Any]]:
+    """Recordings made here (``split`` of responses written below, framed as SSE), so the
+    checks run on any clone; the real corpus adds its recordings on top."""
+    folder = Path(tempfile.mkdtemp(prefix="deltafold-responses-"))
+    made = {
+        "generated/text-and-call.sse": r.Response(
+            id="resp_g1", status="completed", model="m", created_at=1,
+            output=[
+                r.Reasoning(id="rs_1", summary=[r.SummaryText(text="Think **first**.")]),
+                r.Message(id="msg_1", content=[r.OutputText(text="Checking the weather.")]),
+                r.FunctionCall(id="fc_1", call_id="call_1", name="get_weather",
+                               arguments='{"city": "Paris"}', status="completed"),
+            ],
+            usage=r.ResponseUsage(input_tokens=10, output_tokens=5, total_tokens=15),
+        ),
+        "generated/refusal-incomplete.sse": r.Response(
+            id="resp_g2", status="incomplete", model="m", created_at=2,
+            incomplete_details=r.IncompleteDetails(reason="max_output_tokens"),
+            output=[r.Message(id="msg_2", content=[r.Refusal(refusal="I can't help.")])],
+        ),
+    }
+    entries = []
+    for name, response in made.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"".join(r.to_sse(r.split(response))))
+        entries.append({"path": name, "file": path})
+    return entries
+
+
 def _entries() -> list[Any]:
-    manifest = CORPUS / "MANIFEST.json"
-    if not manifest.is_file():
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"no corpus at {CORPUS}"))]
-    entries = json.loads(manifest.read_text())
+    entries = _generated() + corpus_entries("corpus-responses")
     return [pytest.param(e, id=e["path"]) for e in entries]
 
 
@@ -72,7 +97,7 @@ def _without(item: dict[str, Any], path: str, index: int) -> dict[str, Any]:
 
 @pytest.mark.parametrize("entry", _entries())
 def test_recording_folds_to_its_terminal_object(entry: dict[str, Any]) -> None:
-    path = CORPUS / entry["path"]
+    path = Path(entry["file"])
     events = raw_events(path)
     terminal = [e for e in events if e["type"] in TERMINAL]
     assert len(terminal) == 1, "each recording holds one response"
@@ -86,7 +111,7 @@ def test_recording_folds_to_its_terminal_object(entry: dict[str, Any]) -> None:
 @pytest.mark.parametrize("entry", _entries())
 def test_events_alone_rebuild_the_output(entry: dict[str, Any]) -> None:
     """The terminal event's output emptied, as some gateways send it: the events suffice."""
-    path = CORPUS / entry["path"]
+    path = Path(entry["file"])
     events = raw_events(path)
     expected = next(e for e in events if e["type"] in TERMINAL)["response"]
     stripped = [
@@ -105,7 +130,7 @@ def test_events_alone_rebuild_the_output(entry: dict[str, Any]) -> None:
 @pytest.mark.parametrize("entry", _entries())
 def test_text_agrees_with_the_deltas(entry: dict[str, Any]) -> None:
     """output_text is the output_text deltas joined, read independently of the fold."""
-    path = CORPUS / entry["path"]
+    path = Path(entry["file"])
     events = raw_events(path)
     deltas = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
     assert assemble_sse(path.read_bytes()).output_text == deltas
@@ -115,7 +140,7 @@ def test_text_agrees_with_the_deltas(entry: dict[str, Any]) -> None:
 def test_fed_one_event_at_a_time_as_json_text(entry: dict[str, Any]) -> None:
     """feed() of each event's JSON text gives the same response as assemble, and the
     text events add up to output_text."""
-    path = CORPUS / entry["path"]
+    path = Path(entry["file"])
     acc = Accumulator()
     seen: list[str] = []
     for event in raw_events(path):

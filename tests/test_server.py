@@ -12,17 +12,25 @@ import orjson
 import pytest
 
 import deltafold
-from conftest import CORPUS, corpus_entries
 from deltafold import ChatCompletion, assemble, assemble_sse, replay_app, replay_server, to_dict
 from deltafold._cli import demo_recording
 from deltafold._server import ServeExtraMissing, load_recording
+from recordings import find, made_and_real, read_recording
 
 REQUEST = {"model": "any/model", "messages": [{"role": "user", "content": "hi"}]}
 TIMEOUT = 20.0
 
 # Recordings the OpenAI SDK accepts: its parse step raises on "length" and in-band errors,
 # and its accumulator on annotations without an index (OpenRouter's web search).
+# The ones made here always; the real ones when the corpus is present.
 INTEROP = [
+    "generated/content_plain_stop.sse",
+    "generated/parallel_tool_calls.sse",
+    "generated/reasoning_tool_calls.sse",
+    "generated/content_logprobs.sse",
+    "generated/refusal_logprobs.sse",
+    "generated/json_content_n2.sse",
+    "generated/usage_every_tool_calls.chunks.jsonl",
     "openai-python/content_plain_stop.sse",
     "openai-python/parallel_tool_calls.sse",
     "openai-python/n3_multiple_choices.sse",
@@ -35,16 +43,10 @@ INTEROP = [
 ]
 
 
-def _corpus(path: str) -> bytes:
-    if not (CORPUS / path).is_file():
-        pytest.skip(f"corpus not found at {CORPUS}")
-    return (CORPUS / path).read_bytes()
-
-
 def _sources() -> Iterator[Any]:
     yield pytest.param("demo", id="demo_stream.sse")
-    for path in INTEROP:
-        yield pytest.param(path, id=path)
+    for entry in made_and_real(*INTEROP):
+        yield pytest.param(entry["path"], id=entry["path"])
     yield pytest.param("split", id="completion-json")
 
 
@@ -56,7 +58,7 @@ def _load(name: str) -> tuple[bytes, ChatCompletion]:
         completion = assemble(demo_recording())
         return orjson.dumps(to_dict(completion)), completion
     else:
-        body = _corpus(name)
+        body = read_recording(find(name))
     return body, assemble(body)
 
 
@@ -165,8 +167,18 @@ def test_programmatic_sources(tmp_path: Any) -> None:
     assert all(b'"provider":"Anthropic"' in e for e in events if e.startswith(b"data: {"))
 
 
-def test_a_recorded_error_is_replayed() -> None:
-    body = _corpus("pydantic-ai/openrouter_stream_error.sse")
+def _recorded_errors() -> list[Any]:
+    """(recording, HTTP status and message of its error): made, then real."""
+    error = find("generated/stream_error.sse")["source"]["error"]
+    cases = [pytest.param("generated/stream_error.sse", error["code"], error["message"])]
+    if made_and_real("pydantic-ai/openrouter_stream_error.sse"):
+        cases.append(pytest.param("pydantic-ai/openrouter_stream_error.sse", 400, "Token limit"))
+    return cases
+
+
+@pytest.mark.parametrize(("path", "status", "message"), _recorded_errors())
+def test_a_recorded_error_is_replayed(path: str, status: int, message: str) -> None:
+    body = read_recording(find(path))
     with replay_server(body) as base:
         streamed = httpx.post(
             f"{base}/chat/completions", json={**REQUEST, "stream": True}, timeout=TIMEOUT
@@ -175,8 +187,8 @@ def test_a_recorded_error_is_replayed() -> None:
     assert streamed.status_code == 200
     with pytest.raises(deltafold.StreamError):
         assemble_sse(streamed.content)
-    assert whole.status_code == 400
-    assert "Token limit" in whole.json()["error"]["message"]
+    assert whole.status_code == status
+    assert message in whole.json()["error"]["message"]
 
 
 _CHUNK = {"id": "a", "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}]}
@@ -275,7 +287,18 @@ async def test_openai_client_streams_and_reads(name: str, anyio_backend: str) ->
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])  # the OpenRouter SDK runs on asyncio only
-@pytest.mark.parametrize("name", ["demo", "openai-python/parallel_tool_calls.sse"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "demo",
+        *(
+            e["path"]
+            for e in made_and_real(
+                "generated/parallel_tool_calls.sse", "openai-python/parallel_tool_calls.sse"
+            )
+        ),
+    ],
+)
 async def test_openrouter_sdk_streams_and_reads(name: str, anyio_backend: str) -> None:
     openrouter = pytest.importorskip("openrouter")
     body, expected = _load(name)
@@ -318,7 +341,8 @@ async def test_openrouter_sdk_streams_and_reads(name: str, anyio_backend: str) -
 
 
 def test_interop_list_is_in_the_corpus() -> None:
-    paths = {entry["path"] for entry in corpus_entries()}
-    if not paths:
-        pytest.skip(f"corpus not found at {CORPUS}")
-    assert set(INTEROP) <= paths
+    """Every name resolves: made here, or (when the corpus is present) a real recording."""
+    found = [entry["path"] for entry in made_and_real(*INTEROP)]  # raises on a missing name
+    made = [path for path in INTEROP if path.startswith("generated/")]
+    assert found[: len(made)] == made and len(made) >= 7
+    assert len(found) in (len(made), len(INTEROP))  # the real names: all of them, or none

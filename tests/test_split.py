@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import deltafold
-from conftest import CORPUS, corpus_params
 from deltafold import (
     Annotation,
     Audio,
@@ -38,6 +37,7 @@ from deltafold import (
     to_dict,
     to_sse,
 )
+from recordings import all_recordings, read_recording, recording_params
 
 # --- strategies ---------------------------------------------------------------
 
@@ -260,12 +260,11 @@ def test_assemble_sse_inverts_to_sse(
     assert assemble(body) == _expected(completion, options)
 
 
-@pytest.mark.parametrize("entry", corpus_params())
-def test_corpus_round_trip(entry: dict[str, Any] | None) -> None:
-    assert entry is not None
-    if "error" in entry["features"]:
-        pytest.skip("an in-band error stops the fold")
-    completion = assemble((CORPUS / entry["path"]).read_bytes())
+@pytest.mark.parametrize(
+    "entry", recording_params(e for e in all_recordings() if "error" not in e["features"])
+)
+def test_corpus_round_trip(entry: dict[str, Any]) -> None:
+    completion = assemble(read_recording(entry))
     for style in ("openai", "openrouter"):
         for seed in (None, 7):
             chunks = list(split(completion, style=style, seed=seed))

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 import deltafold
-from conftest import corpus_entries
 from deltafold import StreamError, to_dict
+from recordings import all_recordings
 from servers import ReplayServer, async_client, corpus_body, sse_body, sync_client
 
 BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
@@ -126,9 +126,7 @@ def test_sync_leaving_early_closes_the_connection(replay: ReplayServer) -> None:
 
 @pytest.mark.anyio
 async def test_200_streams_at_once(replay: ReplayServer, record_property: Any) -> None:
-    entries = [e for e in corpus_entries() if e["events"] <= 400]
-    if not entries:
-        pytest.skip("corpus not found")
+    entries = [e for e in all_recordings() if e["events"] <= 400]
     jobs = []
     for n in range(STREAMS):
         body = corpus_body(entries[n % len(entries)])

@@ -11,7 +11,6 @@ import openai
 import pytest
 
 import deltafold
-from conftest import corpus_entries, corpus_params
 from deltafold import (
     Accumulator,
     ChatCompletionChunk,
@@ -23,6 +22,7 @@ from deltafold import (
     to_dict,
 )
 from deltafold._assemble import fold_sse
+from recordings import made_and_real, recording_params
 from servers import ReplayServer, async_client, corpus_body, sse_body, sync_client
 
 BODY = {"model": "test/model", "messages": [{"role": "user", "content": "hi"}]}
@@ -54,13 +54,6 @@ def expected_events(body: bytes) -> list[deltafold.Event]:
     return events + acc.close()
 
 
-def corpus_entry(path: str) -> dict[str, Any]:
-    for entry in corpus_entries():
-        if entry["path"] == path:
-            return entry
-    pytest.skip(f"{path} is not in the corpus")
-
-
 def chunk(content: str | None = None, finish: str | None = None, **delta: Any) -> dict[str, Any]:
     if content is not None:
         delta["content"] = content
@@ -80,7 +73,7 @@ HELLO = [chunk(role="assistant"), chunk("Hel"), chunk("lo"), chunk("", "stop")]
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("entry", corpus_params())
+@pytest.mark.parametrize("entry", recording_params())
 async def test_corpus_chunks_async(replay: ReplayServer, entry: dict[str, Any]) -> None:
     body = corpus_body(entry)
     want = expected(body)
@@ -109,7 +102,7 @@ async def test_corpus_chunks_async(replay: ReplayServer, entry: dict[str, Any]) 
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("entry", corpus_params())
+@pytest.mark.parametrize("entry", recording_params())
 async def test_corpus_events_async(replay: ReplayServer, entry: dict[str, Any]) -> None:
     body = corpus_body(entry)
     want = expected(body)
@@ -129,7 +122,7 @@ async def test_corpus_events_async(replay: ReplayServer, entry: dict[str, Any]) 
     assert events == expected_events(body)
 
 
-@pytest.mark.parametrize("entry", corpus_params())
+@pytest.mark.parametrize("entry", recording_params())
 def test_corpus_sync(replay: ReplayServer, entry: dict[str, Any]) -> None:
     body = corpus_body(entry)
     want = expected(body)
@@ -375,8 +368,14 @@ async def test_afold_dicts_pass_through_unchanged() -> None:
 # asyncio only: on trio the SDK's own AsyncStream leaves an inner generator for
 # trio to warn about, with or without afold around it.
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
-async def test_afold_openai_sdk_stream(replay: ReplayServer) -> None:
-    body = corpus_body(corpus_entry("openai-python/parallel_tool_calls.sse"))
+@pytest.mark.parametrize(
+    "entry",
+    recording_params(
+        made_and_real("generated/parallel_tool_calls.sse", "openai-python/parallel_tool_calls.sse")
+    ),
+)
+async def test_afold_openai_sdk_stream(replay: ReplayServer, entry: dict[str, Any]) -> None:
+    body = corpus_body(entry)
     url = replay.add(body)
     base = url.removesuffix("/chat/completions")
     with anyio.fail_after(TIMEOUT):
@@ -390,8 +389,12 @@ async def test_afold_openai_sdk_stream(replay: ReplayServer) -> None:
     assert to_dict(wrapped.completion) == to_dict(deltafold.assemble_sse(body))
 
 
-def test_fold_openai_sdk_stream_sync(replay: ReplayServer) -> None:
-    body = corpus_body(corpus_entry("openai-python/refusal.sse"))
+@pytest.mark.parametrize(
+    "entry",
+    recording_params(made_and_real("generated/refusal_logprobs.sse", "openai-python/refusal.sse")),
+)
+def test_fold_openai_sdk_stream_sync(replay: ReplayServer, entry: dict[str, Any]) -> None:
+    body = corpus_body(entry)
     url = replay.add(body)
     with openai.OpenAI(base_url=url.removesuffix("/chat/completions"), api_key="x") as sdk:
         sdk_stream = sdk.chat.completions.create(
