@@ -28,6 +28,7 @@ __all__ = [
     "IncompleteStreamError",
     "JSONParseError",
     "LimitExceededError",
+    "MultipleMessagesError",
     "NotEventStreamError",
     "StreamError",
     "StreamUsageError",
@@ -292,4 +293,13 @@ class BulkError(DeltafoldError, ValueError):
 
     Only the job itself fails with it; a bad row never does (it is counted and
     written with its ``error_type``).
+    """
+
+
+class MultipleMessagesError(DeltafoldError, ValueError):
+    """The input holds several Anthropic messages one after another, where one was expected.
+
+    A ``message_start`` after a ``message_stop`` (a recorded multi-turn exchange);
+    ``deltafold.messages.assemble_all`` folds each into a list. ``.partial`` is the first
+    message, whole.
     """

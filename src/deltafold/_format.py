@@ -21,7 +21,6 @@ from ._exceptions import WrongFormatError
 
 if TYPE_CHECKING:
     from ._decode import InputSeen
-    from ._events import Event
     from ._json_fold import ParseJSON
     from ._limits import Limits
     from ._partial_json import PartialJSON
@@ -57,9 +56,11 @@ class FoldMachine(Protocol[ResultT_co]):
 
     def add(self, item: Any) -> None: ...
 
-    def feed(self, item: Any) -> list[Event]: ...
+    # Each format's events: the shared ones of ``_events`` and its own (``list`` is
+    # invariant, so a format's wider event union is typed here as ``Any``).
+    def feed(self, item: Any) -> list[Any]: ...
 
-    def close(self) -> list[Event]: ...
+    def close(self) -> list[Any]: ...
 
     def snapshot(self) -> ResultT_co: ...
 

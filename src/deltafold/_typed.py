@@ -30,7 +30,7 @@ from ._exceptions import JSONParseError, StructuredOutputError
 from ._limits import Limits
 from ._partial_json import PartialJSON
 
-__all__ = ["decode", "default_converter", "partial_view", "structure"]
+__all__ = ["decode", "default_converter", "partial_view", "structure", "structure_value"]
 
 T = TypeVar("T")
 
@@ -166,8 +166,6 @@ def _name(cls: Any) -> str:
 
 def structure(model: m.FunctionCall | m.Message, cls: Any, converter: Any) -> Any:
     """A function call's arguments or a message's content, decoded and structured into ``cls``."""
-    if converter is not None and not isinstance(converter, cattrs.BaseConverter):
-        raise TypeError(f"converter must be a cattrs Converter, not {type(converter).__name__}")
     if isinstance(model, m.FunctionCall):
         text: str | None = model.arguments
         what = f"the arguments of {model.name or 'the function call'}"
@@ -185,6 +183,17 @@ def structure(model: m.FunctionCall | m.Message, cls: Any, converter: Any) -> An
         raise JSONParseError(
             f"{what}: {exc.message}", position=exc.position, path=exc.path, expected=exc.expected
         ) from exc
+    return structure_value(value, cls, converter, what=what, raw=text)
+
+
+def structure_value(value: Any, cls: Any, converter: Any, *, what: str, raw: str) -> Any:
+    """A decoded JSON value structured strictly into ``cls`` (``what`` names it in errors).
+
+    The one rule behind ``parse_arguments``, ``parse_content`` and a Messages tool block's
+    ``parse_input``; ``raw`` is the JSON text the error keeps.
+    """
+    if converter is not None and not isinstance(converter, cattrs.BaseConverter):
+        raise TypeError(f"converter must be a cattrs Converter, not {type(converter).__name__}")
     try:
         return (converter or default_converter()).structure(value, cls)
     except StructureHandlerNotFoundError as exc:
@@ -196,7 +205,7 @@ def structure(model: m.FunctionCall | m.Message, cls: Any, converter: Any) -> An
         message = f"{_name(cls)} does not accept {what}: {shown}" + (
             f" (and {more} more)" if more > 0 else ""
         )
-        raise StructuredOutputError(message, errors=errors, raw=text) from exc
+        raise StructuredOutputError(message, errors=errors, raw=raw) from exc
 
 
 m.WIRE.structure = structure  # the models' parse_arguments / parse_content call it
