@@ -9,12 +9,26 @@ only imports under ``if TYPE_CHECKING:`` (types, never run) are left out.
 from __future__ import annotations
 
 import ast
+import functools
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "deltafold"
-MODULES = sorted(path.stem for path in SRC.glob("*.py"))
+
+
+def _module_name(path: Path) -> str:
+    """A module's name inside the package: ``_core``, ``responses._fold``; the package's own
+    ``__init__`` is ``__init__``, a subpackage's ``responses.__init__``."""
+    parts = path.relative_to(SRC).with_suffix("").parts
+    return ".".join(parts)
+
+
+MODULES = sorted(_module_name(path) for path in SRC.rglob("*.py"))
+"""Every module of the package, subpackages included."""
+PACKAGES = {name.rpartition(".")[0] for name in MODULES if name.endswith(".__init__")}
+"""The subpackages (``responses``...)."""
 MAX_MODULE_LINES = 600
 MAX_FUNCTION_LINES = 80
 DECLARATIONS = {"_cli": {"build_parser"}}
@@ -34,8 +48,32 @@ def _params(check: str) -> list[object]:
     ]
 
 
+def _path(name: str) -> Path:
+    return SRC.joinpath(*name.split(".")).with_suffix(".py")
+
+
+@functools.cache
 def _tree(name: str) -> ast.Module:
-    return ast.parse((SRC / f"{name}.py").read_text(encoding="utf-8"))
+    return ast.parse(_path(name).read_text(encoding="utf-8"))
+
+
+def _package(name: str) -> str:
+    """The package a module sits in (``""`` for the top level), as relative imports start."""
+    return name.rpartition(".")[0]
+
+
+def _resolve(dotted: str, names: list[str]) -> set[str]:
+    """The modules that ``from deltafold.<dotted> import <names>`` loads."""
+    if not dotted:
+        return {n if n in MODULES else "__init__" for n in names}
+    if dotted in MODULES:
+        return {dotted}
+    if dotted in PACKAGES:
+        init = f"{dotted}.__init__"
+        if not names:
+            return {init}
+        return {f"{dotted}.{n}" if f"{dotted}.{n}" in MODULES else init for n in names}
+    return {dotted.split(".")[0]}
 
 
 def _is_type_checking(node: ast.If) -> bool:
@@ -45,28 +83,31 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
-def _imported(node: ast.AST) -> set[str]:
-    """The deltafold modules that ``node`` imports (``__init__`` for the package itself)."""
+def _imported(node: ast.AST, package: str = "") -> set[str]:
+    """The deltafold modules that ``node`` imports (``__init__`` for the package itself),
+    read from a module of ``package`` (relative imports start there)."""
     found: set[str] = set()
     if isinstance(node, ast.Import):
         for alias in node.names:
             parts = alias.name.split(".")
             if parts[0] == "deltafold":
-                found.add(parts[1] if len(parts) > 1 else "__init__")
+                found |= _resolve(".".join(parts[1:]), [])
+                if len(parts) == 1:
+                    found.add("__init__")
     elif isinstance(node, ast.ImportFrom):
         module = node.module or ""
-        if node.level == 1 or module.split(".")[0] == "deltafold":
-            inner = module if node.level == 1 else module.partition(".")[2]
-            if inner:
-                found.add(inner.split(".")[0])
-            else:  # from . import x: a module of the package, or a name from __init__
-                found.update(
-                    alias.name if alias.name in MODULES else "__init__" for alias in node.names
-                )
+        names = [alias.name for alias in node.names]
+        if node.level:
+            base = package.split(".") if package else []
+            base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+            found |= _resolve(".".join([*base, *([module] if module else [])]), names)
+        elif module.split(".")[0] == "deltafold":
+            found |= _resolve(module.partition(".")[2], names)
     return found
 
 
-def _imports(name: str) -> set[str]:
+@functools.cache
+def _imports(name: str) -> frozenset[str]:
     found: set[str] = set()
     stack: list[ast.AST] = [_tree(name)]
     while stack:
@@ -74,17 +115,17 @@ def _imports(name: str) -> set[str]:
         if isinstance(node, ast.If) and _is_type_checking(node):
             stack.extend(node.orelse)
             continue
-        found |= _imported(node)
+        found |= _imported(node, _package(name))
         stack.extend(ast.iter_child_nodes(node))
     found.discard(name)
-    return found
+    return frozenset(found)
 
 
-def _graph() -> dict[str, set[str]]:
+def _graph() -> dict[str, frozenset[str]]:
     return {name: _imports(name) for name in MODULES}
 
 
-def _reaches(graph: dict[str, set[str]], start: str, goal: str) -> list[str] | None:
+def _reaches(graph: Mapping[str, Collection[str]], start: str, goal: str) -> list[str] | None:
     """A path of imports from ``start`` to ``goal`` (both included), or None."""
     seen = {start}
     paths = [[start]]
@@ -131,6 +172,23 @@ def test_the_cycle_finder_finds_a_circle() -> None:
 
 def test_every_source_module_is_checked() -> None:
     assert {"_accumulator", "_choice", "_result", "_jsonvalue", "_models"} <= set(MODULES)
+    assert {"messages._fold", "messages.__init__"} <= set(MODULES)
+
+
+def test_the_graph_reader_resolves_imports_in_a_subpackage() -> None:
+    source = (
+        "from .. import _models\n"
+        "from .._convert import converter\n"
+        "from ._blocks import Block\n"
+        "from . import _convert\n"
+        "import deltafold.messages\n"
+    )
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        found |= _imported(node, "messages")
+    assert found == {
+        "_models", "_convert", "messages._blocks", "messages._convert", "messages.__init__"
+    }
 
 
 @pytest.mark.parametrize("name", _params("circle"))
@@ -150,7 +208,7 @@ def test_the_models_import_only_the_content_part_rule_and_deferral() -> None:
 
 @pytest.mark.parametrize("name", _params("module"))
 def test_module_fits_in_one_sitting(name: str) -> None:
-    lines = (SRC / f"{name}.py").read_text(encoding="utf-8").count("\n")
+    lines = _path(name).read_text(encoding="utf-8").count("\n")
     assert lines <= MAX_MODULE_LINES, f"{name}.py has {lines} lines"
 
 
@@ -176,6 +234,7 @@ SANS_IO = (
     "_limits", "_exceptions", "_sentinel", "_redact", "_partial_json", "_timing",
     "_json_events", "_json_scalars", "_json_fold", "_typed", "_content_parts", "_bulkrow",
     "_fast_structure", "_format", "_chat_format",
+    *(name for name in MODULES if name.startswith("messages.")),
 )
 """The core: chunks and bytes in, values out; it never opens a socket (docs/concepts.md)."""
 
@@ -213,12 +272,21 @@ LAYERS = (
         "_limits", "_json_events", "_events", "_redact", "_timing", "_format",
     ),
     ("_sse", "_rawcut", "_decode", "_json_scalars", "_partial_json"),
-    ("_fast_structure", "_convert", "_typed"),
-    ("_merge", "_choice", "_json_fold", "_result", "_accumulator", "_chat_format"),
-    ("_body", "_assemble", "_core", "_iterfold"),
+    (
+        "_fast_structure", "_convert", "_typed", "messages._blocks", "messages._models",
+        "messages._events", "messages._convert",
+    ),
+    (
+        "_merge", "_choice", "_json_fold", "_result", "_accumulator", "_chat_format",
+        "messages._usage", "messages._state", "messages._fold", "messages._format",
+    ),
+    ("_body", "_assemble", "_core", "_iterfold", "messages._assemble"),
     ("_http", "_endpoint", "_telemetry", "_stream", "_stream_sync", "_client"),
     ("_bulkrow", "_arrow", "_bulk", "_bulk_ray", "_bulk_duckdb"),
-    ("_bulk_cli", "_split", "_server", "_live", "_cli", "__main__", "__init__"),
+    (
+        "_bulk_cli", "_split", "_server", "_live", "_cli", "__main__", "__init__",
+        "messages._unfold", "messages.__init__",
+    ),
 )
 """The table in docs/concepts.md ("Which file holds what"), top row first."""
 
@@ -240,5 +308,5 @@ def test_the_layer_table_in_the_docs_matches() -> None:
     concepts = (SRC.parent.parent / "docs" / "concepts.md").read_text(encoding="utf-8")
     for row in LAYERS:
         for name in row:
-            if not name.startswith("__"):
+            if not name.startswith("__") and "." not in name:  # the subpackages: their own pages
                 assert f"`{name}`" in concepts, f"{name} is missing from docs/concepts.md"
