@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from messages_corpus import body, data_events, entries, params, sdk_fold
 
 import deltafold.messages as dm
+from messages_corpus import body, data_events, entries, params, sdk_fold
 
 pytest.importorskip("anthropic")
 
@@ -18,7 +18,7 @@ def _agree(message: dm.Message, sdk: Any, features: list[str]) -> None:
     assert message.stop_reason == sdk.stop_reason
     assert message.stop_sequence == sdk.stop_sequence
     assert len(message.content) == len(sdk.content)
-    for ours, theirs in zip(message.content, sdk.content):
+    for ours, theirs in zip(message.content, sdk.content, strict=True):
         assert ours.type == theirs.type
         if isinstance(ours, dm.TextBlock):
             assert ours.text == theirs.text
@@ -62,7 +62,7 @@ def test_recording_folds_and_agrees_with_the_sdk(entry: dict[str, Any]) -> None:
     assert dm.assemble(events) == message
     parsed = dm.assemble_sse(raw, parse_json=True)
     assert parsed == message
-    for a, b in zip(parsed.content, message.content):
+    for a, b in zip(parsed.content, message.content, strict=True):
         assert getattr(a, "input_json", None) == getattr(b, "input_json", None)
 
 

@@ -80,7 +80,8 @@ def test_blocks_are_addressed_by_index_not_by_arrival() -> None:
     events = [start(), block(1, type="text", text=""), block(0, type="text", text=""),
               delta(1, type="text_delta", text="second"), delta(0, type="text_delta", text="first"),
               stop(0), stop(1), *END]
-    assert [b.text for b in dm.assemble(events).content] == ["first", "second"]  # type: ignore[attr-defined]
+    texts = [b.text for b in dm.assemble(events).content]  # type: ignore[attr-defined]
+    assert texts == ["first", "second"]
 
 
 @pytest.mark.parametrize(("events", "problem"), [
@@ -132,9 +133,10 @@ def test_citations_delta_appends_a_citation() -> None:
 
 
 def tool_stream(*fragments: str, input: Any = None) -> list[dict[str, Any]]:
-    first = block(0, type="tool_use", id="toolu_1", name="get", input={} if input is None else input)
-    return [start(), first, *(delta(0, type="input_json_delta", partial_json=f) for f in fragments),
-            stop(0), *END]
+    given = {} if input is None else input
+    first = block(0, type="tool_use", id="toolu_1", name="get", input=given)
+    pieces = [delta(0, type="input_json_delta", partial_json=f) for f in fragments]
+    return [start(), first, *pieces, stop(0), *END]
 
 
 @pytest.mark.parametrize("parse_json", [False, True])
@@ -254,7 +256,8 @@ def test_an_sse_error_event_raises_stream_error() -> None:
 
 def test_no_message_stop_is_incomplete_unless_strict_is_off() -> None:
     cut = text_stream("Hi", " there")[:4]
-    with pytest.raises(IncompleteStreamError, match=r"without message_stop; blocks \[0\]") as caught:
+    match = r"without message_stop; blocks \[0\]"
+    with pytest.raises(IncompleteStreamError, match=match) as caught:
         dm.assemble(cut)
     assert caught.value.partial.text == "Hi there"
     partial = dm.assemble(cut, strict=False)
@@ -263,7 +266,7 @@ def test_no_message_stop_is_incomplete_unless_strict_is_off() -> None:
 
 def test_several_messages_need_assemble_all() -> None:
     two = [*text_stream("one"), *text_stream("two")]
-    with pytest.raises(MultipleMessagesError, match="deltafold.messages.assemble_all") as caught:
+    with pytest.raises(MultipleMessagesError, match=r"deltafold\.messages\.assemble_all") as caught:
         dm.assemble(two)
     assert caught.value.partial.text == "one"
     body = b"".join(dm.to_sse(two))
@@ -289,7 +292,7 @@ def test_another_formats_stream_is_refused_naming_its_function(
 
 
 def test_a_messages_stream_given_to_chat_names_this_package() -> None:
-    with pytest.raises(WrongFormatError, match="deltafold.messages.assemble"):
+    with pytest.raises(WrongFormatError, match=r"deltafold\.messages\.assemble"):
         deltafold.assemble(text_stream("x"))
 
 
@@ -308,7 +311,7 @@ def test_events_for_a_text_and_tool_stream() -> None:
     assert out[2] == ContentDelta(0, "a")
     tool_acc = dm.Accumulator()
     tools = [e for event in tool_stream('{"a"', ": 1}") for e in tool_acc.feed(event)]
-    stopped = [e for e in tools if isinstance(e, dm.BlockStopped)][0]
+    stopped = next(e for e in tools if isinstance(e, dm.BlockStopped))
     assert stopped.block.input == {"a": 1}  # type: ignore[attr-defined]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from typing import Any
 
@@ -9,16 +10,18 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from messages_corpus import sdk_fold
 
 import deltafold.messages as dm
 from deltafold import DeltafoldError
+from messages_corpus import sdk_fold
 
 _text = st.text(max_size=40)
 _scalar = st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=10)
 _json = st.recursive(
     _scalar,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 _citation = st.fixed_dictionaries({
@@ -52,7 +55,7 @@ _messages = st.builds(
 def _cut(body: bytes, rng: random.Random) -> list[bytes]:
     points = sorted(rng.sample(range(len(body) + 1), min(len(body) + 1, rng.randint(0, 12))))
     edges = [0, *points, len(body)]
-    return [body[a:b] for a, b in zip(edges, edges[1:])]
+    return [body[a:b] for a, b in itertools.pairwise(edges)]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
