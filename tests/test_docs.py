@@ -62,8 +62,10 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "httpx_sse_afold.py": [
         "[DONE] seen",
-        "content: Let me check the weather in Paris for you.",
-        'tool call: get_weather {"city": "Paris"}',
+        "content: I'll check the current forecast for Lisbon so I can tell you whether to pack "
+        "an umbrella.",
+        'tool call: get_weather {"city": "Lisbon", "country": "PT", "unit": "celsius", '
+        '"include": ["precipitation"]}',
         "sync: tool_calls",
     ],
     "live_tool_arguments.py": [

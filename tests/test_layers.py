@@ -173,6 +173,7 @@ def test_the_cycle_finder_finds_a_circle() -> None:
 def test_every_source_module_is_checked() -> None:
     assert {"_accumulator", "_choice", "_result", "_jsonvalue", "_models"} <= set(MODULES)
     assert {"responses._fold", "responses.__init__"} <= set(MODULES)
+    assert {"messages._fold", "messages.__init__"} <= set(MODULES)
 
 
 def test_the_graph_reader_resolves_imports_in_a_subpackage() -> None:
@@ -234,7 +235,7 @@ SANS_IO = (
     "_limits", "_exceptions", "_sentinel", "_redact", "_partial_json", "_timing",
     "_json_events", "_json_scalars", "_json_fold", "_typed", "_content_parts", "_bulkrow",
     "_fast_structure", "_strict", "_format", "_chat_format", "_plural",
-    *(name for name in MODULES if name.startswith("responses.")),
+    *(name for name in MODULES if name.startswith(("responses.", "messages."))),
 )
 """The core: chunks and bytes in, values out; it never opens a socket (docs/concepts.md)."""
 
@@ -274,13 +275,18 @@ LAYERS = (
         "responses._state",
     ),
     ("_sse", "_rawcut", "_decode", "_json_scalars", "_partial_json", "responses._empty"),
-    ("_fast_structure", "_convert", "_strict", "_typed", "responses._convert"),
+    (
+        "_fast_structure", "_convert", "_strict", "_typed", "responses._convert",
+        "messages._blocks", "messages._models", "messages._events", "messages._convert",
+    ),
     (
         "_merge", "_choice", "_json_fold", "_result", "_accumulator", "_chat_format",
         "responses._rules", "responses._json", "responses._fold", "responses._format",
+        "messages._usage", "messages._state", "messages._fold", "messages._format",
     ),
     (
         "_body", "_assemble", "_core", "_iterfold", "responses._assemble", "responses._iterfold",
+        "messages._assemble",
     ),
     ("_http", "_retry", "_endpoint", "_telemetry", "_stream", "_stream_sync", "_client"),
     (
@@ -289,7 +295,7 @@ LAYERS = (
     ),
     (
         "_bulk_cli", "_split", "_server", "_live", "_demo", "_cli", "__main__", "__init__",
-        "responses._unfold", "responses.__init__",
+        "responses._unfold", "responses.__init__", "messages._unfold", "messages.__init__",
     ),
 )
 """The table in docs/concepts.md ("Which file holds what"), top row first; a subpackage's

@@ -1,7 +1,5 @@
 """Already reading events with httpx-sse? Hand its events to afold (or fold) as they are."""
 
-from pathlib import Path
-
 import anyio
 import httpx
 from httpx_sse import aconnect_sse, connect_sse
@@ -9,10 +7,10 @@ from httpx_sse import aconnect_sse, connect_sse
 import deltafold
 
 # A recorded OpenRouter-style stream, replayed by a local server: no network, no key.
-RECORDING = Path(__file__).with_name("weather.sse")
+RECORDING = deltafold.demo_recording()
 REQUEST = {
     "model": "example/model",
-    "messages": [{"role": "user", "content": "Weather in Paris?"}],
+    "messages": [{"role": "user", "content": "Do I need an umbrella in Lisbon?"}],
     "stream": True,
 }
 

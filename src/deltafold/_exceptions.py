@@ -28,6 +28,7 @@ __all__ = [
     "IncompleteStreamError",
     "JSONParseError",
     "LimitExceededError",
+    "MultipleMessagesError",
     "MultipleResponsesError",
     "NotEventStreamError",
     "StreamError",
@@ -305,4 +306,13 @@ class MultipleResponsesError(DeltafoldError, ValueError):
     A recorded multi-step exchange (a new ``response.created`` after a terminal
     event); ``deltafold.responses.assemble_all`` folds it into a list. ``.partial``
     is the first response.
+    """
+
+
+class MultipleMessagesError(DeltafoldError, ValueError):
+    """The input holds several Anthropic messages one after another, where one was expected.
+
+    A ``message_start`` after a ``message_stop`` (a recorded multi-turn exchange);
+    ``deltafold.messages.assemble_all`` folds each into a list. ``.partial`` is the first
+    message, whole.
     """

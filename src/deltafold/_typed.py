@@ -30,7 +30,10 @@ from ._limits import Limits
 from ._partial_json import PartialJSON
 from ._strict import NeedsConverter, WrongValue, needs_converter_in, typed_converter
 
-__all__ = ["decode", "default_converter", "partial_view", "structure", "typed_converter"]
+__all__ = [
+    "decode", "default_converter", "partial_view", "structure", "structure_text",
+    "structure_value", "typed_converter",
+]
 
 T = TypeVar("T")
 
@@ -137,6 +140,18 @@ def structure_text(
                 f"{what}: {exc.message}", position=exc.position, path=exc.path,
                 expected=exc.expected,
             ) from exc
+    return structure_value(value, cls, converter, what=what, raw=text)
+
+
+def structure_value(value: Any, cls: Any, converter: Any, *, what: str, raw: str) -> Any:
+    """A decoded JSON value structured strictly into ``cls`` (``what`` names it in errors).
+
+    The one rule behind every format's ``parse_arguments`` / ``parse_content`` and a
+    Messages tool block's ``parse_input``; ``raw`` is the JSON text the error keeps.
+    """
+    if converter is not None and not isinstance(converter, cattrs.BaseConverter):
+        raise TypeError(f"converter must be a cattrs Converter, not {type(converter).__name__}")
+    text = raw
     try:
         return (converter or default_converter()).structure(value, cls)
     except StructureHandlerNotFoundError as exc:
