@@ -45,7 +45,7 @@ __all__ = [
 OFF_WIRE = {NOT_WIRE: True}
 """attrs metadata of a field that is not on the wire (never written, never compared)."""
 
-_T = TypeVar("_T")
+T = TypeVar("T")
 
 
 class MessagesModel(_WireModel):
@@ -105,7 +105,7 @@ class _InputBlock(Block):
     )
     """Why ``input_json`` did not parse (position, path, what was expected). Not on the wire."""
 
-    def parse_input(self, cls: type[_T], *, converter: BaseConverter | None = None) -> _T:
+    def parse_input(self, cls: type[T], *, converter: BaseConverter | None = None) -> T:
         """``input`` structured strictly into ``cls`` (docs/structured.md's rules).
 
         Raises :class:`JSONParseError` when the streamed input was not JSON, and
@@ -120,7 +120,7 @@ class _InputBlock(Block):
                 expected=error.expected,
             )
         raw = self.input_json if self.input_json is not None else repr(self.input)[:2000]
-        value: _T = structure_value(self.input, cls, converter, what=what, raw=raw)
+        value: T = structure_value(self.input, cls, converter, what=what, raw=raw)
         return value
 
 

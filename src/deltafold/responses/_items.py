@@ -22,7 +22,7 @@ from ._parts import OFF_WIRE, OutputText, Part, ResponsesModel, SummaryText
 if TYPE_CHECKING:
     from cattrs import BaseConverter
 
-_T = TypeVar("_T")
+T = TypeVar("T")
 
 __all__ = [
     "ITEM_TYPES",
@@ -101,10 +101,10 @@ class FunctionCall(Item):
     """Why the arguments are not JSON, with the position (``parse_json``); else None."""
 
     def parse_arguments(
-        self, cls: builtins.type[_T], *, converter: BaseConverter | None = None
-    ) -> _T:
+        self, cls: builtins.type[T], *, converter: BaseConverter | None = None
+    ) -> T:
         """``arguments`` decoded and structured into ``cls`` (docs/structured.md's rules)."""
-        return cast("_T", WIRE.structure_text(
+        return cast("T", WIRE.structure_text(
             self.arguments, f"the arguments of {self.name or 'the function call'}", cls,
             converter, True,
         ))

@@ -22,7 +22,7 @@ from ._parts import OFF_WIRE, OutputText, ResponsesModel
 if TYPE_CHECKING:
     from cattrs import BaseConverter
 
-_T = TypeVar("_T")
+T = TypeVar("T")
 
 __all__ = [
     "IncompleteDetails",
@@ -217,8 +217,8 @@ class Response(ResponsesModel):
             if isinstance(part, OutputText)
         )
 
-    def parse_content(self, cls: type[_T], *, converter: BaseConverter | None = None) -> _T:
+    def parse_content(self, cls: type[T], *, converter: BaseConverter | None = None) -> T:
         """``output_text`` decoded and structured into ``cls`` (docs/structured.md's rules)."""
-        return cast("_T", WIRE.structure_text(
+        return cast("T", WIRE.structure_text(
             self.output_text, "the response's output text", cls, converter, False
         ))
