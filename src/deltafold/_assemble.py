@@ -24,6 +24,7 @@ from ._decode import (
 )
 from ._exceptions import DeltafoldError
 from ._json_fold import ParseJSON
+from ._jsontext import rounds_ints
 from ._limits import Limits
 from ._models import ChatCompletion
 from ._sse import DataDecoder, ServerSentEvent, iter_windows
@@ -122,9 +123,10 @@ def fold_sse(
 
     The one SSE loop behind ``assemble_sse``, ``assemble`` of an SSE body and the
     CLI; it runs once per event, so it is written inline: a plain message (its data
-    bytes) is decoded right here, and kept when it is a JSON object; anything
-    else (an error event, ``[DONE]``, bad JSON, another value) goes through
-    ``event_to_chunk``, which names the event. A whole body is framed a window at
+    bytes) is decoded right here, and kept when it is a JSON object in which orjson
+    rounded no integer (``rounds_ints``); anything else (an error event, ``[DONE]``,
+    bad JSON, NaN, another value) goes through ``event_to_chunk``, which names the
+    event and reads what orjson cannot as ``json.loads`` does. A whole body is framed a window at
     a time; the byte caps are the framer's, and an error it defers behind the events
     of a piece is raised once they are folded. An error raised while framing carries
     ``accumulator``'s partial, and ``accumulator`` keeps what was seen for the error
@@ -153,10 +155,11 @@ def fold_sse(
                     chunk = loads(data)  # type: ignore[arg-type]  # an event object: orjson raises
                 except (orjson.JSONDecodeError, TypeError):
                     chunk = None
-                if chunk.__class__ is not dict:
-                    # Not a plain message holding a JSON object: ``[DONE]``, an empty or
-                    # other event, bad JSON. Read again out here, so an error names the
-                    # event and does not keep orjson's as its context.
+                if chunk.__class__ is not dict or rounds_ints(data):  # type: ignore[arg-type]
+                    # Not a plain message holding a JSON object orjson read exactly:
+                    # ``[DONE]``, an empty or other event, bad JSON, NaN, a big integer.
+                    # Read again out here, so an error names the event and does not keep
+                    # orjson's as its context.
                     chunk = _event_chunk(data, position)
                     if chunk is None:
                         continue

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import orjson
 
 from ._arrow import assemble_table, output_schema, pa, require_column
 from ._exceptions import BulkError
+from ._jsontext import JSONDecodeError, dumps, loads
 
 __all__ = ["BulkOptions", "BulkSummary", "assemble_files", "find_inputs", "read_batches"]
 
@@ -156,8 +156,8 @@ def _jsonl_tables(path: Path, options: BulkOptions, batch_size: int) -> Iterator
 
 def _is_recording(line: bytes, options: BulkOptions) -> bool:
     try:
-        first = orjson.loads(line)
-    except orjson.JSONDecodeError:
+        first = loads(line)
+    except JSONDecodeError:
         return False
     return (
         options.stream_id is None
@@ -181,8 +181,8 @@ def _rows_table(path: Path, lines: list[bytes], options: BulkOptions) -> Any:
     columns: dict[str, list[Any]] = {name: [] for name in options.needed()}
     for line in lines:
         try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError:
+            row = loads(line)
+        except JSONDecodeError:
             row = {options.body: line}  # not a row: the line is the body, a bad row
         if not isinstance(row, dict):
             row = {options.body: line}
@@ -198,7 +198,7 @@ def _rows_table(path: Path, lines: list[bytes], options: BulkOptions) -> Any:
 
 
 def _as_bytes(value: Any) -> bytes:
-    return value if isinstance(value, bytes) else orjson.dumps(value)
+    return value if isinstance(value, bytes) else dumps(value)
 
 
 def _stream_slices(table: Any, stream_id: str, batch_size: int) -> Iterator[Any]:

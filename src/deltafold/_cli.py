@@ -20,7 +20,6 @@ from typing import Any, TypeAlias
 
 import anyio
 import attrs
-import orjson
 
 from . import __version__
 from ._accumulator import Accumulator
@@ -31,6 +30,7 @@ from ._convert import to_dict
 from ._endpoint import OPENAI_URL, OPENROUTER_URL
 from ._events import Event
 from ._exceptions import DeltafoldError, EmptyStreamError
+from ._jsontext import OPT_INDENT_2, dumps
 from ._live import LivePrinter, use_color
 from ._models import ChatCompletion
 from ._server import (
@@ -233,7 +233,7 @@ def _add_serve(commands: _Commands) -> None:
 
 
 def _dump(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+    return dumps(value, option=OPT_INDENT_2).decode()
 
 
 def _print_completion(completion: ChatCompletion) -> None:
@@ -343,7 +343,7 @@ def event_record(event: Event) -> dict[str, Any]:
 def _write_events(events: Iterable[Event]) -> None:
     write = sys.stdout.write
     for event in events:
-        write(orjson.dumps(event_record(event)).decode() + "\n")
+        write(dumps(event_record(event)).decode() + "\n")
 
 
 def _one_line(message: str) -> str:

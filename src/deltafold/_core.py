@@ -25,6 +25,7 @@ from ._decode import DONE, STREAM, InputSeen, event_to_chunk
 from ._events import Event
 from ._exceptions import ChunkDecodeError, DeltafoldError, IncompleteStreamError, StreamUsageError
 from ._json_fold import ParseJSON
+from ._jsontext import rounds_ints
 from ._limits import Limits
 from ._models import ChatCompletion, ChatCompletionChunk
 from ._rawcut import RawCut
@@ -354,9 +355,10 @@ class StreamCore(FoldState):
     def _next_dict(self) -> Any:
         """The next chunk dict, NEED_INPUT, or END (after finishing the fold).
 
-        A plain message that orjson reads as an object is that chunk; anything else
-        (``[DONE]``, an empty or bad payload, an ``event: error``) is
-        :func:`event_to_chunk`'s to decide, on the text as the framer would give it.
+        A plain message that orjson reads as an object is that chunk, unless orjson may
+        have rounded an integer in it (``rounds_ints``); anything else (``[DONE]``, an
+        empty or bad payload, NaN, an ``event: error``) is :func:`event_to_chunk`'s to
+        decide, on the text as the framer would give it.
         """
         pending = self._pending
         while pending:
@@ -367,7 +369,7 @@ class StreamCore(FoldState):
                     chunk = _loads(event)
                 except _JSONDecodeError:
                     chunk = None
-                if chunk.__class__ is dict:
+                if chunk.__class__ is dict and not rounds_ints(event):
                     return chunk
                 kind, data = "message", event.decode("utf-8", "replace")
             else:
