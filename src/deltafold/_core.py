@@ -25,7 +25,7 @@ from ._decode import DONE, STREAM, InputSeen, event_to_chunk
 from ._events import Event
 from ._exceptions import ChunkDecodeError, DeltafoldError, IncompleteStreamError, StreamUsageError
 from ._json_fold import ParseJSON
-from ._jsontext import rounds_ints
+from ._jsontext import RunWatch, rounds_ints
 from ._limits import Limits
 from ._models import ChatCompletion, ChatCompletionChunk
 from ._rawcut import RawCut
@@ -270,6 +270,7 @@ class StreamCore(FoldState):
     """
 
     __slots__ = (
+        "_check_until",
         "_decoder",
         "_events",
         "_events_received",
@@ -280,6 +281,7 @@ class StreamCore(FoldState):
         "_structure",
         "_tail_at",
         "_tail_events",
+        "_watch",
     )
 
     def __init__(self, limits: Limits | None = None, parse_json: ParseJSON = False) -> None:
@@ -295,6 +297,9 @@ class StreamCore(FoldState):
         """Fold events of a chunk not handed out yet (``next_event``)."""
         self._events_received = 0
         self._popped = 0
+        self._watch = RunWatch()
+        self._check_until = 0
+        """Events up to this count may hold an integer orjson rounds (``RunWatch``)."""
         self._tail_at = -1
         """How many events were framed before the end of input: later ones are its tail."""
         self._tail_events: list[Event] | None = None
@@ -329,7 +334,10 @@ class StreamCore(FoldState):
         raw = self._raw
         if raw is not None:
             raw.take(data)
+        check = self._watch.feed(data)
         self._queue(data)
+        if check:
+            self._check_until = self._events_received
 
     def feed_eof(self) -> None:
         """The body ended; an unterminated last event is still framed."""
@@ -338,6 +346,8 @@ class StreamCore(FoldState):
         self._tail_at = self._events_received
         self._seen.size = self._decoder.bytes_seen
         self._queue(None)
+        if self._watch.carry:
+            self._check_until = self._events_received
 
     def _queue(self, data: bytes | None) -> None:
         """Frame ``data`` (the end of input: None) and queue the events; a framing error fails."""
@@ -356,7 +366,8 @@ class StreamCore(FoldState):
         """The next chunk dict, NEED_INPUT, or END (after finishing the fold).
 
         A plain message that orjson reads as an object is that chunk, unless orjson may
-        have rounded an integer in it (``rounds_ints``); anything else (``[DONE]``, an
+        have rounded an integer in it (``rounds_ints``, asked only of the events of a
+        piece ``RunWatch`` suspects: ``_check_until``); anything else (``[DONE]``, an
         empty or bad payload, NaN, an ``event: error``) is :func:`event_to_chunk`'s to
         decide, on the text as the framer would give it.
         """
@@ -369,7 +380,9 @@ class StreamCore(FoldState):
                     chunk = _loads(event)
                 except _JSONDecodeError:
                     chunk = None
-                if chunk.__class__ is dict and not rounds_ints(event):
+                if chunk.__class__ is dict and (
+                    self._popped > self._check_until or not rounds_ints(event)
+                ):
                     return chunk
                 kind, data = "message", event.decode("utf-8", "replace")
             else:

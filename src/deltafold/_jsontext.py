@@ -5,9 +5,10 @@ differs from the standard library, and the fallbacks here cover exactly those:
 
 - An integer outside ``-2**63 .. 2**64 - 1``: orjson reads it as a rounded float
   and refuses to write it. Such an integer has at least 19 digits in a row, so
-  :func:`loads` reads a text holding such a run (:func:`rounds_ints`: one C pass
+  :func:`loads` reads a text holding such a run (:func:`rounds_ints`: two C passes
   over the bytes) again with ``json.loads``, and :func:`dumps` writes a value
-  orjson refuses with ``json.dumps``.
+  orjson refuses with ``json.dumps``. An SSE body is checked a piece at a time
+  (:class:`RunWatch`), so only the events of a piece holding such a run are.
 - ``NaN``, ``Infinity``, ``-Infinity`` (a number too large for a float reads as
   one too), and a lone surrogate escape (``"\\ud83d"``): orjson refuses to read
   them, so :func:`loads` falls back when orjson raises. orjson writes a NaN or an
@@ -30,7 +31,14 @@ from typing import Any
 import orjson
 
 __all__ = [
-    "OPT_INDENT_2", "OPT_SORT_KEYS", "JSONDecodeError", "dumps", "loads", "paired", "rounds_ints",
+    "OPT_INDENT_2",
+    "OPT_SORT_KEYS",
+    "JSONDecodeError",
+    "RunWatch",
+    "dumps",
+    "loads",
+    "paired",
+    "rounds_ints",
 ]
 
 JSONDecodeError = orjson.JSONDecodeError
@@ -41,10 +49,12 @@ OPT_SORT_KEYS = orjson.OPT_SORT_KEYS
 
 _orjson_loads = orjson.loads
 _orjson_dumps = orjson.dumps
-_DIGITS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
-"""``bytes.translate`` table: every digit becomes ``0``, every other byte a space."""
-_LONG_RUN = b"0" * 19
+_DIGITS = bytes(0x30 if 0x30 <= b <= 0x39 else b if b == 0x2E else 0x20 for b in range(256))
+"""``bytes.translate`` table: a digit becomes ``0``, a point stays, any other byte is a space."""
+_RUN = b"0" * 19
 """The shortest digit run orjson may read as a float: ``-9223372036854775809``."""
+_LONG_RUN = b" " + _RUN
+"""That run after anything but a point: the digits of a fraction are a float either way."""
 _WINDOW = 1 << 20
 """A longer text is scanned this many bytes at a time (a copy of a window, not of it all)."""
 _PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
@@ -53,13 +63,51 @@ _PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
 def rounds_ints(data: bytes | str) -> bool:
     """Whether orjson may have read an integer of ``data`` as a float (19 digits in a row).
 
-    A run inside a string or a long fraction matches too; it only costs a slower read.
+    A run of a fraction's digits does not count (orjson and json.loads read the same
+    float); a run inside a string does: it only costs a slower read.
     """
     if len(data) > _WINDOW:
         step = _WINDOW - len(_LONG_RUN)
         return any(rounds_ints(data[at : at + _WINDOW]) for at in range(0, len(data), step))
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    return _LONG_RUN in raw.translate(_DIGITS)
+    marked = raw.translate(_DIGITS)
+    return _LONG_RUN in marked or marked.startswith(_RUN)
+
+
+_CLEAN_BYTES = (b"\n\n", b"\r\n\r\n", b"\r\r")
+_CLEAN_TEXT = ("\n\n", "\r\n\r\n", "\r\r")
+"""How a piece ends when it leaves no event half read (a blank line)."""
+
+
+class RunWatch:
+    """Which events of an SSE body need :func:`rounds_ints`, told a piece at a time.
+
+    One check of each piece read (instead of one per event: a 256 KiB window of a
+    whole body costs about what its first event's check would) says whether the
+    events it completes may hold a 19-digit run. A run can also span two pieces
+    (a digit ends one, a digit starts the next), and an event left half read by a
+    piece carries the suspicion to the events the next piece completes.
+    """
+
+    __slots__ = ("carry", "digit")
+
+    def __init__(self) -> None:
+        self.carry = False
+        """An event left half read by a suspect piece may hold a run."""
+        self.digit = False
+        """The last piece ended with a digit."""
+
+    def feed(self, piece: bytes | bytearray | memoryview | str) -> bool:
+        """Whether the events framed with ``piece`` (given before them) need the check."""
+        if isinstance(piece, str):
+            clean = piece.endswith(_CLEAN_TEXT)
+        else:
+            piece = bytes(piece) if piece.__class__ is not bytes else piece
+            clean = piece.endswith(_CLEAN_BYTES)
+        check = self.carry or rounds_ints(piece) or (self.digit and piece[:1].isdigit())
+        self.carry = check and not clean
+        self.digit = piece[-1:].isdigit()
+        return check
 
 
 def loads(data: bytes | str) -> Any:
