@@ -360,6 +360,8 @@ def test_dumps_is_orjson_unless_orjson_cannot_write_the_value() -> None:
         BIG
     ).encode() + b"]}"
     assert dumps([math.nan, math.inf, -math.inf, None]) == b"[NaN,Infinity,-Infinity,null]"
+    for hidden in ({"b": [1, 2, -math.inf]}, ["x", {"y": (math.nan,)}], [[], [None, 0.5, math.inf]]):
+        assert dumps(hidden) == json.dumps(hidden, separators=(",", ":")).encode()
     assert dumps({"s": "\u00e9" + HIGH}) == b'{"s":"\\u00e9\\ud83d"}'
     assert dumps({"s": "\u00e9", "n": BIG}) == f'{{"s":"\u00e9","n":{BIG}}}'.encode()
     with pytest.raises(TypeError):

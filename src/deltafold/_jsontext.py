@@ -82,9 +82,9 @@ _CLEAN_TEXT = ("\n\n", "\r\n\r\n", "\r\r")
 class RunWatch:
     """Which events of an SSE body need :func:`rounds_ints`, told a piece at a time.
 
-    One check of each piece read (instead of one per event: a 256 KiB window of a
-    whole body costs about what its first event's check would) says whether the
-    events it completes may hold a 19-digit run. A run can also span two pieces
+    One check of each piece read (a 256 KiB window of a recorded body: one call
+    instead of one per event) says whether the events it completes may hold a
+    19-digit run. A run can also span two pieces
     (a digit ends one, a digit starts the next), and an event left half read by a
     piece carries the suspicion to the events the next piece completes.
     """
@@ -174,7 +174,12 @@ def _stdlib_dumps(value: Any, option: int, error: Exception | None) -> bytes:
 
 
 def _has_nonfinite(value: Any) -> bool:
-    """Whether a NaN or an infinity is anywhere in ``value``; one walk over the containers."""
+    """Whether a NaN or an infinity may be in ``value``; one walk over the containers.
+
+    A list of numbers only (a logprob's ``bytes``) is summed in C instead of walked:
+    a NaN or an infinity makes the sum one (so may a sum that overflows: then the
+    standard library writes a text that had no need to, exactly as well).
+    """
     stack = [value]
     pop = stack.pop
     extend = stack.extend
@@ -185,7 +190,15 @@ def _has_nonfinite(value: Any) -> bool:
         if kind is dict:
             extend(item.values())
         elif kind is list or kind is tuple:
-            extend(item)
+            first = item[0].__class__ if item else None
+            if first is not int and first is not float:
+                extend(item)
+                continue
+            try:
+                if not isfinite(sum(item)):
+                    return True
+            except (TypeError, OverflowError):  # not numbers only, or an int beyond floats
+                extend(item)
         elif kind is float and not isfinite(item):
             return True
     return False
