@@ -198,7 +198,7 @@ def test_module_is_on_no_import_circle(name: str) -> None:
     assert circle is None, "import circle: " + " -> ".join(circle or [])
 
 
-@pytest.mark.parametrize("name", ["_jsonvalue", "_content_parts", "_deferred"])
+@pytest.mark.parametrize("name", ["_jsonvalue", "_jsontext", "_content_parts", "_deferred"])
 def test_leaf_modules_import_nothing_from_deltafold(name: str) -> None:
     assert _imports(name) == set()
 
@@ -231,8 +231,9 @@ IO_LIBRARIES = ("httpx", "anyio", "starlette", "uvicorn", "socket", "threading",
 """What only the network shell, the replay server and the CLI may import."""
 SANS_IO = (
     "_accumulator", "_choice", "_result", "_merge", "_convert", "_models", "_jsonvalue",
-    "_decode", "_sse", "_rawcut", "_body", "_core", "_iterfold", "_assemble", "_split", "_events",
-    "_limits", "_exceptions", "_sentinel", "_redact", "_partial_json", "_timing",
+    "_jsontext", "_decode", "_sse", "_rawcut", "_body", "_core", "_iterfold", "_assemble",
+    "_split", "_events", "_limits", "_exceptions", "_sentinel", "_redact", "_partial_json",
+    "_timing",
     "_json_events", "_json_scalars", "_json_fold", "_typed", "_content_parts", "_bulkrow",
     "_fast_structure", "_strict", "_format", "_chat_format", "_plural",
     *(name for name in MODULES if name.startswith(("responses.", "messages."))),
@@ -269,8 +270,9 @@ def test_the_io_reader_finds_io() -> None:
 
 LAYERS = (
     (
-        "_models", "_deferred", "_content_parts", "_jsonvalue", "_sentinel", "_exceptions",
-        "_limits", "_json_events", "_events", "_redact", "_timing", "_format", "_plural",
+        "_models", "_deferred", "_content_parts", "_jsonvalue", "_jsontext", "_sentinel",
+        "_exceptions", "_limits", "_json_events", "_events", "_redact", "_timing", "_format",
+        "_plural",
         "responses._parts", "responses._items", "responses._models", "responses._events",
         "responses._state",
     ),

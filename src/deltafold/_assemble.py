@@ -25,6 +25,7 @@ from ._decode import (
 from ._exceptions import DeltafoldError
 from ._format import FoldMachine, ResultT, WireFormat
 from ._json_fold import ParseJSON
+from ._jsontext import RunWatch, rounds_ints
 from ._limits import Limits
 from ._models import ChatCompletion
 from ._sse import DataDecoder, ServerSentEvent, iter_windows
@@ -162,10 +163,12 @@ def fold_sse(
 
     The one SSE loop behind ``assemble_sse``, ``assemble`` of an SSE body and the
     CLI; it runs once per event, so it is written inline: a plain message (its data
-    bytes) is decoded right here, and kept when it is a JSON object; anything
-    else (an error event, ``[DONE]``, bad JSON, another value) goes through
-    ``event_to_chunk``, which names the event. A whole body is framed a window at
-    a time; the byte caps are the framer's, and an error it defers behind the events
+    bytes) is decoded right here, and kept when it is a JSON object in which orjson
+    rounded no integer (``rounds_ints``, asked only of the events of a piece that
+    ``RunWatch`` suspects); anything else (an error event, ``[DONE]``, bad JSON,
+    NaN, another value) goes through ``event_to_chunk``, which names the event and
+    reads what orjson cannot as ``json.loads`` does. A whole body is framed a window
+    at a time; the byte caps are the framer's, and an error it defers behind the events
     of a piece is raised once they are folded. An error raised while framing carries
     ``accumulator``'s partial, and ``accumulator`` keeps what was seen for the error
     if no chunk comes of it.
@@ -174,6 +177,7 @@ def fold_sse(
         max_event_bytes=limits.max_event_bytes, max_total_bytes=limits.max_total_bytes
     )
     loads = orjson.loads
+    watch = RunWatch()
     position = 0
     seen = None
     if accumulator is not None and accumulator._input is None:
@@ -185,6 +189,7 @@ def fold_sse(
                 _check_piece(piece)
             if sampling and seen is not None:
                 sampling = seen.take(piece)
+            check = watch.feed(piece)
             events = decoder.feed_data(piece)
             if not events:
                 continue
@@ -193,10 +198,11 @@ def fold_sse(
                     chunk = loads(data)  # type: ignore[arg-type]  # an event object: orjson raises
                 except (orjson.JSONDecodeError, TypeError):
                     chunk = None
-                if chunk.__class__ is not dict:
-                    # Not a plain message holding a JSON object: ``[DONE]``, an empty or
-                    # other event, bad JSON. Read again out here, so an error names the
-                    # event and does not keep orjson's as its context.
+                if chunk.__class__ is not dict or (check and rounds_ints(data)):  # type: ignore[arg-type]
+                    # Not a plain message holding a JSON object orjson read exactly:
+                    # ``[DONE]``, an empty or other event, bad JSON, NaN, a big integer.
+                    # Read again out here, so an error names the event and does not keep
+                    # orjson's as its context.
                     chunk = _event_chunk(data, position)
                     if chunk is None:
                         continue

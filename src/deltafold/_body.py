@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from ._exceptions import ChunkDecodeError
+from ._jsontext import JSONDecodeError, loads
 from ._limits import Limits, limit_error
 from ._sse import BOM, BOM_BYTES
 
@@ -67,8 +66,8 @@ class Body:
             return
         # One (possibly pretty-printed) object; for JSON lines this fails after the first line.
         try:
-            whole = orjson.loads(text)
-        except orjson.JSONDecodeError:
+            whole = loads(text)
+        except JSONDecodeError:
             whole = None
         if isinstance(whole, dict):
             self.form = JSON_OBJECT
@@ -103,8 +102,8 @@ class Body:
 
 def _array(text: bytes | str) -> list[Any]:
     try:
-        items = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
+        items = loads(text)
+    except JSONDecodeError as exc:
         problem = str(exc)
     else:
         return items  # type: ignore[no-any-return]  # valid JSON starting with "[" is a list

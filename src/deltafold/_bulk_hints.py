@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from ._format import format_of
+from ._jsontext import JSONDecodeError, loads
 
 if TYPE_CHECKING:
     from ._bulk_read import BulkOptions
@@ -28,8 +27,8 @@ def decoded(lines: list[bytes]) -> list[dict[str, Any]]:
     rows = []
     for line in lines:
         try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError:
+            row = loads(line)
+        except JSONDecodeError:
             continue
         if isinstance(row, dict):
             rows.append(row)
@@ -42,8 +41,8 @@ def _looks_like_chunk(value: Any) -> bool:
         if value.lstrip()[:1] not in (b"{", "{"):
             return False
         try:
-            value = orjson.loads(value)
-        except orjson.JSONDecodeError:
+            value = loads(value)
+        except JSONDecodeError:
             return False
     if not isinstance(value, dict):
         return False

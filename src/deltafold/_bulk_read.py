@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import orjson
 
 from ._arrow import output_schema, pa, require_column
 from ._bulk_hints import SNIFF_ROWS, chunk_rows_hint
 from ._exceptions import BulkError
 from ._gunzip import body_limit, gunzip, open_binary, read_bytes
+from ._jsontext import JSONDecodeError, dumps, loads
 
 __all__ = [
     "SUFFIXES",
@@ -283,8 +283,8 @@ def _jsonl_tables(
 
 def _is_recording(line: bytes, options: BulkOptions) -> bool:
     try:
-        first = orjson.loads(line)
-    except orjson.JSONDecodeError:
+        first = loads(line)
+    except JSONDecodeError:
         return False
     return (
         options.stream_id is None
@@ -330,8 +330,8 @@ def _rows_table(path: Path, lines: list[bytes], schema: Any, body: str, seen: _S
     columns: dict[str, list[Any]] = {name: [] for name in schema.names}
     for line in lines:
         try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError:
+            row = loads(line)
+        except JSONDecodeError:
             row = None
         if row.__class__ is dict:
             if seen.missing:
@@ -366,13 +366,13 @@ def _array(values: list[Any], kind: Any, convert: Callable[[Any], Any]) -> Any:
 def _as_bytes(value: Any) -> bytes | None:
     if value is None or isinstance(value, bytes):
         return value
-    return value.encode() if isinstance(value, str) else orjson.dumps(value)
+    return value.encode() if isinstance(value, str) else dumps(value)
 
 
 def _as_text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    return orjson.dumps(value).decode()
+    return dumps(value).decode()
 
 
 def _stream_slices(table: Any, stream_id: str, batch_size: int) -> Iterator[Any]:

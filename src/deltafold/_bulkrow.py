@@ -5,17 +5,22 @@ a stream's row is exactly what :func:`assemble` gives for it with default option
 the completion or the error it raises. An error never escapes: its class name and
 message fill ``error_type`` / ``error_message``, and the completion columns hold
 its ``.partial`` (or null). Pure Python, no Arrow: the columns are built elsewhere.
+
+``completion`` is the lossless JSON text (``_jsontext.dumps``: integers of any
+size, NaN, lone surrogates as their escapes). The flat columns are what Arrow can
+hold: an integer outside 64 bits is null there, and a lone surrogate (which
+UTF-8 cannot carry) is U+FFFD.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import orjson
-
 from ._assemble import assemble
 from ._convert import to_dict
+from ._jsontext import dumps
 from ._models import ChatCompletion
 
 __all__ = ["COLUMNS", "fold_chunks", "fold_stream", "from_struct", "row_of"]
@@ -45,6 +50,7 @@ COLUMNS = (
 """The output columns, in order (their Arrow types: ``_arrow.BULK_SCHEMA``)."""
 
 _NONE_ROW: tuple[Any, ...] = (None,) * (len(COLUMNS) - 3)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def fold_stream(body: Any) -> tuple[Any, ...]:
@@ -64,7 +70,7 @@ def fold_chunks(chunks: Sequence[Any]) -> tuple[Any, ...]:
 def row_of(completion: ChatCompletion | None, error: BaseException | None) -> tuple[Any, ...]:
     """The flat values of ``completion`` (null when None) and of ``error``, in ``COLUMNS`` order."""
     error_type = None if error is None else type(error).__name__
-    error_message = None if error is None else str(error)
+    error_message = None if error is None else _text(str(error))
     if completion is None:
         return (None, error_type, error_message, *_NONE_ROW)
     usage = completion.usage
@@ -73,32 +79,48 @@ def row_of(completion: ChatCompletion | None, error: BaseException | None) -> tu
     details = usage.completion_tokens_details if usage is not None else None
     prompt = usage.prompt_tokens_details if usage is not None else None
     return (
-        orjson.dumps(to_dict(completion)).decode(),
+        dumps(to_dict(completion)).decode(),
         error_type,
         error_message,
-        completion.id,
-        completion.model,
-        completion.provider,
-        completion.created,
+        _text(completion.id),
+        _text(completion.model),
+        _text(completion.provider),
+        _int64(completion.created),
         len(completion.choices),
-        message.role if message is not None else None,
-        message.content if message is not None else None,
-        message.refusal if message is not None else None,
-        message.reasoning if message is not None else None,
-        first.finish_reason if first is not None else None,
+        _text(message.role) if message is not None else None,
+        _text(message.content) if message is not None else None,
+        _text(message.refusal) if message is not None else None,
+        _text(message.reasoning) if message is not None else None,
+        _text(first.finish_reason) if first is not None else None,
         None if message is None else _tool_calls(message.tool_calls),
-        usage.prompt_tokens if usage is not None else None,
-        usage.completion_tokens if usage is not None else None,
-        usage.total_tokens if usage is not None else None,
-        details.reasoning_tokens if details is not None else None,
-        prompt.cached_tokens if prompt is not None else None,
+        _int64(usage.prompt_tokens) if usage is not None else None,
+        _int64(usage.completion_tokens) if usage is not None else None,
+        _int64(usage.total_tokens) if usage is not None else None,
+        _int64(details.reasoning_tokens) if details is not None else None,
+        _int64(prompt.cached_tokens) if prompt is not None else None,
         usage.cost if usage is not None else None,
     )
 
 
-def _tool_calls(calls: Iterable[Any]) -> list[dict[str, str]]:
+def _text(value: str | None) -> str | None:
+    """``value`` as a UTF-8 column holds it: a lone surrogate becomes U+FFFD."""
+    if value is None or value.isascii() or _LONE_SURROGATE.search(value) is None:
+        return value
+    return _LONE_SURROGATE.sub("\ufffd", value)
+
+
+def _int64(value: int | None) -> int | None:
+    """``value`` when an int64 column holds it, else null (the completion column has it)."""
+    return value if value is None or -(2**63) <= value < 2**63 else None
+
+
+def _tool_calls(calls: Iterable[Any]) -> list[dict[str, str | None]]:
     return [
-        {"id": call.id, "name": call.function.name, "arguments": call.function.arguments}
+        {
+            "id": _text(call.id),
+            "name": _text(call.function.name),
+            "arguments": _text(call.function.arguments),
+        }
         for call in calls
     ]
 

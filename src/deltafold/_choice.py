@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from . import _models as m
 from ._convert import wire_names
 from ._events import (
@@ -24,6 +22,7 @@ from ._events import (
     ToolCallDone,
     ToolCallStarted,
 )
+from ._jsontext import OPT_SORT_KEYS, dumps
 from ._jsonvalue import INT_END, INT_MIN, bounded, kind_of
 from ._limits import limit_error
 from ._merge import Rope, materialize, materialize_fields, merge_unknown
@@ -131,9 +130,9 @@ def detail_path(n: int, i: int) -> str:
 
 def _dedup_key(value: Any) -> bytes | str:
     try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    except (TypeError, orjson.JSONEncodeError):
-        # Not writable as JSON (too deep, huge int): never equal to another item.
+        return dumps(value, option=OPT_SORT_KEYS)
+    except (TypeError, ValueError):
+        # Not writable as JSON (too deep): never equal to another item.
         return f"<{id(value)}>"
 
 
@@ -463,7 +462,7 @@ class ChoiceState:
                 if arguments.__class__ is not str:
                     # Some providers send the arguments as an object; the wire form is JSON text.
                     if arguments.__class__ is dict or arguments.__class__ is list:
-                        arguments = orjson.dumps(arguments).decode()
+                        arguments = dumps(arguments).decode()
                     else:
                         arguments = as_text(arguments, f"{call_path(n, i)}.function.arguments")
                 replaced = call.add_arguments(arguments)

@@ -19,7 +19,6 @@ from typing import Any, TypeAlias
 
 import anyio
 import attrs
-import orjson
 
 from . import __version__
 from ._accumulator import Accumulator
@@ -32,6 +31,7 @@ from ._endpoint import COMMAND_LINE, OPENAI_URL, OPENROUTER_URL, resolve_endpoin
 from ._events import Event
 from ._exceptions import DeltafoldError, EmptyStreamError, EndpointError
 from ._gunzip import gunzip
+from ._jsontext import OPT_INDENT_2, dumps
 from ._live import LivePrinter, use_color
 from ._models import ChatCompletion
 from ._plural import plural
@@ -267,7 +267,7 @@ def _add_serve(commands: _Commands) -> None:
 
 
 def _dump(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+    return dumps(value, option=OPT_INDENT_2).decode()
 
 
 def _print_completion(completion: ChatCompletion) -> None:
@@ -372,7 +372,7 @@ def event_record(event: Event) -> dict[str, Any]:
 def _write_events(events: Iterable[Event]) -> None:
     write = sys.stdout.write
     for event in events:
-        write(orjson.dumps(event_record(event)).decode() + "\n")
+        write(dumps(event_record(event)).decode() + "\n")
 
 
 def _one_line(message: str) -> str:

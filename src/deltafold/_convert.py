@@ -113,18 +113,29 @@ def _structure_int(value: Any, _: Any) -> int:
 
 
 def _structure_float(value: Any, _: Any) -> float:
-    if isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool)):
-        result = float(value)
-    elif isinstance(value, str) and len(value) < 64:
+    """Any float (NaN and the infinities, as ``json.loads`` reads them, too).
+
+    An integer only when the float is exactly it; a number written as text only when finite.
+    """
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            result = float(value)
+        except OverflowError:
+            result = float("nan")  # not equal to the integer: refused just below
+        if result != value:
+            raise ValueError(f"an integer of {value.bit_length()} bits is not exactly a float")
+        return result
+    if isinstance(value, str) and len(value) < 64:
         try:
             result = float(value)
         except ValueError:
             raise TypeError(f"expected a number, got {value!r}") from None
-    else:
-        raise TypeError(f"expected a number, got {kind_of(value)}")
-    if result != result or result in (float("inf"), float("-inf")):
-        raise ValueError("expected a finite number")
-    return result
+        if result - result != 0.0:
+            raise ValueError("expected a finite number")
+        return result
+    raise TypeError(f"expected a number, got {kind_of(value)}")
 
 
 def _structure_bool(value: Any, _: Any) -> bool:

@@ -24,6 +24,7 @@ from ._events import Event
 from ._exceptions import ChunkDecodeError, DeltafoldError, IncompleteStreamError, StreamUsageError
 from ._format import FoldMachine, ItemT, ResultT, WireFormat
 from ._json_fold import ParseJSON
+from ._jsontext import RunWatch, rounds_ints
 from ._limits import Limits
 from ._rawcut import RawCut
 from ._sentinel import Sentinel
@@ -314,6 +315,7 @@ class StreamCore(FoldState[ResultT], Generic[ResultT, ItemT]):
     """
 
     __slots__ = (
+        "_check_until",
         "_decoder",
         "_events",
         "_events_received",
@@ -324,6 +326,7 @@ class StreamCore(FoldState[ResultT], Generic[ResultT, ItemT]):
         "_structure",
         "_tail_at",
         "_tail_events",
+        "_watch",
         "retries",
     )
 
@@ -345,6 +348,9 @@ class StreamCore(FoldState[ResultT], Generic[ResultT, ItemT]):
         """Fold events of a chunk not handed out yet (``next_event``)."""
         self._events_received = 0
         self._popped = 0
+        self._watch = RunWatch()
+        self._check_until = 0
+        """Events up to this count may hold an integer orjson rounds (``RunWatch``)."""
         self._tail_at = -1
         """How many events were framed before the end of input: later ones are its tail."""
         self._tail_events: list[Event] | None = None
@@ -380,7 +386,10 @@ class StreamCore(FoldState[ResultT], Generic[ResultT, ItemT]):
         raw = self._raw
         if raw is not None:
             raw.take(data)
+        check = self._watch.feed(data)
         self._queue(data)
+        if check:
+            self._check_until = self._events_received
 
     def feed_eof(self) -> None:
         """The body ended; an unterminated last event is still framed."""
@@ -389,6 +398,8 @@ class StreamCore(FoldState[ResultT], Generic[ResultT, ItemT]):
         self._tail_at = self._events_received
         self._seen.size = self._decoder.bytes_seen
         self._queue(None)
+        if self._watch.carry:
+            self._check_until = self._events_received
 
     def _queue(self, data: bytes | None) -> None:
         """Frame ``data`` (the end of input: None) and queue the events; a framing error fails."""
@@ -406,9 +417,11 @@ class StreamCore(FoldState[ResultT], Generic[ResultT, ItemT]):
     def _next_dict(self) -> Any:
         """The next chunk dict, NEED_INPUT, or END (after finishing the fold).
 
-        A plain message that orjson reads as an object is that chunk; anything else
-        (``[DONE]``, an empty or bad payload, an ``event: error``) is
-        :func:`event_to_chunk`'s to decide, on the text as the framer would give it.
+        A plain message that orjson reads as an object is that chunk, unless orjson may
+        have rounded an integer in it (``rounds_ints``, asked only of the events of a
+        piece ``RunWatch`` suspects: ``_check_until``); anything else (``[DONE]``, an
+        empty or bad payload, NaN, an ``event: error``) is :func:`event_to_chunk`'s to
+        decide, on the text as the framer would give it.
         """
         pending = self._pending
         while pending:
@@ -419,7 +432,9 @@ class StreamCore(FoldState[ResultT], Generic[ResultT, ItemT]):
                     chunk = _loads(event)
                 except _JSONDecodeError:
                     chunk = None
-                if chunk.__class__ is dict:
+                if chunk.__class__ is dict and (
+                    self._popped > self._check_until or not rounds_ints(event)
+                ):
                     return chunk
                 kind, data = "message", event.decode("utf-8", "replace")
             else:

@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-import orjson
 
 from ._exceptions import ChunkDecodeError, EmptyStreamError, StreamError
+from ._jsontext import JSONDecodeError, dumps, loads
 from ._plural import plural
 from ._redact import Redactor
 from ._sentinel import Sentinel
@@ -48,8 +48,8 @@ DONE: Any = Sentinel("DONE")
 
 def _loads(raw: bytes | str, position: int) -> dict[str, Any]:
     try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        value = loads(raw)
+    except JSONDecodeError as exc:
         problem: str | None = str(exc) or "invalid JSON"
     else:
         if value.__class__ is dict:
@@ -120,8 +120,8 @@ def event_to_chunk(event_type: str, data: str, position: int) -> Any:
     """
     if event_type == "error":
         try:
-            value = orjson.loads(data)
-        except orjson.JSONDecodeError:
+            value = loads(data)
+        except JSONDecodeError:
             return {"error": {"message": data}}
         if isinstance(value, dict) and "error" in value:
             return value
@@ -371,8 +371,8 @@ def _describe_text(sample: bytes | str, size: int, done: bool) -> str:
 def _json_scalar(raw: bytes) -> str | None:
     """For a body that is one JSON value but no object or array (``null``, ``5``, ``"x"``)."""
     try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        value = loads(raw)
+    except JSONDecodeError:
         return None
     kind = "null" if value is None else type(value).__name__
     return f"it is a JSON {kind}, not a chunk, a completion or a list of them"
@@ -439,6 +439,6 @@ def shown(value: Any, limit: int) -> str:
 def raw_form(chunk: Any) -> bytes | str:
     """What an error keeps of a chunk: its JSON when it has one, else a bounded repr."""
     try:
-        return orjson.dumps(chunk)
-    except (TypeError, orjson.JSONEncodeError):
+        return dumps(chunk)
+    except (TypeError, ValueError):
         return shown(chunk, 10_000)

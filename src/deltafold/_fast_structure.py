@@ -33,10 +33,14 @@ FastFn = Callable[[dict[str, Any]], Any]
 _TAKE = {
     "str": "if v.__class__ is not str: return BAIL",
     "int": f"if v.__class__ is not int or not {INT_MIN} <= v < {INT_END}: return BAIL",
-    # An int too large for a float raises OverflowError: the caller's fallback says why.
+    # Any float, NaN and the infinities too (json.loads reads them); an int only when the
+    # float is exactly it (one too large for a float raises OverflowError: the fallback says why).
     "float": (
-        "if v.__class__ is int: v = float(v)\n"
-        "elif v.__class__ is not float or v - v != 0.0: return BAIL"
+        "if v.__class__ is int:\n"
+        "    f = float(v)\n"
+        "    if f != v: return BAIL\n"
+        "    v = f\n"
+        "elif v.__class__ is not float: return BAIL"
     ),
     "bool": "if v is not True and v is not False: return BAIL",
     "pass": "",

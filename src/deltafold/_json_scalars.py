@@ -13,6 +13,7 @@ import re
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._json_events import JSONEvent, JSONPath, ScalarSet, StringAppended, ValueClosed, ValueKind
+from ._jsontext import paired
 from ._limits import limit_error
 
 # --- the scanner's tables ------------------------------------------------------------
@@ -106,7 +107,7 @@ class ScalarReader:
             self._parts.append(chr(self._high))  # a lone high surrogate, as json.loads keeps it
             self._high = 0
         parts = self._parts
-        whole = "".join(parts)
+        whole = paired("".join(parts))  # a pair split between two fed pieces: one character
         self._parts = []
         if self._key_mode:
             self._keys[-1] = whole

@@ -1,12 +1,12 @@
 """What a kept JSON value may hold: the rule shared by the converter, the merge rules and the fold.
 
-deltafold keeps values it does not model verbatim, and writes them back with
-orjson; so a kept value must be something orjson can write. Integers must fit
-in i64..u64 (:data:`INT_MIN` to :data:`INT_END`), and nesting must stay under
-orjson's 254 levels: ``bounded`` cuts anything deeper than :data:`MAX_DEPTH`
-(the completion around a value adds fewer than 10) and turns an integer out
-of range into its decimal string. Objects merge key by key only down to
-:data:`MERGE_DEPTH` levels, so no merge recurses without bound either.
+deltafold keeps values it does not model verbatim, exactly as ``json.loads``
+reads them (integers of any size, NaN and the infinities included; ``_jsontext``
+writes them back). Nesting must stay under orjson's 254 levels: ``bounded`` cuts
+anything deeper than :data:`MAX_DEPTH` (the completion around a value adds fewer
+than 10). A typed integer field holds what orjson reads (:data:`INT_MIN` to
+:data:`INT_END`); a larger value stays verbatim in ``extra``. Objects merge key by
+key only down to :data:`MERGE_DEPTH` levels, so no merge recurses without bound either.
 
 A leaf module: it imports nothing from deltafold, so every layer may use it.
 """
@@ -19,7 +19,7 @@ __all__ = ["INT_END", "INT_MIN", "MAX_DEPTH", "MERGE_DEPTH", "TOO_DEEP", "bounde
 
 INT_MIN = -(2**63)
 INT_END = 2**64
-"""JSON integers deltafold keeps: ``INT_MIN <= i < INT_END``, what orjson reads and writes."""
+"""A typed integer field holds ``INT_MIN <= i < INT_END``, what orjson reads and writes."""
 MERGE_DEPTH = 32
 """How many levels of objects merge key by key; below that the later value wins."""
 MAX_DEPTH = 200
@@ -34,13 +34,11 @@ def kind_of(value: Any) -> str:
 
 
 def bounded(value: Any) -> Any:
-    """``value`` itself when JSON can hold it, else a copy cut at MAX_DEPTH (see the module doc).
+    """``value`` itself when nested at most MAX_DEPTH levels, else a copy cut there.
 
     One walk over the containers; a copy is made only for a value that needs it.
     """
     value_kind = value.__class__
-    if value_kind is int:
-        return value if INT_MIN <= value < INT_END else str(value)
     if value_kind is not dict and value_kind is not list:
         return value
     stack = [(value, 1)]
@@ -54,15 +52,11 @@ def bounded(value: Any) -> Any:
                 if depth >= MAX_DEPTH:
                     return _cut(value, MAX_DEPTH)
                 push((inner, depth + 1))
-            elif inner_kind is int and not INT_MIN <= inner < INT_END:
-                return _cut(value, MAX_DEPTH)
     return value
 
 
 def _cut(value: Any, room: int) -> Any:
     value_kind = value.__class__
-    if value_kind is int:
-        return value if INT_MIN <= value < INT_END else str(value)
     if value_kind is dict:
         if not room:
             return TOO_DEEP

@@ -13,8 +13,12 @@ key only down to :data:`MERGE_DEPTH` levels; deeper, the later value replaces
 the earlier one, so neither merging nor ``materialize`` can recurse without
 bound, whatever the input. ``bounded`` makes a value kept verbatim writable
 as JSON: anything nested deeper than :data:`MAX_DEPTH` levels (orjson writes
-at most 254) becomes :data:`TOO_DEEP`, and an integer outside the 64-bit
-range becomes its decimal string.
+at most 254) becomes :data:`TOO_DEEP`.
+
+Text is joined here, so here a surrogate pair split between two fragments (a
+UTF-16 gateway cutting an emoji's ``\ud83d`` from its ``\ude00``) becomes one
+character again: each block is paired as it is joined, and so is the seam
+between two blocks, so a join never scans the text already joined.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from ._jsontext import paired
 from ._jsonvalue import MERGE_DEPTH, bounded
 from ._limits import limit_error
 from ._sentinel import Sentinel
@@ -52,12 +57,22 @@ def compact(parts: list[str], blocks: int) -> int:
     """Join the fragments after the first ``blocks`` items (blocks already) into one block.
 
     Returns the new number of blocks. ``blocks`` is only a hint: a stale one
-    (after a read joined everything) costs a larger join, never data.
+    (after a read joined everything) costs a larger join, never data. The new
+    block's split surrogate pairs are joined, and so is one split at its seam
+    with the block before (only a non-ASCII block is looked at).
     """
     if blocks >= len(parts):
         blocks = len(parts) - 1 if parts else 0
     if len(parts) - blocks > 1:
         parts[blocks:] = ["".join(parts[blocks:])]
+    block = parts[blocks] if parts else ""
+    if not block.isascii():
+        parts[blocks] = block = paired(block)
+        if blocks and "\udc00" <= block[0] <= "\udfff":
+            before = parts[blocks - 1]
+            if before and "\ud800" <= before[-1] <= "\udbff":
+                parts[blocks - 1] = before[:-1]
+                parts[blocks] = paired(before[-1] + block[:1]) + block[1:]
     return len(parts)
 
 
@@ -82,9 +97,11 @@ class Rope:
 
     def value(self) -> str:
         parts = self.parts
-        if len(parts) > 1:
-            self.parts = parts = ["".join(parts)]
-            self.blocks = 0
+        if len(parts) > 1 or not self.blocks:
+            compact(parts, self.blocks)
+            self.parts = parts = ["".join(parts)] if len(parts) > 1 else parts
+            self.blocks = 1
+            self.length = len(parts[0])  # a pair joined into one character counts once from now
         return parts[0]
 
     def add(self, text: str) -> None:
@@ -211,7 +228,7 @@ def materialize(value: Any) -> Any:
         return bounded(list(value.items))
     if kind is _Object:
         return {key: materialize(item) for key, item in value.fields.items()}
-    if kind is dict or kind is list or kind is int:
+    if kind is dict or kind is list:
         return bounded(value)
     return value
 

@@ -12,9 +12,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import orjson
-
 from ._exceptions import DeltafoldError
+from ._jsontext import dumps, loads
 
 __all__ = ["REDACTED", "SECRET_HEADERS", "Redactor"]
 
@@ -114,14 +113,14 @@ class Redactor:
                 data = data.replace(secret.encode(), REDACTED.encode())
             return data
         try:
-            data = orjson.dumps(value)
-        except (TypeError, orjson.JSONEncodeError):
+            data = dumps(value)
+        except (TypeError, ValueError):
             return value
         if not any(secret.encode() in data for secret in self.secrets):
             return value
         for secret in self.secrets:
             data = data.replace(secret.encode(), REDACTED.encode())
-        return orjson.loads(data)
+        return loads(data)
 
     def error(self, exc: DeltafoldError) -> None:
         """Remove the secrets from an error, in place.

@@ -14,9 +14,8 @@ import random
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
-import orjson
-
 from ._convert import from_dict, to_dict, wire_names
+from ._jsontext import dumps
 from ._models import ChatCompletion, ChatCompletionChunk, Choice, Message
 
 __all__ = ["split", "to_sse"]
@@ -391,5 +390,5 @@ def _frame(
             yield _COMMENT
         if isinstance(chunk, ChatCompletionChunk):
             chunk = to_dict(chunk)
-        yield b"data: " + orjson.dumps(chunk) + b"\n\n"
+        yield b"data: " + dumps(chunk) + b"\n\n"
     yield _DONE

@@ -26,6 +26,7 @@ from cattrs.v import format_exception
 
 from . import _models as m
 from ._exceptions import JSONParseError, StructuredOutputError
+from ._jsontext import rounds_ints
 from ._limits import Limits
 from ._partial_json import PartialJSON
 from ._strict import NeedsConverter, WrongValue, needs_converter_in, typed_converter
@@ -82,8 +83,9 @@ def _deeper_than(value: Any, depth: int) -> bool:
 def decode(text: str) -> Any:
     """``json.loads(text)`` under PartialJSON's rules, at orjson's speed when it can.
 
-    orjson (C) reads the common case. NaN, Infinity, ints past 64 bits, lone
-    surrogates and invalid text go to PartialJSON, which reads them as
+    orjson (C) reads the common case. NaN, Infinity, ints past 64 bits (orjson reads
+    them as floats: ``rounds_ints``), lone surrogates and invalid text go to
+    PartialJSON, which reads them as
     ``json.loads`` does or gives the error its position; so does a value
     nested deeper than ``Limits.max_json_depth`` (orjson allows more), which
     PartialJSON refuses with the usual LimitExceededError.
@@ -94,7 +96,9 @@ def decode(text: str) -> Any:
         pass
     else:
         brackets = text.count("[") + text.count("{")
-        if _MAX_DEPTH is None or brackets <= _MAX_DEPTH or not _deeper_than(value, _MAX_DEPTH):
+        if (
+            _MAX_DEPTH is None or brackets <= _MAX_DEPTH or not _deeper_than(value, _MAX_DEPTH)
+        ) and not rounds_ints(text):
             return value
     parser = PartialJSON()
     parser.feed(text)
