@@ -15,12 +15,13 @@ from typing import Any
 
 from ._arrow import BULK_SCHEMA, assemble_table, pa
 from ._bulk import BulkOptions, BulkSummary, find_inputs
+from ._exceptions import install_hint
 
 __all__ = [
     "RayExtraMissing", "assemble_dataset", "ray_assemble_files", "read_dataset", "require_ray",
 ]
 
-_INSTALL_HINT = 'the Ray engine needs Ray Data: pip install "deltafold[ray]"'
+_INSTALL_HINT = f"the Ray engine needs Ray Data: {install_hint('ray')}"
 
 
 class RayExtraMissing(ImportError):

@@ -269,3 +269,15 @@ class BulkError(DeltafoldError, ValueError):
     Only the job itself fails with it; a bad row never does (it is counted and
     written with its ``error_type``).
     """
+
+
+REPOSITORY = "https://github.com/deltafold/deltafold.git"
+"""Where deltafold installs from: it is not on PyPI, so a bare ``deltafold[x]`` fails there."""
+
+
+def install_hint(extra: str) -> str:
+    """How to install the extra ``extra``: the message of every missing-extra error ends so."""
+    return (
+        f'pip install -e ".[{extra}]" in a clone, '
+        f'or pip install "deltafold[{extra}] @ git+{REPOSITORY}"'
+    )

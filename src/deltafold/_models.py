@@ -8,7 +8,7 @@ so nothing a provider sends is lost. Conversion lives in ``_convert``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 from attrs import define, field
 
@@ -43,7 +43,6 @@ __all__ = [
 
 if TYPE_CHECKING:
     from cattrs import BaseConverter
-    from typing_extensions import Self
     _T = TypeVar("_T")
 
     from ._exceptions import JSONParseError
