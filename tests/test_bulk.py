@@ -19,6 +19,7 @@ pq = pytest.importorskip("pyarrow.parquet", reason=f"pyarrow {_EXTRA}")
 import deltafold  # noqa: E402
 from bulk_inputs import actual, broken, chunks_of, expected, recordings, stream_rows  # noqa: E402
 from conftest import REPO  # noqa: E402
+from deltafold._exceptions import install_hint  # noqa: E402
 from recordings import all_recordings, find, made_and_real, write_recordings  # noqa: E402
 
 
@@ -293,10 +294,8 @@ def test_missing_extra_names_the_install_command() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                           timeout=60, check=False)
     assert done.returncode == 1
-    assert 'pip install "deltafold[arrow]"' in done.stdout
-    assert 'deltafold bulk: bulk assembly needs pyarrow: pip install "deltafold[arrow]"' in (
-        done.stderr
-    )
+    assert install_hint("arrow") in done.stdout
+    assert f"deltafold bulk: bulk assembly needs pyarrow: {install_hint('arrow')}" in done.stderr
 
 
 # --- DuckDB ------------------------------------------------------------------------------

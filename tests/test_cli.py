@@ -27,6 +27,7 @@ from deltafold import (
     to_dict,
 )
 from deltafold._cli import demo_recording
+from deltafold._exceptions import install_hint
 from deltafold._live import LivePrinter, usage_line
 from deltafold._live import use_color as _use_color
 from deltafold._server import base_url, bind, make_server
@@ -441,7 +442,7 @@ def test_serve_without_the_extra_names_the_install_command(tmp_path: Path) -> No
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT, env=_env()
     )
     assert result.returncode == 1
-    assert 'pip install "deltafold[serve]"' in result.stderr
+    assert install_hint("serve") in result.stderr
 
 
 # --- help ----------------------------------------------------------------------------------

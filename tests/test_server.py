@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 import deltafold
 from deltafold import ChatCompletion, assemble, assemble_sse, replay_app, replay_server, to_dict
 from deltafold._cli import demo_recording
+from deltafold._exceptions import install_hint
 from deltafold._server import ServeExtraMissing, load_recording
 from recordings import find, made_and_real, read_recording
 
@@ -245,7 +247,7 @@ def test_client_leaving_mid_stream_does_not_hold_the_server() -> None:
 
 def test_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "starlette", None)
-    with pytest.raises(ServeExtraMissing, match=r'pip install "deltafold\[serve\]"'):
+    with pytest.raises(ServeExtraMissing, match=re.escape(install_hint("serve"))):
         replay_app(demo_recording())
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._bulkrow import COLUMNS, fold_chunks, fold_stream, from_struct
-from ._exceptions import BulkError
+from ._exceptions import BulkError, install_hint
 
 __all__ = [
     "BULK_SCHEMA",
@@ -25,7 +25,7 @@ __all__ = [
     "require_column",
 ]
 
-_INSTALL_HINT = 'bulk assembly needs pyarrow: pip install "deltafold[arrow]"'
+_INSTALL_HINT = f"bulk assembly needs pyarrow: {install_hint('arrow')}"
 
 
 class ArrowExtraMissing(ImportError):

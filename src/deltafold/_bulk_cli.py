@@ -13,11 +13,12 @@ import os
 import sys
 from typing import Any
 
+from ._exceptions import install_hint
 from ._plural import plural
 
 __all__ = ["add_bulk", "run_bulk"]
 
-_PROGRESS_HINT = 'the progress bar needs tqdm: pip install "deltafold[arrow]"'
+_PROGRESS_HINT = f"the progress bar needs tqdm: {install_hint('arrow')}"
 
 
 def add_bulk(commands: Any, positive_int: Any) -> None:

@@ -12,10 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from ._arrow import BULK_SCHEMA, assemble_table, pa
+from ._exceptions import install_hint
 
 __all__ = ["DuckDBExtraMissing", "register_duckdb"]
 
-_INSTALL_HINT = 'the DuckDB function needs duckdb: pip install "deltafold[duckdb]"'
+_INSTALL_HINT = f"the DuckDB function needs duckdb and numpy: {install_hint('duckdb')}"
 _SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "int32": "INTEGER", "double": "DOUBLE"}
 
 
@@ -55,6 +56,7 @@ def register_duckdb(connection: Any, name: str = "deltafold_assemble") -> Any:
     """
     try:
         import duckdb
+        import numpy  # noqa: F401  (duckdb returns an Arrow UDF's result through numpy)
     except ImportError as exc:
         raise DuckDBExtraMissing(f"{_INSTALL_HINT} ({exc})") from exc
 

@@ -17,13 +17,13 @@ from typing import Any
 from ._arrow import assemble_table, pa
 from ._bulk import BulkSummary, Output, check_output
 from ._bulk_read import BulkOptions, find_inputs, input_kind, input_schema, job_schema, read_data
-from ._exceptions import BulkError
+from ._exceptions import BulkError, install_hint
 
 __all__ = [
     "RayExtraMissing", "assemble_dataset", "ray_assemble_files", "read_dataset", "require_ray",
 ]
 
-_INSTALL_HINT = 'the Ray engine needs Ray Data: pip install "deltafold[ray]"'
+_INSTALL_HINT = f"the Ray engine needs Ray Data: {install_hint('ray')}"
 
 
 class RayExtraMissing(ImportError):

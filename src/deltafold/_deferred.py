@@ -7,12 +7,9 @@ builds a deferred model hands it the function that builds the fields.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from attrs import fields
-
-if TYPE_CHECKING:
-    from typing import Self
 
 __all__ = ["Deferred"]
 

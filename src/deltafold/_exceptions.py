@@ -316,3 +316,15 @@ class MultipleMessagesError(DeltafoldError, ValueError):
     ``deltafold.messages.assemble_all`` folds each into a list. ``.partial`` is the first
     message, whole.
     """
+
+
+REPOSITORY = "https://github.com/deltafold/deltafold.git"
+"""Where deltafold installs from: it is not on PyPI, so a bare ``deltafold[x]`` fails there."""
+
+
+def install_hint(extra: str) -> str:
+    """How to install the extra ``extra``: the message of every missing-extra error ends so."""
+    return (
+        f'pip install -e ".[{extra}]" in a clone, '
+        f'or pip install "deltafold[{extra}] @ git+{REPOSITORY}"'
+    )

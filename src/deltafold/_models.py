@@ -8,7 +8,7 @@ so nothing a provider sends is lost. Conversion lives in ``_convert``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 from attrs import define, field
 

@@ -28,7 +28,7 @@ from ._assemble import assemble, assemble_sse, fold_body
 from ._body import SSE, Body
 from ._convert import to_dict
 from ._decode import decode_chunk
-from ._exceptions import EmptyStreamError, StreamError
+from ._exceptions import EmptyStreamError, StreamError, install_hint
 from ._limits import Limits
 from ._models import ChatCompletion
 from ._split import Style, split, to_sse
@@ -50,7 +50,7 @@ __all__ = [
     "serve_app",
 ]
 
-_INSTALL_HINT = 'the replay server needs starlette and uvicorn: pip install "deltafold[serve]"'
+_INSTALL_HINT = f"the replay server needs starlette and uvicorn: {install_hint('serve')}"
 _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 5.0
 _LIMITS = Limits()
