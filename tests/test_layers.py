@@ -235,7 +235,7 @@ SANS_IO = (
     "_split", "_events", "_limits", "_exceptions", "_sentinel", "_redact", "_partial_json",
     "_timing",
     "_json_events", "_json_scalars", "_json_fold", "_typed", "_content_parts", "_bulkrow",
-    "_fast_structure", "_strict", "_format", "_chat_format", "_plural",
+    "_fast_structure", "_strict", "_format", "_chat_format", "_plural", "_lenient",
     *(name for name in MODULES if name.startswith(("responses.", "messages."))),
 )
 """The core: chunks and bytes in, values out; it never opens a socket (docs/concepts.md)."""
@@ -278,7 +278,7 @@ LAYERS = (
     ),
     ("_sse", "_rawcut", "_decode", "_json_scalars", "_partial_json", "responses._empty"),
     (
-        "_fast_structure", "_convert", "_strict", "_typed", "responses._convert",
+        "_fast_structure", "_convert", "_lenient", "_strict", "_typed", "responses._convert",
         "messages._blocks", "messages._models", "messages._events", "messages._convert",
     ),
     (
