@@ -136,14 +136,14 @@ class WireFormat(Generic[ResultT, ItemT]):
         summarize: Callable[[ResultT], Summary],
         ends_at_done: bool = True,
     ) -> None:
-        self.name = name
-        self.fold = fold
-        self.result = result
+        self.name: str = name
+        self.fold: Callable[..., FoldMachine[ResultT]] = fold
+        self.result: type[ResultT] = result
         self._structure_factory = structure
         self._structure: Callable[[dict[str, Any]], ItemT] | None = None
-        self.path = path
-        self.summarize = summarize
-        self.ends_at_done = ends_at_done
+        self.path: str = path
+        self.summarize: Callable[[ResultT], Summary] = summarize
+        self.ends_at_done: bool = ends_at_done
 
     def new_fold(self, limits: Limits | None, parse_json: ParseJSON) -> FoldMachine[ResultT]:
         """A fresh fold for one stream."""

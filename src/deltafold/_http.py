@@ -90,7 +90,7 @@ class Request:
         self.json: dict[str, Any] = body
         # A copy: the caller may change its own dict while the stream is open.
         self.headers: dict[str, str] = dict(headers or {})
-        self.timeout = timeout
+        self.timeout: float | httpx.Timeout | None = timeout
         self.redact: Redactor = Redactor.of_request(self.url, self.headers, secrets)
 
     def __repr__(self) -> str:

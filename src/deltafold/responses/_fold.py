@@ -85,6 +85,9 @@ class Accumulator(ItemRules):
     'Hi'
     """
 
+    known: bool
+    """A Responses event was folded (until then ``result`` reads what was seen)."""
+
     def __init__(self, *, limits: Limits | None = None, parse_json: ParseJSON = False) -> None:
         super().__init__(limits)
         self._json: ResponsesJSON | None = None
@@ -100,7 +103,7 @@ class Accumulator(ItemRules):
         self._terminal: str | None = None
         self._closed = False
         self._input: InputSeen | None = None
-        self.replayed = 0
+        self.replayed: int = 0
         """Events dropped because their ``sequence_number`` was not above the last one."""
 
     @property

@@ -54,12 +54,15 @@ class ItemRules:
 
     def __init__(self, limits: Limits | None) -> None:
         self.items: dict[int, ItemState] = {}
-        self.latest = 0
+        self.latest: int = 0
         """The output_index of the latest item: where an event without one goes."""
-        self.known = False
+        self.known: bool = False
         """A Responses event was folded."""
-        self.limits = limits = limits or Limits()
-        self.max_field = sys.maxsize if limits.max_field_chars is None else limits.max_field_chars
+        self.limits: Limits = limits or Limits()
+        limits = self.limits
+        self.max_field: int = (
+            sys.maxsize if limits.max_field_chars is None else limits.max_field_chars
+        )
 
     # --- finding the item and part an event is about ------------------------------------
 

@@ -39,9 +39,9 @@ class PartState:
 
     def __init__(self, base: dict[str, Any]) -> None:
         self.base: dict[str, Any] = {}
-        self.key = "text"
+        self.key: str = "text"
         self.texts: list[str] | None = None
-        self.length = 0
+        self.length: int = 0
         """Characters of text held (for ``max_field_chars``)."""
         self.annotations: list[Any] | None = None
         self.logprobs: list[Any] | None = None
@@ -104,9 +104,9 @@ class ItemState:
 
     def __init__(self, kind: str) -> None:
         self.base: dict[str, Any] = {"type": kind}
-        self.text_key = TEXT_FIELDS.get(kind)
+        self.text_key: str | None = TEXT_FIELDS.get(kind)
         self.texts: list[str] | None = None
-        self.length = 0
+        self.length: int = 0
         """Characters of the text field held (for ``max_field_chars``)."""
         self.parts: dict[int, PartState] = {}
         """Content parts by ``content_index``."""
@@ -118,9 +118,9 @@ class ItemState:
         """A shell call output's streamed text by ``command_index``, then by stream name."""
         self.images: dict[int, str] | None = None
         """An image generation's partial images by ``partial_image_index``."""
-        self.done = False
+        self.done: bool = False
         """``output_item.done`` arrived."""
-        self.finished_call = False
+        self.finished_call: bool = False
         """The ToolCallDone event was given (function and custom tool calls)."""
 
     @property
