@@ -110,3 +110,13 @@ def test_the_chat_format_is_what_the_core_drives() -> None:
     ]
     typed = CHAT.structure({"id": "c", "choices": []})
     assert isinstance(typed, deltafold.ChatCompletionChunk)
+
+
+def test_the_chat_namespace_is_the_top_level_chat_api() -> None:
+    import deltafold.chat as chat
+
+    for name in chat.__all__:
+        if hasattr(deltafold, name):
+            assert getattr(chat, name) is getattr(deltafold, name), name
+    assert chat.CHAT is CHAT
+    assert chat.assemble(deltafold.demo_recording()).choices[0].finish_reason == "tool_calls"
