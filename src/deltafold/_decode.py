@@ -11,7 +11,6 @@ httpx-sse's, from ``iter_sse()`` / ``aiter_sse()``), read by the same rule.
 from __future__ import annotations
 
 import inspect
-import io
 import os
 import re
 from collections.abc import Mapping
@@ -236,8 +235,6 @@ def _hint(func: str, value: Any, module: str = "deltafold") -> str | None:
         return f"{decoded} go to {module}.assemble()"
     if isinstance(value, os.PathLike):
         return f"read the file first: {func}(Path(...).read_bytes())"
-    if isinstance(value, io.IOBase) and func in ("fold", "afold"):
-        return f"a file object goes to {module}.assemble(), which reads it whole"
     return None
 
 
