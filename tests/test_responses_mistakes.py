@@ -293,3 +293,166 @@ async def test_afold_the_same(fmt: str) -> None:
     assert isinstance(info.value, DeltafoldError)
     with pytest.raises(TypeError, match=rf"{name(module)}\.afold\(\) takes"):
         module.afold(5)
+
+
+# --- Responses fold-rule edge cases ---------------------------------------------------------
+
+
+def created(rid: str = "r1") -> dict[str, Any]:
+    return {"type": "response.created",
+            "response": {"id": rid, "object": "response", "status": "in_progress", "output": []}}
+
+
+def completed(rid: str = "r1", **fields: Any) -> dict[str, Any]:
+    return {"type": "response.completed",
+            "response": {"id": rid, "object": "response", "status": "completed", **fields}}
+
+
+def added(index: int, item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "response.output_item.added", "output_index": index, "item": item}
+
+
+def text_delta(text: str, index: int = 0, part: int = 0, **extra: Any) -> dict[str, Any]:
+    return {"type": "response.output_text.delta", "output_index": index, "content_index": part,
+            "delta": text, **extra}
+
+
+MESSAGE_ITEM = {"type": "message", "id": "a", "role": "assistant", "content": []}
+
+
+def output(*events: dict[str, Any], **kw: Any) -> list[dict[str, Any]]:
+    response = dr.assemble(list(events), **kw)
+    assert dr.assemble_sse(b"".join(dr.to_sse(list(events)))) == response
+    return response.to_dict()["output"]  # type: ignore[no-any-return]
+
+
+def sdk_output(*events: dict[str, Any]) -> list[dict[str, Any]]:
+    """The OpenAI SDK's ResponseStreamState on the same events (its final snapshot)."""
+    from openai import omit
+    from openai._models import construct_type
+    from openai.lib.streaming.responses._responses import ResponseStreamState
+    from openai.types.responses import ResponseStreamEvent
+
+    state: Any = ResponseStreamState(input_tools=[], text_format=omit)
+    snapshot = None
+    for n, event in enumerate(events):
+        typed = construct_type(type_=ResponseStreamEvent, value={"sequence_number": n, **event})
+        state.handle_event(typed)
+        snapshot = state._ResponseStreamState__current_snapshot
+    return [item.to_dict() for item in snapshot.output]  # type: ignore[union-attr]
+
+
+def test_a_new_item_id_on_every_event_is_one_item() -> None:
+    events = [
+        created(), added(0, MESSAGE_ITEM),
+        {"type": "response.content_part.added", "output_index": 0, "content_index": 0,
+         "item_id": "b", "part": {"type": "output_text", "text": "", "annotations": []}},
+        text_delta("He", item_id="c"), text_delta("llo", item_id="d"),
+        {"type": "response.output_text.done", "output_index": 0, "content_index": 0,
+         "item_id": "e", "text": "Hello"},
+        completed(output=[]),
+    ]
+    expected = [{"type": "message", "id": "a", "role": "assistant",
+                 "content": [{"type": "output_text", "text": "Hello", "annotations": []}]}]
+    assert output(*events) == expected
+    assert sdk_output(*events[:-1]) == expected  # keyed by output_index too
+
+
+def test_text_only_in_done_and_an_item_only_in_item_done() -> None:
+    assert output(created(), added(0, MESSAGE_ITEM),
+                  {"type": "response.output_text.done", "output_index": 0, "content_index": 0,
+                   "text": "Never streamed"}, completed()) == [
+        {"type": "message", "id": "a", "role": "assistant",
+         "content": [{"type": "output_text", "text": "Never streamed"}]}]
+    call = {"type": "function_call", "id": "fc", "call_id": "c1", "name": "f",
+            "arguments": '{"a":1}', "status": "completed"}
+    assert output(created(), {"type": "response.output_item.done", "output_index": 0,
+                              "item": call}, completed()) == [call]
+
+
+def test_incomplete_keeps_the_partial_output_with_its_reason() -> None:
+    response = dr.assemble([
+        created(), added(0, MESSAGE_ITEM), text_delta("Part"),
+        {"type": "response.incomplete", "response": {
+            "id": "r1", "status": "incomplete", "output": [],
+            "incomplete_details": {"reason": "max_output_tokens"}}}])
+    assert (response.status, response.output_text) == ("incomplete", "Part")
+    assert response.incomplete_details is not None
+    assert response.incomplete_details.reason == "max_output_tokens"
+
+
+def test_sequence_replays_are_dropped_and_gaps_noted() -> None:
+    events = [{**created(), "sequence_number": 0},
+              {**added(0, MESSAGE_ITEM), "sequence_number": 1},
+              {**text_delta("A"), "sequence_number": 2},
+              {**text_delta("A"), "sequence_number": 2},
+              {**text_delta("B"), "sequence_number": 5},
+              {**completed(), "sequence_number": 6}]
+    response = dr.assemble(events)
+    assert response.output_text == "AB"
+    assert response.sequence_gaps == [(2, 5)]
+
+
+def test_keepalives_after_the_terminal_event_are_tolerated() -> None:
+    response = dr.assemble([created(), added(0, MESSAGE_ITEM), text_delta("A"), completed(),
+                            {"type": "keepalive"}, {"type": "response.rate_limits.updated"}])
+    assert response.output_text == "A"
+    assert response.status == "completed"
+
+
+def test_several_responses_in_one_body() -> None:
+    events = [created(), completed(), created("r2"), completed("r2")]
+    with pytest.raises(MultipleResponsesError, match=r"deltafold\.responses\.assemble_all\(\)") as info:
+        dr.assemble(events)
+    assert info.value.partial is not None and info.value.partial.id == "r1"
+    assert [r.id for r in dr.assemble_all(events)] == ["r1", "r2"]
+    assert [r.id for r in dr.assemble_all(sse(events))] == ["r1", "r2"]
+
+
+def test_content_and_output_index_gaps_keep_what_came() -> None:
+    assert output(created(), added(0, MESSAGE_ITEM), text_delta("third", part=2), completed()) == [
+        {"type": "message", "id": "a", "role": "assistant",
+         "content": [{"type": "output_text", "text": "third"}]}]
+    assert output(created(), added(3, MESSAGE_ITEM), completed()) == [MESSAGE_ITEM]
+
+
+def test_annotations_logprobs_and_refusal_parts() -> None:
+    logprob = {"token": "X", "logprob": -0.1, "top_logprobs": []}
+    note = {"type": "url_citation", "url": "u", "start_index": 0, "end_index": 1, "title": "t"}
+    assert output(
+        created(), added(0, MESSAGE_ITEM), text_delta("X", logprobs=[logprob]),
+        {"type": "response.output_text.annotation.added", "output_index": 0, "content_index": 0,
+         "annotation_index": 0, "annotation": note},
+        {"type": "response.refusal.delta", "output_index": 0, "content_index": 1, "delta": "No"},
+        {"type": "response.refusal.done", "output_index": 0, "content_index": 1, "refusal": "No."},
+        completed(),
+    ) == [{"type": "message", "id": "a", "role": "assistant", "content": [
+        {"type": "output_text", "text": "X", "annotations": [note], "logprobs": [logprob]},
+        {"type": "refusal", "refusal": "No."}]}]
+
+
+def test_reasoning_with_encrypted_content_only() -> None:
+    item = {"type": "reasoning", "id": "rs", "summary": [], "encrypted_content": "gAAA"}
+    assert output(created(), added(0, {"type": "reasoning", "id": "rs", "summary": []}),
+                  {"type": "response.output_item.done", "output_index": 0, "item": item},
+                  completed()) == [item]
+
+
+@pytest.mark.parametrize("parse_json", [False, True])
+def test_a_function_call_with_empty_arguments(parse_json: bool) -> None:
+    call = {"type": "function_call", "id": "fc", "call_id": "c", "name": "f", "arguments": ""}
+    response = dr.assemble([created(), added(0, call),
+                            {"type": "response.function_call_arguments.done", "output_index": 0,
+                             "arguments": ""}, completed()], parse_json=parse_json)
+    assert response.to_dict()["output"] == [call]
+
+
+def test_the_terminal_output_fills_what_the_events_left_empty() -> None:
+    # A terminal item with empty text never erases the streamed text; one with text fills a
+    # part the events never streamed.
+    empty = {"type": "message", "id": "a", "role": "assistant",
+             "content": [{"type": "output_text", "text": "", "annotations": []}]}
+    assert output(created(), added(0, MESSAGE_ITEM), text_delta("Streamed"),
+                  completed(output=[empty]))[0]["content"][0]["text"] == "Streamed"
+    full = {**empty, "content": [{"type": "output_text", "text": "Whole", "annotations": []}]}
+    assert output(created(), added(0, MESSAGE_ITEM), completed(output=[full])) == [full]
