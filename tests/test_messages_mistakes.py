@@ -81,7 +81,8 @@ def test_a_second_signature_replaces_never_doubles() -> None:
 
 def test_redacted_thinking_is_kept_whole() -> None:
     events = (block(0, {"type": "redacted_thinking", "data": "ENC"}), stop(0))
-    assert content(*events) == [{"type": "redacted_thinking", "data": "ENC"}] == sdk_content(*events)
+    expected = [{"type": "redacted_thinking", "data": "ENC"}]
+    assert content(*events) == expected == sdk_content(*events)
 
 
 @pytest.mark.parametrize("parse_json", [False, True])

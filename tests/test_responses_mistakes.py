@@ -55,7 +55,10 @@ MESSAGE_OBJECT = {"id": "msg_1", "type": "message", "role": "assistant",
                   "content": [{"type": "text", "text": "Hi"}], "stop_reason": "end_turn",
                   "usage": {"input_tokens": 1, "output_tokens": 1}}
 # (module, its events, its whole object, the other format's events, text of the answer)
-FORMATS = {"responses": (dr, RESP, RESPONSE_OBJECT, MSG), "messages": (dm, MSG, MESSAGE_OBJECT, RESP)}
+FORMATS = {
+    "responses": (dr, RESP, RESPONSE_OBJECT, MSG),
+    "messages": (dm, MSG, MESSAGE_OBJECT, RESP),
+}
 IDS = list(FORMATS)
 
 
@@ -75,7 +78,9 @@ def name(module: Any) -> str:
 
 
 @pytest.mark.parametrize("fmt", IDS)
-@pytest.mark.parametrize("wrong", [None, 5, 1.5, True, object(), Path("x.sse")], ids=repr)
+@pytest.mark.parametrize(
+    "wrong", [None, 5, 1.5, True, object(), Path("x.sse")], ids=lambda w: type(w).__name__
+)
 @pytest.mark.parametrize("func", ["assemble", "assemble_sse", "assemble_all", "fold"])
 def test_wrong_types_name_the_format_function(fmt: str, wrong: Any, func: str) -> None:
     module = FORMATS[fmt][0]
@@ -136,7 +141,9 @@ EMPTY_BODIES: list[tuple[bytes | str, str]] = [
 
 
 @pytest.mark.parametrize("fmt", IDS)
-@pytest.mark.parametrize(("body", "said"), EMPTY_BODIES, ids=[repr(b)[:20] for b, _ in EMPTY_BODIES])
+@pytest.mark.parametrize(
+    ("body", "said"), EMPTY_BODIES, ids=[repr(b)[:20] for b, _ in EMPTY_BODIES]
+)
 def test_bodies_without_an_event(fmt: str, body: bytes | str, said: str) -> None:
     module = FORMATS[fmt][0]
     for func in (module.assemble, module.assemble_sse, module.assemble_all):
@@ -215,8 +222,11 @@ def test_one_whole_object_is_the_whole_answer(fmt: str) -> None:
 @pytest.mark.parametrize("fmt", IDS)
 @pytest.mark.parametrize(
     ("bad", "said"),
-    [(b"data: {bad\n\n", "event 2: invalid JSON"), (b"data: [1,2]\n\n", "event 2: expected a JSON object"),
-     (b"data: 7\n\n", "event 2: expected a JSON object")],
+    [
+        (b"data: {bad\n\n", "event 2: invalid JSON"),
+        (b"data: [1,2]\n\n", "event 2: expected a JSON object"),
+        (b"data: 7\n\n", "event 2: expected a JSON object"),
+    ],
 )
 def test_a_bad_event_mid_stream_names_its_position_with_the_partial(
     fmt: str, bad: bytes, said: str
@@ -254,6 +264,8 @@ def test_feed_names_what_is_not_an_event(fmt: str) -> None:
         acc = module.Accumulator()
         with pytest.raises(ChunkDecodeError, match="event 0: cannot read"):
             acc.feed(wrong)
+    with pytest.raises(ChunkDecodeError, match=r"event 0: invalid JSON .*it is SSE text"):
+        module.Accumulator().feed(sse(events))
     acc = module.Accumulator()
     acc.feed(events[0])
     with pytest.raises(ChunkDecodeError) as info:
@@ -402,7 +414,8 @@ def test_keepalives_after_the_terminal_event_are_tolerated() -> None:
 
 def test_several_responses_in_one_body() -> None:
     events = [created(), completed(), created("r2"), completed("r2")]
-    with pytest.raises(MultipleResponsesError, match=r"deltafold\.responses\.assemble_all\(\)") as info:
+    named = r"deltafold\.responses\.assemble_all\(\)"
+    with pytest.raises(MultipleResponsesError, match=named) as info:
         dr.assemble(events)
     assert info.value.partial is not None and info.value.partial.id == "r1"
     assert [r.id for r in dr.assemble_all(events)] == ["r1", "r2"]

@@ -57,7 +57,7 @@ def _loads(raw: bytes | str, position: int) -> dict[str, Any]:
         problem = None
     # Raised out here, so the error does not keep orjson's as its context (it holds the text).
     if problem is not None:
-        named = file_hint(raw)
+        named = file_hint(raw) or _sse_hint(raw)
         raise ChunkDecodeError(
             f"event {position}: invalid JSON ({problem}): {_preview(raw)}"
             + (f" ({named})" if named else ""),
@@ -69,6 +69,18 @@ def _loads(raw: bytes | str, position: int) -> dict[str, Any]:
         raw=raw,
         position=position,
     )
+
+
+def _sse_hint(raw: bytes | str) -> str | None:
+    """For SSE text where one event's JSON belongs (``feed(body)``, a data line doubled)."""
+    head = raw[:16].lstrip()
+    head = head.encode("utf-8", "replace") if isinstance(head, str) else bytes(head)
+    if head.startswith((b"data:", b"event:")):
+        return (
+            "it is SSE text, not an event's JSON: a whole body goes to assemble() or "
+            "assemble_sse()"
+        )
+    return None
 
 
 def _preview(raw: bytes | str) -> str:
