@@ -339,7 +339,8 @@ def confusing(draw: st.DrawFn, current: Any) -> Any:
     if kind == 7:
         return "x" * draw(st.sampled_from([1, 600, 5000]))
     if kind == 8 and isinstance(current, str) and current:
-        return current.encode()[: draw(st.integers(0, len(current)))].decode("utf-8", "replace")
+        raw = current.encode("utf-8", "surrogatepass")
+        return raw[: draw(st.integers(0, len(current)))].decode("utf-8", "replace")
     return draw(json_values)
 
 

@@ -23,7 +23,7 @@ from ._decode import (
     type_name,
 )
 from ._exceptions import DeltafoldError
-from ._format import FoldMachine, ResultT, WireFormat
+from ._format import FoldMachine, ResultT, WireFormat, module_of
 from ._json_fold import ParseJSON
 from ._jsontext import RunWatch, rounds_ints
 from ._limits import Limits
@@ -92,20 +92,25 @@ def fold_whole(
     strict: bool = False,
     limits: Limits | None = None,
     parse_json: ParseJSON = False,
+    func: str = "assemble",
 ) -> ResultT:
     """``assemble`` for any wire format: the input forms are told apart here, once."""
     acc = fmt.new_fold(limits, parse_json)
-    feed_whole(items, acc.add, acc)
+    feed_whole(items, acc.add, acc, func=func, module=module_of(fmt))
     return acc.result(strict=strict)
 
 
-def feed_whole(items: Any, consume: Callable[[Any], object], acc: FoldMachine[Any]) -> None:
+def feed_whole(
+    items: Any, consume: Callable[[Any], object], acc: FoldMachine[Any], *,
+    func: str = "assemble", module: str = "deltafold",
+) -> None:
     """Hand each event of whatever ``assemble`` was given to ``consume``.
 
     The one place the input forms are told apart: a body as text or bytes, a file
     object, one item (a mapping or a model), or an iterable of items. ``acc`` is the
     fold whose limits apply, whose ``_input`` records what was seen (for the error when
-    nothing of its format came) and whose snapshot a framing error carries.
+    nothing of its format came) and whose snapshot a framing error carries. ``func`` and
+    ``module`` name the entry point in a TypeError.
     """
     if isinstance(items, _TEXT):
         fold_body(items, consume, limits=acc.limits, accumulator=acc)
@@ -114,7 +119,7 @@ def feed_whole(items: Any, consume: Callable[[Any], object], acc: FoldMachine[An
     elif isinstance(items, io.IOBase):
         fold_body(items.read(), consume, limits=acc.limits, accumulator=acc)
     else:
-        iterator = _iterate(items, "assemble", _ASSEMBLE_TAKES)
+        iterator = _iterate(items, func, _ASSEMBLE_TAKES, module)
         acc._input = seen = InputSeen(ITEMS)
         _fold_items(iterator, consume, seen)
 
@@ -129,16 +134,16 @@ def fold_whole_sse(
 ) -> ResultT:
     """``assemble_sse`` for any wire format."""
     acc = fmt.new_fold(limits, parse_json)
-    fold_sse(body, acc.add, limits=acc.limits, accumulator=acc)
+    fold_sse(body, acc.add, limits=acc.limits, accumulator=acc, module=module_of(fmt))
     return acc.result(strict=strict)
 
 
-def _iterate(value: Any, func: str, accepted: str) -> Iterator[Any]:
+def _iterate(value: Any, func: str, accepted: str, module: str = "deltafold") -> Iterator[Any]:
     """An iterator over ``value``, or the TypeError that says what ``func`` takes."""
     try:
         return iter(value)
     except TypeError:
-        raise argument_error(func, value, accepted) from None
+        raise argument_error(func, value, accepted, module=module) from None
 
 
 def _fold_items(
@@ -158,6 +163,7 @@ def fold_sse(
     *,
     limits: Limits,
     accumulator: FoldMachine[Any] | None = None,
+    module: str = "deltafold",
 ) -> None:
     """Frame ``body`` and hand each chunk up to ``[DONE]`` to ``consume``.
 
@@ -184,9 +190,9 @@ def fold_sse(
         accumulator._input = seen = InputSeen(BODY)
     sampling = seen is not None
     try:
-        for piece in _pieces(body):
+        for piece in _pieces(body, module):
             if piece.__class__ is not bytes and piece.__class__ is not str:
-                _check_piece(piece)
+                _check_piece(piece, module)
             if sampling and seen is not None:
                 sampling = seen.take(piece)
             check = watch.feed(piece)
@@ -233,10 +239,10 @@ def fold_sse(
             seen.size = decoder.bytes_seen
 
 
-def _check_piece(piece: object) -> None:
+def _check_piece(piece: object, module: str) -> None:
     if not isinstance(piece, _TEXT):
         what = f"one of its pieces is {type_name(piece)}"
-        raise argument_error("assemble_sse", piece, _SSE_TAKES, what=what)
+        raise argument_error("assemble_sse", piece, _SSE_TAKES, what=what, module=module)
 
 
 def _saw_done(seen: InputSeen | None) -> None:
@@ -251,7 +257,7 @@ def _event_chunk(event: bytes | ServerSentEvent, position: int) -> Any:
     return event_to_chunk(event.event, event.data, position)
 
 
-def _pieces(body: bytes | str | Iterable[bytes | str]) -> Iterable[Any]:
+def _pieces(body: bytes | str | Iterable[bytes | str], module: str) -> Iterable[Any]:
     """A whole body a window at a time (framed whole it is held several times over).
 
     Anything but text or an iterable of text pieces is refused here, once per call;
@@ -262,13 +268,13 @@ def _pieces(body: bytes | str | Iterable[bytes | str]) -> Iterable[Any]:
     if isinstance(body, (bytearray, memoryview)):
         return iter_windows(bytes(body))
     if is_one_item(body):
-        raise argument_error("assemble_sse", body, _SSE_TAKES)
+        raise argument_error("assemble_sse", body, _SSE_TAKES, module=module)
     if isinstance(body, (list, tuple)) and body and not isinstance(body[0], _TEXT):
         raise argument_error(
-            "assemble_sse", body, _SSE_TAKES,
+            "assemble_sse", body, _SSE_TAKES, module=module,
             what=f"got a {type(body).__name__} of {type(body[0]).__name__}",
         )
-    return _iterate(body, "assemble_sse", _SSE_TAKES)
+    return _iterate(body, "assemble_sse", _SSE_TAKES, module)
 
 
 def fold_body(

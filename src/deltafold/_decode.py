@@ -57,7 +57,7 @@ def _loads(raw: bytes | str, position: int) -> dict[str, Any]:
         problem = None
     # Raised out here, so the error does not keep orjson's as its context (it holds the text).
     if problem is not None:
-        named = file_hint(raw)
+        named = file_hint(raw) or _sse_hint(raw)
         raise ChunkDecodeError(
             f"event {position}: invalid JSON ({problem}): {_preview(raw)}"
             + (f" ({named})" if named else ""),
@@ -69,6 +69,18 @@ def _loads(raw: bytes | str, position: int) -> dict[str, Any]:
         raw=raw,
         position=position,
     )
+
+
+def _sse_hint(raw: bytes | str) -> str | None:
+    """For SSE text where one event's JSON belongs (``feed(body)``, a data line doubled)."""
+    head = raw[:16].lstrip()
+    head = head.encode("utf-8", "replace") if isinstance(head, str) else bytes(head)
+    if head.startswith((b"data:", b"event:")):
+        return (
+            "it is SSE text, not an event's JSON: a whole body goes to assemble() or "
+            "assemble_sse()"
+        )
+    return None
 
 
 def _preview(raw: bytes | str) -> str:
@@ -181,14 +193,19 @@ def is_one_item(value: Any) -> bool:
 _TEXT = (bytes, bytearray, memoryview, str)
 
 
-def argument_error(func: str, value: Any, accepted: str, *, what: str | None = None) -> TypeError:
+def argument_error(
+    func: str, value: Any, accepted: str, *, what: str | None = None, module: str = "deltafold"
+) -> TypeError:
     """The TypeError for a wrong argument: what came, what is accepted, and the fitting hint.
 
     ``what`` replaces "got X" when the fault is inside the argument (``piece 3 is X``).
+    ``module`` is the namespace of the entry point called (``deltafold.responses``): the
+    error names that format's functions, never chat's to a Responses or Messages user.
     """
-    hint = _hint(func, value)
+    hint = _hint(func, value, module)
     got = what or f"got {type_name(value)}"
-    return TypeError(f"{func}() takes {accepted}; {got}" + (f" ({hint})" if hint else ""))
+    called = func if module == "deltafold" else f"{module}.{func}"
+    return TypeError(f"{called}() takes {accepted}; {got}" + (f" ({hint})" if hint else ""))
 
 
 def type_name(value: Any) -> str:
@@ -202,27 +219,32 @@ def type_name(value: Any) -> str:
     )
 
 
-def _hint(func: str, value: Any) -> str | None:
+def _hint(func: str, value: Any, module: str = "deltafold") -> str | None:
     """The likely mix-up behind a wrong argument, as advice; None when there is no better one."""
     named = file_hint(value)
     if named:
         return named
     is_async = hasattr(value, "__aiter__")
     if is_async and not hasattr(value, "__iter__") and func != "afold":
-        return "an async iterable: use deltafold.afold(), then `await afold(stream).until_done()`"
+        return f"an async iterable: use {module}.afold(), then `await afold(stream).until_done()`"
     if inspect.isawaitable(value):
         return "an awaitable: await it first"
+    body = f"a whole body goes to {module}.assemble() or assemble_sse()"
+    one = "one chunk or completion" if module == "deltafold" else "one event or whole object"
     if func == "afold" and hasattr(value, "__iter__"):
         if isinstance(value, _TEXT):
-            return "a whole body goes to deltafold.assemble() or assemble_sse()"
-        return "a sync iterable: use deltafold.fold(), or assemble() for the completion only"
+            return body
+        return f"a sync iterable: use {module}.fold(), or assemble() for the result only"
     if func == "fold":
         if isinstance(value, _TEXT):
-            return "a whole body goes to deltafold.assemble() or assemble_sse()"
+            return body
         if is_one_item(value):
-            return "one chunk or completion goes to deltafold.assemble()"
+            return f"{one} goes to {module}.assemble()"
     if func == "assemble_sse" and (is_one_item(value) or isinstance(value, (list, tuple))):
-        return "decoded chunks or a completion go to deltafold.assemble()"
+        decoded = "decoded chunks or a completion" if module == "deltafold" else (
+            "decoded events or a whole object"
+        )
+        return f"{decoded} go to {module}.assemble()"
     if isinstance(value, os.PathLike):
         return f"read the file first: {func}(Path(...).read_bytes())"
     return None
@@ -356,9 +378,7 @@ def _describe_text(sample: bytes | str, size: int, done: bool) -> str:
     elif data:
         what = "its SSE events carry no data"
     elif other:
-        what = _json_scalar(raw) or (
-            "it is not SSE (no 'data:' line), not JSON lines, not a JSON array or object"
-        )
+        what = _not_sse(raw)
     elif fields:
         what = "its SSE events have no 'data:' line"
     else:
@@ -368,12 +388,33 @@ def _describe_text(sample: bytes | str, size: int, done: bool) -> str:
     return f"{what}; it starts with {head[:_HEAD_CHARS]!r}{more}"
 
 
+def _not_sse(raw: bytes) -> str:
+    """What a body with lines that are not SSE is: gzip, JSON (given as SSE), or neither."""
+    if raw[:2] == b"\x1f\x8b":
+        return (
+            "it is gzip-compressed: decompress it first (gzip.decompress(body)); "
+            "`deltafold assemble FILE` reads gzip files as they are"
+        )
+    scalar = _json_scalar(raw)
+    if scalar:
+        return scalar
+    first = raw.lstrip().split(b"\n", 1)[0]
+    try:
+        loads(first)
+    except JSONDecodeError:
+        return "it is not SSE (no 'data:' line), not JSON lines, not a JSON array or object"
+    return "it is JSON lines, not SSE (no 'data:' line): assemble() reads JSON lines"
+
+
 def _json_scalar(raw: bytes) -> str | None:
-    """For a body that is one JSON value but no object or array (``null``, ``5``, ``"x"``)."""
+    """For a body that is one JSON value: a scalar (``null``, ``5``), or JSON given as SSE."""
     try:
         value = loads(raw)
     except JSONDecodeError:
         return None
+    if isinstance(value, (list, dict)):
+        kind = "array" if isinstance(value, list) else "object"
+        return f"it is a JSON {kind}, not SSE (no 'data:' line): assemble() reads it"
     kind = "null" if value is None else type(value).__name__
     return f"it is a JSON {kind}, not a chunk, a completion or a list of them"
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ASSEMBLE_FUNCTION", "FORMAT_NAMES", "FoldMachine", "ResultT", "Summary", "WireFormat",
-    "format_of", "refuse_other_format",
+    "format_of", "module_of", "refuse_other_format",
 ]
 
 ResultT = TypeVar("ResultT")
@@ -169,6 +169,13 @@ ASSEMBLE_FUNCTION = {
     "messages": "deltafold.messages.assemble",
 }
 """What an error tells a user who gave one format's stream to another format's fold."""
+
+
+def module_of(fmt: object) -> str:
+    """The namespace of a format's functions (``deltafold.responses``), for errors to name."""
+    return ASSEMBLE_FUNCTION.get(getattr(fmt, "name", "chat"), "deltafold.x").rpartition(".")[0]
+
+
 _MESSAGES_TYPES = frozenset({
     "message_start", "message_delta", "message_stop",
     "content_block_start", "content_block_delta", "content_block_stop",

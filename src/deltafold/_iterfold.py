@@ -19,7 +19,7 @@ from ._chat_format import CHAT
 from ._core import FoldState, Turn, second_reader
 from ._decode import ITEMS, InputSeen, argument_error, is_done, is_one_item
 from ._exceptions import DeltafoldError
-from ._format import ResultT, WireFormat
+from ._format import ResultT, WireFormat, module_of
 from ._json_fold import ParseJSON
 from ._limits import Limits
 from ._models import ChatCompletion
@@ -120,7 +120,7 @@ class AsyncFold(_FoldBase[ResultT], Generic[ChunkT, ResultT]):
         fmt: WireFormat[ResultT, Any] = CHAT,  # type: ignore[assignment]
     ) -> None:
         if not hasattr(source, "__aiter__"):
-            raise argument_error("afold", source, _AFOLD_TAKES)
+            raise argument_error("afold", source, _AFOLD_TAKES, module=module_of(fmt))
         self._source = source
         self._iterator: AsyncIterator[ChunkT] | None = None
         self._start(fmt, limits, parse_json)
@@ -199,7 +199,7 @@ class Fold(_FoldBase[ResultT], Generic[ChunkT, ResultT]):
             or isinstance(source, (bytes, bytearray, memoryview, str))
             or is_one_item(source)
         ):
-            raise argument_error("fold", source, _FOLD_TAKES)
+            raise argument_error("fold", source, _FOLD_TAKES, module=module_of(fmt))
         self._source = source
         self._iterator: Iterator[ChunkT] | None = None
         self._start(fmt, limits, parse_json)

@@ -94,6 +94,8 @@ class _Sequence:
 class _AllFormat:
     """What ``fold_whole`` asks of a format, for ``assemble_all``: a fresh fold."""
 
+    name = "messages"
+
     @staticmethod
     def new_fold(limits: Limits | None, parse_json: ParseJSON) -> _Sequence:
         return _Sequence(limits=limits, parse_json=parse_json)
@@ -111,7 +113,9 @@ def assemble_all(
     A new message begins at a ``message_start`` that follows a ``message_stop``; every
     message but the last must have ended (``strict``), the last as in :func:`assemble`.
     """
-    return fold_whole(_ALL, src, strict=strict, limits=limits, parse_json=parse_json)
+    return fold_whole(
+        _ALL, src, strict=strict, limits=limits, parse_json=parse_json, func="assemble_all"
+    )
 
 
 def fold(

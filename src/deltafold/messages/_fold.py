@@ -59,6 +59,7 @@ from .._format import refuse_other_format
 from .._json_fold import ParsedText, ParseJSON, json_targets
 from .._limits import Limits, limit_error
 from .._partial_json import PartialJSON
+from .._plural import plural
 from ._events import BlockStarted, BlockStopped, CitationAdded, Event, SignatureAdded
 from ._models import Message
 from ._state import TEXT_KEYS, BlockState
@@ -469,8 +470,8 @@ class Accumulator:
             kinds = sorted({str(e.get("type")) for e in self._unknown})[:5]
             held = f"; their types: {', '.join(kinds)}" if kinds else ""
             return EmptyStreamError(
-                f"no Messages event in the input: {self._count} events arrived but none was "
-                f"a message_start, content_block_* or message_delta{held}", head=head,
+                f"no Messages event in the input: {plural(self._count, 'event')} arrived but "
+                f"none was a message_start, content_block_* or message_delta{held}", head=head,
                 partial=self.snapshot() if self._unknown else None,
             )
         if seen is None:

@@ -80,7 +80,7 @@ def assemble_all(
             current[0] = Accumulator(limits=limits, parse_json=parse_json)
         current[0].add(event)
 
-    feed_whole(src, consume, first)
+    feed_whole(src, consume, first, func="assemble_all", module="deltafold.responses")
     last = current[0]
     if last is not first:
         last._input = first._input
