@@ -65,8 +65,10 @@ def check_final(timing: Timing, chunks_received: int) -> None:
     assert ttfc is not None and FIRST_DELAY * 0.9 <= ttfc < FIRST_DELAY + SLOW
     ttft = timing.time_to_first_token
     # The role chunk with content "" is not a token: the reasoning chunk, one gap later, is.
-    assert ttft is not None and ttft >= ttfc + GAP * 0.8
-    assert timing.duration is not None and timing.duration >= ttfc + 6 * GAP * 0.8
+    # Lower bounds count from the request: the server cannot send sooner, while a loaded
+    # client may read the first chunk late and the next one on time.
+    assert ttft is not None and ttft > ttfc and ttft >= FIRST_DELAY * 0.9 + GAP * 0.8
+    assert timing.duration is not None and timing.duration >= FIRST_DELAY * 0.9 + 6 * GAP * 0.8
     gaps = timing.gaps
     assert gaps.count == 6
     assert gaps.max is not None and gaps.max >= gaps.p99 >= gaps.p90 >= gaps.p50  # type: ignore[operator]
