@@ -185,7 +185,15 @@ class _Settings:
 
 
 class Client(_Settings):
-    """Async client for OpenRouter, OpenAI or any OpenAI-compatible endpoint.
+    """Async client for OpenRouter, OpenAI, Anthropic or any compatible endpoint.
+
+    ``stream()`` (or ``chat.stream()``) streams a chat completion,
+    ``responses.stream(model=..., input=...)`` a Responses API response and
+    ``messages.stream(model=..., messages=..., max_tokens=...)`` an Anthropic
+    message, each posted to its format's path under the base URL with the same
+    options. OpenRouter serves all three, OpenAI chat and Responses, Anthropic
+    Messages only: a format the endpoint's provider does not serve raises
+    :class:`EndpointError` before any request.
 
     Pass ``http_client`` to share your own ``httpx.AsyncClient`` (it is not
     closed by ``aclose()``); otherwise one is created on first use and closed
@@ -198,10 +206,12 @@ class Client(_Settings):
        the resolved base URL whatever its host. ``api_key=""`` sends no key.
     2. Otherwise ``$OPENROUTER_API_KEY`` with ``$OPENROUTER_BASE_URL`` or
        ``https://openrouter.ai/api/v1``; then ``$OPENAI_API_KEY`` with
-       ``$OPENAI_BASE_URL`` or ``https://api.openai.com/v1``. With neither
-       key set: ``$OPENROUTER_BASE_URL``, ``$OPENAI_BASE_URL``, OpenRouter.
+       ``$OPENAI_BASE_URL`` or ``https://api.openai.com/v1``; then
+       ``$ANTHROPIC_API_KEY`` with ``$ANTHROPIC_BASE_URL`` or
+       ``https://api.anthropic.com/v1``. With no key set: ``$OPENROUTER_BASE_URL``,
+       ``$OPENAI_BASE_URL``, ``$ANTHROPIC_BASE_URL``, OpenRouter.
     3. A key from the environment only goes to its own provider's hosts
-       (``*.openrouter.ai``, ``*.openai.com``) or to the origin its own
+       (``*.openrouter.ai``, ``*.openai.com``, ``*.anthropic.com``) or to the origin its own
        ``*_BASE_URL`` names; never to the other provider's hosts, and not to
        a loopback server unless that variable names it.
     4. A loopback base URL (``localhost``, ``127.0.0.0/8``, ``::1``) needs no
@@ -213,7 +223,10 @@ class Client(_Settings):
        headers replace the key: none is then taken from the environment.
     5. A key sent over plain ``http://`` to a non-loopback host is allowed
        (LAN servers) with a ``UserWarning``.
-    6. Redirects are followed (as the OpenAI SDK does), and no credential header
+    6. The key goes as ``Authorization: Bearer``, except to Anthropic (its hosts, or the
+       origin ``$ANTHROPIC_BASE_URL`` names): there as ``x-api-key``, with
+       ``anthropic-version: 2023-06-01`` unless the call sends its own.
+    7. Redirects are followed (as the OpenAI SDK does), and no credential header
        (``Authorization``, ``x-api-key``...) follows one to another origin.
 
     ``max_retries`` (2, as in the OpenAI SDK) retries a connection error, a timeout,
@@ -436,7 +449,8 @@ class Responses(_Resource[S]):
 
     def stream(self, *, model: str, input: Any, **params: Any) -> S:
         """Stream a Responses API response; iterating gives its events, ``completion``
-        is the folded :class:`deltafold.responses.Response`. Options: see :class:`_Resource`.
+        is the folded :class:`deltafold.responses.Response`. Options: those of
+        :meth:`Client.stream`.
         """
         return self._client._start(self._cls, {"model": model, "input": input}, **params)
 
@@ -448,6 +462,6 @@ class Messages(_Resource[S]):
 
     def stream(self, *, model: str, messages: Any, max_tokens: int, **params: Any) -> S:
         """Stream a message; iterating gives its events, ``completion`` is the folded
-        :class:`deltafold.messages.Message`. Options: see :class:`_Resource`."""
+        :class:`deltafold.messages.Message`. Options: those of :meth:`Client.stream`."""
         fields = {"model": model, "messages": messages, "max_tokens": max_tokens}
         return self._client._start(self._cls, fields, **params)
