@@ -460,3 +460,49 @@ def test_sync_client_formats_and_chat_alias(server: FormatServer) -> None:
         chat = client.chat.stream(model="m", messages=[])
         assert isinstance(chat, deltafold.ChatStream)
         assert str(chat._request.url).endswith("/v1/chat/completions")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("fmt", FORMATS)
+async def test_span_per_format_without_the_key(
+    server: FormatServer, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("opentelemetry.sdk")
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    _clear_env(monkeypatch)
+    where = path(fmt)
+    server.serve(where, (200, body_of(fmt)))
+    base = server.url + where.removesuffix(f"/{fmt}")
+    secret = "sk-ant-span-secret-0007"
+    if fmt == "messages":  # the variable names this server's origin: Anthropic's headers
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", base)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", secret)
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    telemetry = deltafold.Telemetry(tracer_provider=tracer_provider)
+    with anyio.fail_after(TIMEOUT):
+        client = deltafold.Client() if fmt == "messages" else deltafold.Client(base)
+        async with client:
+            if fmt == "messages":
+                api_stream = client.messages.stream(
+                    model="claude-test", messages=[], max_tokens=5, telemetry=telemetry
+                )
+            else:
+                api_stream = client.responses.stream(
+                    model="gpt-test", input="hi", telemetry=telemetry
+                )
+            async with api_stream as s:
+                await s.until_done()
+    (span,) = exporter.get_finished_spans()
+    attrs = dict(span.attributes or {})
+    assert attrs["gen_ai.operation.name"] == "chat"
+    assert attrs["gen_ai.response.id"] == ("msg_1" if fmt == "messages" else "resp_1")
+    assert attrs["gen_ai.usage.output_tokens"] == 9
+    assert span.name == ("chat claude-test" if fmt == "messages" else "chat gpt-test")
+    assert secret not in repr(attrs) and secret not in str(span.status.description)
+    (seen,) = server.requests_to(where)
+    assert seen.headers.get("x-api-key") == (secret if fmt == "messages" else None)
