@@ -27,8 +27,8 @@ class Upstream(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(BODY)
 
-    def log_message(self, *args: object) -> None:
-        pass
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # quiet
 
 
 async def main(base_url: str) -> None:
@@ -46,7 +46,8 @@ async def main(base_url: str) -> None:
                 print(event.text, end="", flush=True)
         message = stream.completion  # the folded deltafold.messages.Message
     print()
-    print("stop_reason:", message.stop_reason, "| output tokens:", message.usage.output_tokens)
+    tokens = message.usage.output_tokens if message.usage else None
+    print("stop_reason:", message.stop_reason, "| output tokens:", tokens)
 
 
 def without_async(base_url: str) -> None:
@@ -55,7 +56,7 @@ def without_async(base_url: str) -> None:
         deltafold.SyncClient(base_url) as client,
         client.messages.stream(model="claude-sonnet-4-5", messages=[], max_tokens=16) as stream,
     ):
-        print("sync:", stream.until_done().content[0].text)
+        print("sync:", stream.until_done().text)
 
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)

@@ -30,8 +30,8 @@ class Upstream(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(BODY)
 
-    def log_message(self, *args: object) -> None:
-        pass
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # quiet
 
 
 async def main(base_url: str) -> None:
@@ -46,7 +46,8 @@ async def main(base_url: str) -> None:
                 print(event["delta"], end="", flush=True)
         response = stream.completion  # the folded deltafold.responses.Response
     print()
-    print("status:", response.status, "| output tokens:", response.usage.output_tokens)
+    tokens = response.usage.output_tokens if response.usage else None
+    print("status:", response.status, "| output tokens:", tokens)
 
 
 def without_async(base_url: str) -> None:
