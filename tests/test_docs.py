@@ -54,6 +54,14 @@ WEATHER_CALL = (
     '"include": ["precipitation"]}'
 )
 EXPECTED: dict[str, list[str]] = {
+    "responses_stream.py": [
+        "Take an umbrella: rain from 3 pm.\nstatus: completed | output tokens: 9",
+        "sync: Take an umbrella: rain from 3 pm.",
+    ],
+    "messages_stream.py": [
+        "Take an umbrella: rain from 3 pm.\nstop_reason: end_turn | output tokens: 9",
+        "sync: Take an umbrella: rain from 3 pm.",
+    ],
     "concurrent_streams.py": ["20 streams, 20 finished with tool calls, 10600 tokens in total"],
     "connect_endpoint.py": [
         UMBRELLA,
@@ -167,7 +175,10 @@ def _offline_env() -> dict[str, str]:
     ):
         env[name] = closed
     env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENROUTER_BASE_URL", "OPENROUTER_API_KEY"):
+    for name in (
+        "OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENROUTER_BASE_URL", "OPENROUTER_API_KEY",
+        "ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY",
+    ):
         env.pop(name, None)
     env["PYTHONUNBUFFERED"] = "1"
     env["NO_MKDOCS_2_WARNING"] = "1"

@@ -236,7 +236,11 @@ SANS_IO = (
     "_timing",
     "_json_events", "_json_scalars", "_json_fold", "_typed", "_content_parts", "_bulkrow",
     "_fast_structure", "_strict", "_format", "_chat_format", "_plural", "_lenient",
-    *(name for name in MODULES if name.startswith(("responses.", "messages."))),
+    *(
+        name for name in MODULES
+        if name.startswith(("responses.", "messages."))
+        and not name.endswith(("._stream", ".__init__"))
+    ),
 )
 """The core: chunks and bytes in, values out; it never opens a socket (docs/concepts.md)."""
 
@@ -290,7 +294,10 @@ LAYERS = (
         "_body", "_assemble", "_core", "_iterfold", "responses._assemble", "responses._iterfold",
         "messages._assemble",
     ),
-    ("_http", "_retry", "_endpoint", "_telemetry", "_stream", "_stream_sync", "_client"),
+    (
+        "_http", "_retry", "_endpoint", "_telemetry", "_stream", "_stream_sync",
+        "responses._stream", "messages._stream", "_client",
+    ),
     (
         "_bulkrow", "_gunzip", "_bulk_hints", "_arrow", "_bulk_read", "_bulk", "_bulk_ray",
         "_bulk_duckdb",

@@ -20,10 +20,12 @@ import attrs
 import httpx
 
 from ._exceptions import EndpointError
-from ._http import origin, safe_url
+from ._http import has_credential_header, origin, safe_url
 from ._redact import Redactor
 
 __all__ = [
+    "ANTHROPIC_URL",
+    "ANTHROPIC_VERSION",
     "OPENAI_URL",
     "OPENROUTER_URL",
     "Endpoint",
@@ -35,17 +37,24 @@ __all__ = [
 
 OPENROUTER_URL = "https://openrouter.ai/api/v1"
 OPENAI_URL = "https://api.openai.com/v1"
+ANTHROPIC_URL = "https://api.anthropic.com/v1"
+ANTHROPIC_VERSION = "2023-06-01"
+"""The ``anthropic-version`` header sent to Anthropic unless the caller sends its own."""
 
 
 @attrs.frozen
 class Provider:
-    """One provider family: its hosts and its two environment variables."""
+    """One provider family: its hosts, its two environment variables, the wire formats it
+    serves, and how its key is sent (``Authorization: Bearer``, or Anthropic's ``x-api-key``
+    with an ``anthropic-version``)."""
 
     name: str
     domain: str
     key_var: str
     url_var: str
     default_url: str
+    formats: frozenset[str] = frozenset({"chat", "responses", "messages"})
+    anthropic_headers: bool = False
 
     def owns(self, host: str) -> bool:
         return host == self.domain or host.endswith("." + self.domain)
@@ -69,8 +78,16 @@ PROVIDERS = (
     Provider(
         "OpenRouter", "openrouter.ai", "OPENROUTER_API_KEY", "OPENROUTER_BASE_URL", OPENROUTER_URL
     ),
-    Provider("OpenAI", "openai.com", "OPENAI_API_KEY", "OPENAI_BASE_URL", OPENAI_URL),
+    Provider(
+        "OpenAI", "openai.com", "OPENAI_API_KEY", "OPENAI_BASE_URL", OPENAI_URL,
+        frozenset({"chat", "responses"}),
+    ),
+    Provider(
+        "Anthropic", "anthropic.com", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", ANTHROPIC_URL,
+        frozenset({"messages"}), anthropic_headers=True,
+    ),
 )
+"""In the order rule 2 picks a default base URL from the keys set."""
 
 
 @attrs.frozen
@@ -86,6 +103,35 @@ class Endpoint:
     provider: Provider | None
     secrets: tuple[str, ...] = attrs.field(default=(), repr=False)
     """Every key in play: the one sent and the environment's, all scrubbed from output."""
+
+    def headers(self, sent: Mapping[str, str]) -> dict[str, str]:
+        """What this endpoint adds to a request's ``sent`` headers: the key, in the header
+        its provider reads (none when ``sent`` carries a credential already), and for
+        Anthropic an ``anthropic-version`` (the caller's own wins)."""
+        added: dict[str, str] = {}
+        anthropic = self.provider is not None and self.provider.anthropic_headers
+        key = self.api_key
+        if key is not None and not has_credential_header(sent):
+            added.update({"x-api-key": key} if anthropic else {"Authorization": f"Bearer {key}"})
+        if anthropic and not any(name.lower() == "anthropic-version" for name in sent):
+            added["anthropic-version"] = ANTHROPIC_VERSION
+        return added
+
+    def check_format(self, name: str) -> None:
+        """:class:`EndpointError` before any request when this provider does not serve the
+        wire format ``name`` (OpenAI has no Messages API, Anthropic no chat or Responses)."""
+        provider = self.provider
+        if provider is None or name in provider.formats:
+            return
+        served = " and ".join(sorted(provider.formats))
+        others = [
+            f"{p.name} ({p.key_var}, base_url={p.default_url!r})"
+            for p in PROVIDERS if name in p.formats
+        ]
+        raise EndpointError(
+            f"{provider.name} ({safe_url(self.base_url)}) serves the {served} format, not "
+            f"{name}; make a client for a provider that does: {' or '.join(others)}"
+        )
 
     @property
     def redactor(self) -> Redactor:

@@ -90,10 +90,15 @@ from ._retry import check_max_retries, retry_delay
 from ._telemetry import Telemetry, watch
 from ._timing import Timing
 
-__all__ = ["AsyncChatStream", "AsyncStream", "StepT", "StreamBase", "aconnect_chat", "reads_raw"]
+__all__ = [
+    "AsyncChatStream", "AsyncStream", "AsyncStreamT", "StepT", "StreamBase", "aconnect",
+    "aconnect_chat", "reads_raw",
+]
 
 StepT = TypeVar("StepT")
 """What one step of the core gives: a chunk, a list of events, or a sentinel."""
+AsyncStreamT = TypeVar("AsyncStreamT", bound="AsyncStream[Any, Any]")
+"""A format's async stream class (:class:`AsyncChatStream`, ...)."""
 
 _CLOSE_TIMEOUT = 5.0
 """Upper bound on closing a response, which runs shielded from cancellation."""
@@ -520,10 +525,34 @@ def aconnect_chat(
     Redirects are followed when ``http`` follows them (``follow_redirects``), and no
     credential header goes along to another origin.
     """
-    check_request_url(http, url)  # "did you mean http://...?" before any request
-    return AsyncChatStream(
-        http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits,
-        telemetry=telemetry,
-        parse_json=parse_json,
+    return aconnect(
+        AsyncChatStream, http, url, json=json, headers=headers, idle_timeout=idle_timeout,
+        limits=limits, method=method, telemetry=telemetry, parse_json=parse_json,
         max_retries=max_retries,
+    )
+
+
+def aconnect(
+    cls: type[AsyncStreamT],
+    http: httpx.AsyncClient,
+    url: str | httpx.URL,
+    *,
+    json: Mapping[str, Any],
+    headers: Mapping[str, str] | None = None,
+    idle_timeout: float | None = None,
+    limits: Limits | None = None,
+    method: str = "POST",
+    telemetry: bool | Telemetry = True,
+    parse_json: ParseJSON = False,
+    max_retries: int = 0,
+) -> AsyncStreamT:
+    """What every format's ``aconnect_*`` does: check the URL, build the request, the stream.
+
+    ``cls`` is the format's stream class (:class:`AsyncChatStream`, ...); the contract is
+    :func:`aconnect_chat`'s.
+    """
+    check_request_url(http, url)  # "did you mean http://...?" before any request
+    return cls(
+        http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits,
+        telemetry=telemetry, parse_json=parse_json, max_retries=max_retries,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import httpx
 
@@ -42,7 +42,7 @@ from ._retry import check_max_retries, retry_delay
 from ._stream import ERROR_BODY_TIMEOUT, StepT, StreamBase, reads_raw
 from ._telemetry import Telemetry, watch
 
-__all__ = ["ChatStream", "SyncStream", "connect_chat"]
+__all__ = ["ChatStream", "SyncStream", "SyncStreamT", "connect", "connect_chat"]
 
 class SyncStream(StreamBase[ResultT, ItemT]):
     """One streamed response of any wire format over an ``httpx.Client``: the sync twin of
@@ -342,10 +342,34 @@ def connect_chat(
     Same contract as :func:`aconnect_chat`, except that ``idle_timeout`` is
     enforced through httpx's read timeout (see :class:`ChatStream`).
     """
-    check_request_url(http, url)  # "did you mean http://...?" before any request
-    return ChatStream(
-        http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits,
-        telemetry=telemetry,
-        parse_json=parse_json,
+    return connect(
+        ChatStream, http, url, json=json, headers=headers, idle_timeout=idle_timeout,
+        limits=limits, method=method, telemetry=telemetry, parse_json=parse_json,
         max_retries=max_retries,
+    )
+
+
+SyncStreamT = TypeVar("SyncStreamT", bound="SyncStream[Any, Any]")
+"""A format's sync stream class (:class:`ChatStream`, ...)."""
+
+
+def connect(
+    cls: type[SyncStreamT],
+    http: httpx.Client,
+    url: str | httpx.URL,
+    *,
+    json: Mapping[str, Any],
+    headers: Mapping[str, str] | None = None,
+    idle_timeout: float | None = None,
+    limits: Limits | None = None,
+    method: str = "POST",
+    telemetry: bool | Telemetry = True,
+    parse_json: ParseJSON = False,
+    max_retries: int = 0,
+) -> SyncStreamT:
+    """The sync twin of :func:`~deltafold._stream.aconnect`: every format's ``connect_*``."""
+    check_request_url(http, url)  # "did you mean http://...?" before any request
+    return cls(
+        http, Request(method, url, json, headers), idle_timeout=idle_timeout, limits=limits,
+        telemetry=telemetry, parse_json=parse_json, max_retries=max_retries,
     )

@@ -30,11 +30,13 @@ from ._events import BlockStarted, BlockStopped, CitationAdded, Event, Signature
 from ._fold import Accumulator
 from ._format import MESSAGES, StreamEvent, summarize_message
 from ._models import CacheCreation, Message, ServerToolUsage, Usage
+from ._stream import AsyncMessageStream, MessageStream, aconnect_messages, connect_messages
 from ._unfold import split, to_sse
 
 __all__ = [
     "MESSAGES",
     "Accumulator",
+    "AsyncMessageStream",
     "BashCodeExecutionToolResultBlock",
     "Block",
     "BlockStarted",
@@ -47,6 +49,7 @@ __all__ = [
     "MCPToolResultBlock",
     "MCPToolUseBlock",
     "Message",
+    "MessageStream",
     "MultipleMessagesError",
     "RedactedThinkingBlock",
     "ServerToolUsage",
@@ -61,10 +64,12 @@ __all__ = [
     "WebFetchToolResultBlock",
     "WebSearchToolResultBlock",
     "WrongFormatError",
+    "aconnect_messages",
     "afold",
     "assemble",
     "assemble_all",
     "assemble_sse",
+    "connect_messages",
     "fold",
     "split",
     "summarize_message",

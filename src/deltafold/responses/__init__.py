@@ -57,12 +57,14 @@ from ._parts import (
     SummaryText,
     TopLogprob,
 )
+from ._stream import AsyncResponseStream, ResponseStream, aconnect_responses, connect_responses
 from ._unfold import split, to_sse
 
 __all__ = [
     "RESPONSES",
     "Accumulator",
     "Annotation",
+    "AsyncResponseStream",
     "CodeInterpreterCall",
     "ComputerCall",
     "CustomToolCall",
@@ -93,6 +95,7 @@ __all__ = [
     "Response",
     "ResponseError",
     "ResponseStatusChanged",
+    "ResponseStream",
     "ResponseUsage",
     "SequenceGap",
     "ShellCall",
@@ -101,10 +104,12 @@ __all__ = [
     "TopLogprob",
     "WebSearchCall",
     "WrongFormatError",
+    "aconnect_responses",
     "afold",
     "assemble",
     "assemble_all",
     "assemble_sse",
+    "connect_responses",
     "fold",
     "split",
     "to_sse",
