@@ -235,7 +235,7 @@ SANS_IO = (
     "_split", "_events", "_limits", "_exceptions", "_sentinel", "_redact", "_partial_json",
     "_timing",
     "_json_events", "_json_scalars", "_json_fold", "_typed", "_content_parts", "_bulkrow",
-    "_fast_structure", "_strict", "_format", "_chat_format", "_plural",
+    "_fast_structure", "_strict", "_format", "_chat_format", "_plural", "_formats",
     *(name for name in MODULES if name.startswith(("responses.", "messages."))),
 )
 """The core: chunks and bytes in, values out; it never opens a socket (docs/concepts.md)."""
@@ -288,7 +288,7 @@ LAYERS = (
     ),
     (
         "_body", "_assemble", "_core", "_iterfold", "responses._assemble", "responses._iterfold",
-        "messages._assemble",
+        "messages._assemble", "_formats",
     ),
     ("_http", "_retry", "_endpoint", "_telemetry", "_stream", "_stream_sync", "_client"),
     (

@@ -35,6 +35,7 @@ import attrs
 from ._arrow import output_schema, pa, require_column
 from ._bulk_hints import SNIFF_ROWS, chunk_rows_hint
 from ._exceptions import BulkError
+from ._formats import AUTO
 from ._gunzip import body_limit, gunzip, open_binary, read_bytes
 from ._jsontext import JSONDecodeError, dumps, loads
 
@@ -62,6 +63,8 @@ class BulkOptions:
     stream_id: str | None = None
     order: str | None = None
     keep: tuple[str, ...] = ()
+    format: str = AUTO
+    """The streams' wire format: ``auto`` (each told from its first events) or a name."""
 
     @property
     def body(self) -> str:

@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_assemble(commands)
     _add_stream(commands)
     _add_serve(commands)
-    add_bulk(commands, _positive_int)
+    add_bulk(commands, _positive_int, add_format_option)
     for command in commands.choices.values():
         command.formatter_class = _HelpFormatter
     return parser
@@ -146,8 +146,9 @@ def _add_assemble(commands: _Commands) -> None:
         description=(
             "Read a recorded stream and print its result as JSON: a chat completion, a "
             "Responses API response or an Anthropic message. FILE may hold an SSE body as it "
-            "came over the wire, events as JSON lines, a JSON array of events, or a "
-            "non-streamed result (one JSON object); the form and the wire format are detected "
+            "came over the wire, chunks (events) as JSON lines, a JSON array of chunks, or a "
+            "non-streamed completion or result (one JSON object); the form and the wire format "
+            "are detected "
             "(a Responses or Messages stream is named on stderr), and gzip is read too. On an "
             "error print one line naming the event to stderr and exit with 1."
         ),
@@ -181,7 +182,8 @@ def add_format_option(parser: argparse.ArgumentParser, what: str) -> None:
     """``--format auto|chat|responses|messages``, for every command that reads recordings."""
     parser.add_argument(
         "--format", choices=[AUTO, *FORMATS], default=AUTO,
-        help=f"{what}: auto (default: told from the first events), or one of them",
+        help=f"{what}: auto (default: told from the first events of each stream), or one of "
+        "them",
     )
 
 

@@ -11,6 +11,7 @@ when that finds nothing either the error lists the formats deltafold reads.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import itertools
 from collections.abc import Callable, Iterable, Iterator
@@ -40,7 +41,9 @@ __all__ = [
     "format_named", "name_the_formats", "sniff", "strict_default",
 ]
 
-FORMATS: dict[str, WireFormat[Any, Any]] = {"chat": CHAT, "responses": RESPONSES, "messages": MESSAGES}
+FORMATS: dict[str, WireFormat[Any, Any]] = {
+    "chat": CHAT, "responses": RESPONSES, "messages": MESSAGES,
+}
 """The wire formats by name (``_format.FORMAT_NAMES``, in that order)."""
 assert tuple(FORMATS) == FORMAT_NAMES
 ASSEMBLE: dict[str, Callable[..., Any]] = {
@@ -141,10 +144,9 @@ def _sse_format(text: bytes | str) -> str | None:
         if names[-1] is not None or len(names) >= MAX_EVENTS:
             raise _Stop
 
-    try:
+    # A framing error is the fold's to report, with its place in the stream.
+    with contextlib.suppress(_Stop, DeltafoldError):
         fold_sse(_growing_pieces(text), look, limits=Limits())
-    except (_Stop, DeltafoldError):
-        pass  # a framing error is the fold's to report, with its place in the stream
     return next((name for name in names if name is not None), None)
 
 
@@ -209,7 +211,7 @@ def _head(src: Any) -> bytes | str | None:
 def assemble_any(
     src: Any,
     *,
-    format: str = AUTO,  # noqa: A002  (the word every API and the CLI use)
+    format: str = AUTO,
     strict: bool | None = None,
     limits: Limits | None = None,
     parse_json: ParseJSON = False,
@@ -245,6 +247,7 @@ def name_the_formats(exc: EmptyStreamError) -> EmptyStreamError:
     A :class:`WrongFormatError` already names the right function and is left alone.
     """
     if not isinstance(exc, WrongFormatError) and _LISTED not in exc.message:
-        exc.message = f"{exc.message} (deltafold reads the wire formats {_LISTED}; this is none of them)"
+        listed = f"deltafold reads the wire formats {_LISTED}; this is none of them"
+        exc.message = f"{exc.message} ({listed})"
         exc.args = (exc.message,)
     return exc
