@@ -508,8 +508,10 @@ def _run_serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     url = base_url(sock)
-    print(f"Replaying {name} ({recording.model}, {plural(len(recording.events), 'event')})")
-    print(f"Listening on {url}  (POST {url}/chat/completions, GET {url}/models)", flush=True)
+    events = plural(len(recording.events), "event")
+    print(f"Replaying {name}, a {recording.format.name} stream ({recording.model}, {events})")
+    post = f"{url}{recording.format.path}"
+    print(f"Listening on {url}  (POST {post}, GET {url}/models)", flush=True)
     try:
         make_server(app).run(sockets=[sock])
     finally:
