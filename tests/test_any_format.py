@@ -343,3 +343,22 @@ def test_serve_splits_a_result_json_of_each_format(tmp_path: Path) -> None:
         assert recording.format.name == name
         assert recording.completion.to_dict() == result.to_dict()
         assert len(recording.events) > 4
+
+
+def test_the_official_sdks_stream_from_the_replay_server() -> None:
+    pytest.importorskip("starlette")
+    anthropic = pytest.importorskip("anthropic")
+    openai = pytest.importorskip("openai")
+    with deltafold.replay_server(messages_body()) as url:
+        client = anthropic.Anthropic(base_url=url.removesuffix("/v1"), api_key="unused")
+        with client.messages.stream(
+            model="claude-x", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+        ) as stream:
+            message = stream.get_final_message()
+    assert [b.type for b in message.content] == ["text", "tool_use"]
+    assert message.content[1].input == {"size": "M"}
+    with deltafold.replay_server(responses_body()) as url:
+        client = openai.OpenAI(base_url=url, api_key="unused")
+        with client.responses.stream(model="gpt-r", input="hi") as stream:
+            response = stream.get_final_response()
+    assert response.output_text == "Rain is likely."

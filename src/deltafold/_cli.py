@@ -508,8 +508,9 @@ def _run_serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     url = base_url(sock)
+    kind = "" if recording.format.name == "chat" else f"a {recording.format.name} stream, "
     events = plural(len(recording.events), "event")
-    print(f"Replaying {name}, a {recording.format.name} stream ({recording.model}, {events})")
+    print(f"Replaying {name} ({kind}{recording.model}, {events})")
     post = f"{url}{recording.format.path}"
     print(f"Listening on {url}  (POST {post}, GET {url}/models)", flush=True)
     try:

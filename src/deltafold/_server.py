@@ -276,19 +276,35 @@ def recording_app(
             result.setdefault("system_fingerprint", None)
         return JSONResponse(result)
 
-    def elsewhere(prefix: str) -> Any:
-        """Another format's path: a 404 that names the path this recording is served at."""
-        right = f"{prefix}{recording.format.path}"
+    routes = []
+    for prefix in ("/v1", "/api/v1"):  # OpenAI's and Anthropic's path, and OpenRouter's
+        for fmt in FORMATS.values():
+            handler = answer if fmt is recording.format else _elsewhere(recording, prefix)
+            routes.append(Route(f"{prefix}{fmt.path}", handler, methods=["POST"]))
+        routes.append(Route(f"{prefix}/models", _models(recording), methods=["GET"]))
+    return Starlette(routes=routes)
 
-        async def not_here(request: Request) -> Response:
-            message = (
-                f"this server replays a {recording.format.name} recording: POST {right} "
-                f"(not {request.url.path})"
-            )
-            error = {"message": message, "type": "not_found_error", "code": 404}
-            return JSONResponse({"error": error}, status_code=404)
 
-        return not_here
+def _elsewhere(recording: Recording, prefix: str) -> Any:
+    """Another format's path: a 404 that names the path this recording is served at."""
+    from starlette.responses import JSONResponse  # deferred: the optional ``serve`` extra
+
+    right = f"{prefix}{recording.format.path}"
+
+    async def not_here(request: Request) -> Response:
+        message = (
+            f"this server replays a {recording.format.name} recording: POST {right} "
+            f"(not {request.url.path})"
+        )
+        error = {"message": message, "type": "not_found_error", "code": 404}
+        return JSONResponse({"error": error}, status_code=404)
+
+    return not_here
+
+
+def _models(recording: Recording) -> Any:
+    """``GET /models``: the recording's model."""
+    from starlette.responses import JSONResponse  # deferred: the optional ``serve`` extra
 
     async def models(request: Request) -> Response:
         summary = recording.format.summarize(recording.completion)
@@ -300,13 +316,7 @@ def recording_app(
         }
         return JSONResponse({"object": "list", "data": [entry]})
 
-    routes = []
-    for prefix in ("/v1", "/api/v1"):  # OpenAI's and Anthropic's path, and OpenRouter's
-        for fmt in FORMATS.values():
-            handler = answer if fmt is recording.format else elsewhere(prefix)
-            routes.append(Route(f"{prefix}{fmt.path}", handler, methods=["POST"]))
-        routes.append(Route(f"{prefix}/models", models, methods=["GET"]))
-    return Starlette(routes=routes)
+    return models
 
 
 def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
