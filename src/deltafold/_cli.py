@@ -238,17 +238,20 @@ def _add_stream(commands: _Commands) -> None:
 def _add_serve(commands: _Commands) -> None:
     serve = commands.add_parser(
         "serve",
-        help="serve a recording as an OpenAI-compatible endpoint on 127.0.0.1",
+        help="serve a recording (chat, Responses or Messages) as an endpoint on 127.0.0.1",
         description=(
             "Serve FILE (an SSE recording, chunks as JSON lines, or a completion JSON that is "
             "split into chunks) at POST /v1/chat/completions: SSE when the request has "
             '"stream": true, the assembled completion otherwise; GET /v1/models lists its '
-            "model. Prints the base URL, then serves until interrupted. Needs the serve extra."
+            "model. A Responses recording is served at POST /v1/responses and an Anthropic "
+            "Messages one at POST /v1/messages (the format is told from FILE). Prints the base "
+            "URL, then serves until interrupted. Needs the serve extra."
         ),
         epilog=EXAMPLES
         + "  deltafold serve --port 8001                 # the bundled demo recording\n"
         "  deltafold serve recording.sse --delay-ms 0\n"
-        "  deltafold serve completion.json --chunk-chars 1 --seed 7",
+        "  deltafold serve completion.json --chunk-chars 1 --seed 7\n"
+        "  deltafold serve anthropic.sse              # at POST /v1/messages",
     )
     serve.add_argument(
         "file", metavar="FILE", nargs="?",
