@@ -233,6 +233,8 @@ def _mixed_folder(folder: Path) -> dict[str, str]:
         (folder / files[name]).write_bytes(make())
     lines = [json.dumps({"body": b.decode()}) for b in (responses_body(), messages_body())]
     (folder / "more.jsonl").write_text("\n".join(lines) + "\n")
+    events = [e.data for e in deltafold.iter_sse([responses_body()]) if e.data]
+    (folder / "events.jsonl").write_text("\n".join(events) + "\n")  # one stream as JSON lines
     return files
 
 
@@ -264,7 +266,7 @@ def test_bulk_folds_a_mixed_folder_into_one_table(
     assert code == 0, err
     rows = pq.read_table(out).to_pylist()
     assert sorted(row["format"] for row in rows) == sorted(
-        ["chat", "messages", "messages", "responses", "responses"]
+        ["chat", "messages", "messages", "responses", "responses", "responses"]
     )
     for row in rows:
         want = _expected_row(row["format"])
