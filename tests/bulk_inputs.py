@@ -60,9 +60,9 @@ def stream_rows() -> list[tuple[str, bytes | None]]:
 
 
 def expected(body: Any) -> dict[str, Any]:
-    """What ``assemble`` gives for ``body``: the row's completion and error columns."""
+    """What ``assemble_any`` gives for ``body``: the row's completion and error columns."""
     try:
-        completion = deltafold.assemble(body)
+        completion = deltafold.assemble_any(body)
     except Exception as exc:
         partial = getattr(exc, "partial", None)
         return {

@@ -235,7 +235,7 @@ SANS_IO = (
     "_split", "_events", "_limits", "_exceptions", "_sentinel", "_redact", "_partial_json",
     "_timing",
     "_json_events", "_json_scalars", "_json_fold", "_typed", "_content_parts", "_bulkrow",
-    "_fast_structure", "_strict", "_format", "_chat_format", "_plural", "_lenient",
+    "_fast_structure", "_strict", "_format", "_chat_format", "_plural", "_lenient", "_formats",
     *(
         name for name in MODULES
         if name.startswith(("responses.", "messages."))
@@ -292,7 +292,7 @@ LAYERS = (
     ),
     (
         "_body", "_assemble", "_core", "_iterfold", "responses._assemble", "responses._iterfold",
-        "messages._assemble",
+        "messages._assemble", "_formats",
     ),
     (
         "_http", "_retry", "_endpoint", "_telemetry", "_stream", "_stream_sync",

@@ -50,6 +50,7 @@ from ._exceptions import (
     TransportError,
     WrongFormatError,
 )
+from ._formats import assemble_any, detect_format
 from ._iterfold import AsyncFold, Fold, afold, fold
 from ._limits import Limits
 from ._models import (
@@ -216,9 +217,11 @@ __all__ = [
     "aconnect_chat",
     "afold",
     "assemble",
+    "assemble_any",
     "assemble_sse",
     "connect_chat",
     "demo_recording",
+    "detect_format",
     "fold",
     "from_dict",
     "iter_sse",

@@ -15,6 +15,7 @@ from typing import Any
 
 from ._bulkrow import COLUMNS, fold_chunks, fold_stream, from_struct
 from ._exceptions import BulkError, install_hint
+from ._formats import AUTO, format_named
 
 __all__ = [
     "BULK_SCHEMA",
@@ -68,14 +69,17 @@ BULK_SCHEMA = pa.schema(
         ("reasoning_tokens", pa.int64()),
         ("cached_tokens", pa.int64()),
         ("cost", pa.float64()),
+        ("format", pa.string()),
     ]
 )
 """The output columns after the kept ones; stable: columns are only ever added at the end.
 
-``completion`` is the lossless completion as JSON text (``to_dict()``), or the
-error's ``.partial``, or null; the flat columns are read from it (first choice
-for role ... tool_calls); ``error_type`` is the exception's class name, null
-when the stream folded.
+``completion`` is the lossless result as JSON text (``to_dict()``: a chat
+completion, a Responses response or an Anthropic message), or the error's
+``.partial``, or null; the flat columns are the format's ``Summary`` of it (first
+choice for role ... tool_calls); ``error_type`` is the exception's class name, null
+when the stream folded; ``format`` is the wire format (``chat``, ``responses``,
+``messages``), null when none was told.
 """
 assert tuple(BULK_SCHEMA.names) == COLUMNS
 
@@ -102,6 +106,7 @@ def assemble_table(
     stream_id: str | None = None,
     order: str | None = None,
     keep: Sequence[str] = (),
+    format: str = AUTO,
 ) -> Any:
     """Fold every stream of ``table`` (a ``pyarrow.Table`` or ``RecordBatch``) into one row each.
 
@@ -110,20 +115,25 @@ def assemble_table(
     otherwise); ``keep`` names input columns to pass through (with
     ``stream_id``, their value on the stream's first chunk). A bad row never
     raises: it comes back with ``error_type`` set. A missing column raises :class:`BulkError`.
+    ``format`` is ``"auto"`` (each stream's wire format told from its first events) or
+    ``"chat"``, ``"responses"``, ``"messages"`` (another format's stream is then an
+    error row naming ``WrongFormatError``).
     A table of 0 rows gives 0 rows with the same schema as N rows.
     """
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
     if not isinstance(table, pa.Table):
         raise TypeError(f"assemble_table takes a pyarrow Table or RecordBatch, got {table!r:.80}")
+    if format != AUTO:
+        format_named(format)
     schema = output_schema(table.schema, stream_id=stream_id, keep=keep)
     if stream_id is None:
         name = column or "body"
         require_column(table.schema, name)
-        rows = [fold_stream(body) for body in table.column(name).to_pylist()]
+        rows = [fold_stream(body, format) for body in table.column(name).to_pylist()]
         kept = {key: table.column(key) for key in _kept(None, keep)}
     else:
-        rows, kept = _fold_grouped(table, column or "chunk", stream_id, order, keep)
+        rows, kept = _fold_grouped(table, column or "chunk", stream_id, order, keep, format)
     return _build(schema, kept, rows)
 
 
@@ -135,7 +145,7 @@ def require_column(schema: Any, name: str) -> None:
 
 
 def _fold_grouped(
-    table: Any, column: str, stream_id: str, order: str | None, keep: Sequence[str]
+    table: Any, column: str, stream_id: str, order: str | None, keep: Sequence[str], format: str
 ) -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
     """One row per stream id (nulls group together, as in SQL), in the order ids first appear."""
     require_column(table.schema, column)
@@ -153,7 +163,9 @@ def _fold_grouped(
     rows = []
     for indexes in groups.values():
         stream = [values[i] for i in indexes]
-        rows.append(fold_chunks([from_struct(c) for c in stream] if structured else stream))
+        rows.append(
+            fold_chunks([from_struct(c) for c in stream] if structured else stream, format)
+        )
     firsts = pa.array([indexes[0] for indexes in groups.values()], type=pa.int64())
     kept = {key: table.column(key).take(firsts) for key in _kept(stream_id, keep)}
     return rows, kept

@@ -16,7 +16,7 @@ from ._jsontext import JSONDecodeError, loads
 from ._limits import Limits, limit_error
 from ._sse import BOM, BOM_BYTES
 
-__all__ = ["JSON_ARRAY", "JSON_LINES", "JSON_OBJECT", "SSE", "Body", "Text"]
+__all__ = ["JSON_ARRAY", "JSON_LINES", "JSON_OBJECT", "SSE", "Body", "Text", "completion_of"]
 
 SSE = "sse"
 JSON_LINES = "json lines"
@@ -80,15 +80,7 @@ class Body:
         """The one object when it is a non-streamed completion (messages, not deltas)."""
         if self.form is not JSON_OBJECT:
             return None
-        data: dict[str, Any] = self.items[0]
-        if data.get("object") == "chat.completion":
-            return data
-        choices = data.get("choices")
-        if isinstance(choices, list) and any(
-            isinstance(c, dict) and "message" in c and "delta" not in c for c in choices
-        ):
-            return data
-        return None
+        return completion_of(self.items[0])
 
     def events(self) -> list[bytes]:
         """An SSE body cut into its events as recorded (comments too), each with its blank line.
@@ -98,6 +90,18 @@ class Body:
         text = self.text if isinstance(self.text, bytes) else self.text.encode()
         text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         return [block + b"\n\n" for block in text.split(b"\n\n") if block.strip(b"\n")]
+
+
+def completion_of(data: dict[str, Any]) -> dict[str, Any] | None:
+    """``data`` when it is a non-streamed chat completion (messages, not deltas), else None."""
+    if data.get("object") == "chat.completion":
+        return data
+    choices = data.get("choices")
+    if isinstance(choices, list) and any(
+        isinstance(c, dict) and "message" in c and "delta" not in c for c in choices
+    ):
+        return data
+    return None
 
 
 def _array(text: bytes | str) -> list[Any]:

@@ -77,7 +77,7 @@ def _fold(table: Any, options: BulkOptions) -> Any:
     """One batch in a worker: the engine-independent rule."""
     return assemble_table(
         table, column=options.body, stream_id=options.stream_id, order=options.order,
-        keep=options.keep,
+        keep=options.keep, format=options.format,
     )
 
 

@@ -21,14 +21,16 @@ __all__ = ["add_bulk", "run_bulk"]
 _PROGRESS_HINT = f"the progress bar needs tqdm: {install_hint('arrow')}"
 
 
-def add_bulk(commands: Any, positive_int: Any) -> None:
-    """Register ``bulk`` on the subcommands of ``deltafold``."""
+def add_bulk(commands: Any, positive_int: Any, add_format_option: Any) -> None:
+    """Register ``bulk`` on the subcommands of ``deltafold`` (with the CLI's shared options)."""
     bulk = commands.add_parser(
         "bulk",
         help="fold files of recorded streams (.parquet/.jsonl/.sse) into a Parquet table",
         description=(
             "Fold every stream in INPUT (files, globs or folders of .parquet, .jsonl and .sse) "
-            "into OUTPUT, one row per stream: the completion as JSON, flat columns, and "
+            "into OUTPUT, one row per stream: the result as JSON (a chat completion, a "
+            "Responses response or an Anthropic message: each stream's wire format is told "
+            "from its first events, or named with --format), its format, flat columns, and "
             "error_type/error_message for a stream that failed. Bad rows are counted and "
             "written; the exit code is 1 only when the job cannot run. Needs the arrow extra "
             "(and the ray extra for --engine ray)."
@@ -36,7 +38,8 @@ def add_bulk(commands: Any, positive_int: Any) -> None:
         epilog="examples:\n"
         "  deltafold bulk logs/ -o completions.parquet --keep request_id\n"
         "  deltafold bulk chunks.parquet -o completions.parquet --stream-id request_id "
-        "--order seq",
+        "--order seq\n"
+        "  deltafold bulk anthropic-logs/ -o messages.parquet --format messages",
     )
     bulk.add_argument("inputs", metavar="INPUT", nargs="+", help="files, globs or folders")
     bulk.add_argument(
@@ -53,6 +56,9 @@ def add_bulk(commands: Any, positive_int: Any) -> None:
         "--keep", action="append", default=[], metavar="COLUMN",
         help="an input column to pass through (repeat, or comma-separated); "
         '"path" names the file of an .sse input',
+    )
+    add_format_option(
+        bulk, "the streams' wire format (with one named, another format's stream is an error row)"
     )
     bulk.add_argument("--engine", choices=["local", "ray"], default="local", help="default local")
     bulk.add_argument(
@@ -103,7 +109,10 @@ def _run(args: argparse.Namespace) -> int:
     from ._bulk import BulkOptions, assemble_files
 
     keep = tuple(name for item in args.keep for name in item.split(",") if name)
-    options = BulkOptions(column=args.column, stream_id=args.stream_id, order=args.order, keep=keep)
+    options = BulkOptions(
+        column=args.column, stream_id=args.stream_id, order=args.order, keep=keep,
+        format=args.format,
+    )
     progress = _Progress()
     try:
         if args.engine == "ray":

@@ -18,6 +18,7 @@ from ._arrow import assemble_table, pa
 from ._bulk import BulkSummary, Output, check_output
 from ._bulk_read import BulkOptions, find_inputs, input_kind, input_schema, job_schema, read_data
 from ._exceptions import BulkError, install_hint
+from ._formats import AUTO
 
 __all__ = [
     "RayExtraMissing", "assemble_dataset", "ray_assemble_files", "read_dataset", "require_ray",
@@ -46,6 +47,7 @@ def assemble_dataset(
     stream_id: str | None = None,
     order: str | None = None,
     keep: Sequence[str] = (),
+    format: str = AUTO,
 ) -> Any:
     """A ``ray.data.Dataset`` of completions, one row per stream (``assemble_table``'s columns).
 
@@ -54,7 +56,8 @@ def assemble_dataset(
     """
     require_ray()
     fold = functools.partial(
-        assemble_table, column=column, stream_id=stream_id, order=order, keep=tuple(keep)
+        assemble_table, column=column, stream_id=stream_id, order=order, keep=tuple(keep),
+        format=format,
     )
     if stream_id is None:
         return dataset.map_batches(fold, batch_format="pyarrow")
@@ -124,7 +127,7 @@ def ray_assemble_files(
         if dataset is not None:
             result = assemble_dataset(
                 dataset, column=options.body, stream_id=options.stream_id,
-                order=options.order, keep=options.keep,
+                order=options.order, keep=options.keep, format=options.format,
             )
             try:
                 for table in result.iter_batches(batch_format="pyarrow", batch_size=None):

@@ -5,11 +5,11 @@ What a file holds decides its rows, never the engine that reads it:
 - A ``.parquet`` file: its rows, the needed columns with the file's own types.
 - An ``.sse`` file: one stream (``path`` and the body).
 - A ``.jsonl`` file: rows, one JSON object a line; or one stream, when its first
-  line is a chunk rather than a row. JSON lines carry no schema, so the types are
-  fixed by rule, not read from the values: the body or chunk is binary (a JSON
-  value as its JSON text) and the stream id and kept columns are strings (a JSON
-  string as itself, any other value as its JSON text). A column that no row has
-  is an error, as it is in Parquet.
+  line is a chunk or event (of any wire format) rather than a row. JSON lines carry
+  no schema, so the types are fixed by rule, not read from the values: the body or
+  chunk is binary (a JSON value as its JSON text) and the stream id and kept
+  columns are strings (a JSON string as itself, any other value as its JSON text).
+  A column that no row has is an error, as it is in Parquet.
 - A file that is gzip (by its first bytes; ``.sse.gz`` and ``.jsonl.gz`` are found in
   folders) reads as the file it holds.
 
@@ -35,6 +35,8 @@ import attrs
 from ._arrow import output_schema, pa, require_column
 from ._bulk_hints import SNIFF_ROWS, chunk_rows_hint
 from ._exceptions import BulkError
+from ._format import format_of
+from ._formats import AUTO
 from ._gunzip import body_limit, gunzip, open_binary, read_bytes
 from ._jsontext import JSONDecodeError, dumps, loads
 
@@ -62,6 +64,8 @@ class BulkOptions:
     stream_id: str | None = None
     order: str | None = None
     keep: tuple[str, ...] = ()
+    format: str = AUTO
+    """The streams' wire format: ``auto`` (each told from its first events) or a name."""
 
     @property
     def body(self) -> str:
@@ -290,7 +294,7 @@ def _is_recording(line: bytes, options: BulkOptions) -> bool:
         options.stream_id is None
         and isinstance(first, dict)
         and options.body not in first
-        and "choices" in first
+        and format_of(first) is not None  # a chunk or event of any wire format
     )
 
 

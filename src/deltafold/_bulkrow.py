@@ -1,8 +1,9 @@
 """One output row of bulk assembly: a stream in, ``assemble``'s answer out as flat values.
 
 The rule every engine shares (Arrow batches, the local process pool, Ray, DuckDB):
-a stream's row is exactly what :func:`assemble` gives for it with default options,
-the completion or the error it raises. An error never escapes: its class name and
+a stream's row is exactly what :func:`~deltafold.assemble_any` gives for it with
+default options (the format told from the stream, or named), the result or the error
+it raises, flattened by the format's own ``Summary``. An error never escapes: its class name and
 message fill ``error_type`` / ``error_message``, and the completion columns hold
 its ``.partial`` (or null). Pure Python, no Arrow: the columns are built elsewhere.
 
@@ -18,10 +19,12 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ._assemble import assemble
+from ._chat_format import CHAT
 from ._convert import to_dict
+from ._exceptions import EmptyStreamError
+from ._format import Summary, WireFormat
+from ._formats import ASSEMBLE, AUTO, FORMATS, name_the_formats, sniff
 from ._jsontext import dumps
-from ._models import ChatCompletion
 
 __all__ = ["COLUMNS", "fold_chunks", "fold_stream", "from_struct", "row_of"]
 
@@ -46,59 +49,75 @@ COLUMNS = (
     "reasoning_tokens",
     "cached_tokens",
     "cost",
+    "format",
 )
 """The output columns, in order (their Arrow types: ``_arrow.BULK_SCHEMA``)."""
 
-_NONE_ROW: tuple[Any, ...] = (None,) * (len(COLUMNS) - 3)
+_NONE_ROW: tuple[Any, ...] = (None,) * (len(COLUMNS) - 4)
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def fold_stream(body: Any) -> tuple[Any, ...]:
-    """The row for one recorded body (bytes or text; anything else is assemble's TypeError)."""
+def fold_stream(body: Any, format: str = AUTO) -> tuple[Any, ...]:
+    """The row for one recorded body (bytes or text; anything else is assemble's TypeError).
+
+    ``format`` is ``"auto"`` (told from the stream's first events, as
+    :func:`~deltafold.assemble_any` tells it) or a format's name.
+    """
+    name = None if format == AUTO else format
     try:
-        completion = assemble(body)
+        if name is None:
+            name, body = sniff(body)
+        result = ASSEMBLE[name or "chat"](body)
     except Exception as exc:  # a bad row never fails the batch: it becomes an error row
-        return row_of(getattr(exc, "partial", None), exc)
-    return row_of(completion, None)
+        if name is None and isinstance(exc, EmptyStreamError):
+            exc = name_the_formats(exc)
+        partial = getattr(exc, "partial", None)
+        fmt = FORMATS[name] if name is not None else CHAT if partial is not None else None
+        return row_of(fmt, partial, exc)
+    return row_of(FORMATS[name or "chat"], result, None)
 
 
-def fold_chunks(chunks: Sequence[Any]) -> tuple[Any, ...]:
-    """The row for one stream given as its chunks in order (JSON text, bytes or dicts)."""
-    return fold_stream(list(chunks))
+def fold_chunks(chunks: Sequence[Any], format: str = AUTO) -> tuple[Any, ...]:
+    """The row for one stream given as its events in order (JSON text, bytes or dicts)."""
+    return fold_stream(list(chunks), format)
 
 
-def row_of(completion: ChatCompletion | None, error: BaseException | None) -> tuple[Any, ...]:
-    """The flat values of ``completion`` (null when None) and of ``error``, in ``COLUMNS`` order."""
+def row_of(
+    fmt: WireFormat[Any, Any] | None, result: Any, error: BaseException | None
+) -> tuple[Any, ...]:
+    """The flat values of ``result`` (null when None) and of ``error``, in ``COLUMNS`` order.
+
+    The flat columns are the format's :class:`Summary` of the result, so every format
+    fills them by its own rule; ``format`` names it (null when no format was told).
+    """
     error_type = None if error is None else type(error).__name__
     error_message = None if error is None else _text(str(error))
-    if completion is None:
-        return (None, error_type, error_message, *_NONE_ROW)
-    usage = completion.usage
-    first = completion.choices[0] if completion.choices else None
-    message = first.message if first is not None else None
-    details = usage.completion_tokens_details if usage is not None else None
-    prompt = usage.prompt_tokens_details if usage is not None else None
+    name = None if fmt is None else fmt.name
+    if result is None or fmt is None:
+        return (None, error_type, error_message, *_NONE_ROW, name)
+    summary: Summary = fmt.summarize(result)
     return (
-        dumps(to_dict(completion)).decode(),
+        dumps(to_dict(result)).decode(),
         error_type,
         error_message,
-        _text(completion.id),
-        _text(completion.model),
-        _text(completion.provider),
-        _int64(completion.created),
-        len(completion.choices),
-        _text(message.role) if message is not None else None,
-        _text(message.content) if message is not None else None,
-        _text(message.refusal) if message is not None else None,
-        _text(message.reasoning) if message is not None else None,
-        _text(first.finish_reason) if first is not None else None,
-        None if message is None else _tool_calls(message.tool_calls),
-        _int64(usage.prompt_tokens) if usage is not None else None,
-        _int64(usage.completion_tokens) if usage is not None else None,
-        _int64(usage.total_tokens) if usage is not None else None,
-        _int64(details.reasoning_tokens) if details is not None else None,
-        _int64(prompt.cached_tokens) if prompt is not None else None,
-        usage.cost if usage is not None else None,
+        _text(summary.id),
+        _text(summary.model),
+        _text(summary.provider),
+        _int64(summary.created),
+        summary.n_choices,
+        _text(summary.role),
+        _text(summary.content),
+        _text(summary.refusal),
+        _text(summary.reasoning),
+        _text(summary.finish_reason),
+        None if summary.tool_calls is None else _tool_calls(summary.tool_calls),
+        _int64(summary.input_tokens),
+        _int64(summary.output_tokens),
+        _int64(summary.total_tokens),
+        _int64(summary.reasoning_tokens),
+        _int64(summary.cached_tokens),
+        summary.cost,
+        name,
     )
 
 
@@ -114,15 +133,22 @@ def _int64(value: int | None) -> int | None:
     return value if value is None or -(2**63) <= value < 2**63 else None
 
 
-def _tool_calls(calls: Iterable[Any]) -> list[dict[str, str | None]]:
+def _tool_calls(calls: Iterable[dict[str, Any]]) -> list[dict[str, str | None]]:
+    """Each call's id, name and arguments as text (a Messages tool's ``input`` as JSON)."""
     return [
         {
-            "id": _text(call.id),
-            "name": _text(call.function.name),
-            "arguments": _text(call.function.arguments),
+            "id": _text(call["id"]),
+            "name": _text(call["name"]),
+            "arguments": _arguments(call["arguments"]),
         }
         for call in calls
     ]
+
+
+def _arguments(value: Any) -> str | None:
+    if value is None or value.__class__ is str:
+        return _text(value)
+    return _text(dumps(value).decode())
 
 
 def from_struct(value: Any) -> Any:

@@ -21,8 +21,7 @@ import anyio
 import attrs
 
 from . import __version__
-from ._accumulator import Accumulator
-from ._assemble import fold_body
+from ._assemble import feed_whole
 from ._bulk_cli import add_bulk
 from ._client import Client
 from ._convert import to_dict
@@ -30,6 +29,7 @@ from ._demo import demo_recording
 from ._endpoint import COMMAND_LINE, OPENAI_URL, OPENROUTER_URL, resolve_endpoint
 from ._events import Event
 from ._exceptions import DeltafoldError, EmptyStreamError, EndpointError
+from ._formats import AUTO, FORMATS, format_named, name_the_formats, sniff, strict_default
 from ._gunzip import gunzip
 from ._jsontext import OPT_INDENT_2, dumps
 from ._live import LivePrinter, use_color
@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_assemble(commands)
     _add_stream(commands)
     _add_serve(commands)
-    add_bulk(commands, _positive_int)
+    add_bulk(commands, _positive_int, add_format_option)
     for command in commands.choices.values():
         command.formatter_class = _HelpFormatter
     return parser
@@ -142,19 +142,24 @@ def _add_demo(commands: _Commands) -> None:
 def _add_assemble(commands: _Commands) -> None:
     assemble = commands.add_parser(
         "assemble",
-        help="fold a recorded stream (SSE, JSON lines, a JSON array) into a completion",
+        help="fold a recorded stream (chat, Responses or Messages) into its result",
         description=(
-            "Read a recorded stream and print the completion as JSON. FILE may hold an SSE "
-            "body as it came over the wire, chunks as JSON lines, a JSON array of chunks, or a "
-            "non-streamed completion (one JSON object); the form is detected, and gzip is "
-            "read too. On an error print one line naming the event to stderr and exit with 1."
+            "Read a recorded stream and print its result as JSON: a chat completion, a "
+            "Responses API response or an Anthropic message. FILE may hold an SSE body as it "
+            "came over the wire, chunks (events) as JSON lines, a JSON array of chunks, or a "
+            "non-streamed completion or result (one JSON object); the form and the wire format "
+            "are detected "
+            "(a Responses or Messages stream is named on stderr), and gzip is read too. On an "
+            "error print one line naming the event to stderr and exit with 1."
         ),
         epilog=EXAMPLES
         + "  deltafold assemble recording.sse > completion.json\n"
         "  deltafold assemble chunks.jsonl --events | head\n"
+        "  deltafold assemble anthropic.sse --format messages\n"
         "  curl -sN https://example.com/recording.sse | deltafold assemble -",
     )
     assemble.add_argument("file", metavar="FILE", help="the recording, or - for stdin")
+    add_format_option(assemble, "the wire format of FILE")
     assemble.add_argument(
         "--events",
         action="store_true",
@@ -166,9 +171,20 @@ def _add_assemble(commands: _Commands) -> None:
         help="on an error, still print the completion folded so far to stdout",
     )
     assemble.add_argument(
-        "--strict", action="store_true", help="fail when a choice has no finish_reason"
+        "--strict", action="store_true",
+        help="chat: fail when a choice has no finish_reason (Responses and Messages streams "
+        "always fail without their terminal event)",
     )
     assemble.set_defaults(run=_run_assemble)
+
+
+def add_format_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--format auto|chat|responses|messages``, for every command that reads recordings."""
+    parser.add_argument(
+        "--format", choices=[AUTO, *FORMATS], default=AUTO,
+        help=f"{what}: auto (default: told from the first events of each stream), or one of "
+        "them",
+    )
 
 
 def _add_stream(commands: _Commands) -> None:
@@ -222,17 +238,20 @@ def _add_stream(commands: _Commands) -> None:
 def _add_serve(commands: _Commands) -> None:
     serve = commands.add_parser(
         "serve",
-        help="serve a recording as an OpenAI-compatible endpoint on 127.0.0.1",
+        help="serve a recording (chat, Responses or Messages) as an endpoint on 127.0.0.1",
         description=(
             "Serve FILE (an SSE recording, chunks as JSON lines, or a completion JSON that is "
             "split into chunks) at POST /v1/chat/completions: SSE when the request has "
             '"stream": true, the assembled completion otherwise; GET /v1/models lists its '
-            "model. Prints the base URL, then serves until interrupted. Needs the serve extra."
+            "model. A Responses recording is served at POST /v1/responses and an Anthropic "
+            "Messages one at POST /v1/messages (the format is told from FILE). Prints the base "
+            "URL, then serves until interrupted. Needs the serve extra."
         ),
         epilog=EXAMPLES
         + "  deltafold serve --port 8001                 # the bundled demo recording\n"
         "  deltafold serve recording.sse --delay-ms 0\n"
-        "  deltafold serve completion.json --chunk-chars 1 --seed 7",
+        "  deltafold serve completion.json --chunk-chars 1 --seed 7\n"
+        "  deltafold serve anthropic.sse              # at POST /v1/messages",
     )
     serve.add_argument(
         "file", metavar="FILE", nargs="?",
@@ -270,8 +289,9 @@ def _dump(value: Any) -> str:
     return dumps(value, option=OPT_INDENT_2).decode()
 
 
-def _print_completion(completion: ChatCompletion) -> None:
-    sys.stdout.write(_dump(to_dict(completion)) + "\n")
+def _print_completion(result: Any) -> None:
+    """A result of any format (or a partial one) as indented JSON."""
+    sys.stdout.write(_dump(to_dict(result)) + "\n")
     sys.stdout.flush()
 
 
@@ -381,7 +401,18 @@ def _one_line(message: str) -> str:
 
 def _run_assemble(args: argparse.Namespace) -> int:
     body = _read_input(args.file)
-    acc = Accumulator()
+    name = "-" if args.file == "-" else args.file
+    found = args.format
+    if found == AUTO:
+        try:
+            found, body = sniff(body)
+        except DeltafoldError as exc:  # a body the sniffer cannot read (too big, bad JSON)
+            print(f"{_PROG} assemble: {name}: {_one_line(str(exc))}", file=sys.stderr)
+            return 1
+        if found not in (None, "chat"):
+            print(f"{_PROG} assemble: {name}: a {found} stream", file=sys.stderr)
+    fmt = format_named(found or "chat")
+    acc = fmt.new_fold(None, False)
 
     def fold(chunk: Any) -> None:
         events = acc.feed(chunk)
@@ -389,22 +420,23 @@ def _run_assemble(args: argparse.Namespace) -> int:
             _write_events(events)
 
     try:
-        fold_body(body, fold, limits=acc.limits, accumulator=acc)
+        feed_whole(body, fold, acc)
         if args.events:
             _write_events(acc.close())
-        completion = acc.result(strict=args.strict)
+        result = acc.result(strict=args.strict or strict_default(fmt.name))
     except DeltafoldError as exc:
         sys.stdout.flush()
+        if found is None and isinstance(exc, EmptyStreamError):
+            exc = name_the_formats(exc)
         message = _one_line(str(exc))
         if not isinstance(exc, EmptyStreamError) and not re.search(r"\bevents? \d+", message):
             message = f"event {acc.chunks_folded}: {message}"
-        name = "-" if args.file == "-" else args.file
         print(f"{_PROG} assemble: {name}: {message}", file=sys.stderr)
         if args.partial:
             _print_completion(exc.partial or acc.snapshot())
         return 1
     if not args.events:
-        _print_completion(completion)
+        _print_completion(result)
     return 0
 
 
@@ -479,8 +511,11 @@ def _run_serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     url = base_url(sock)
-    print(f"Replaying {name} ({recording.model}, {plural(len(recording.events), 'event')})")
-    print(f"Listening on {url}  (POST {url}/chat/completions, GET {url}/models)", flush=True)
+    kind = "" if recording.format.name == "chat" else f"a {recording.format.name} stream, "
+    events = plural(len(recording.events), "event")
+    print(f"Replaying {name} ({kind}{recording.model}, {events})")
+    post = f"{url}{recording.format.path}"
+    print(f"Listening on {url}  (POST {post}, GET {url}/models)", flush=True)
     try:
         make_server(app).run(sockets=[sock])
     finally:

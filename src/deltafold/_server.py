@@ -1,9 +1,12 @@
-"""A replay server: an OpenAI-compatible endpoint that plays back one recording.
+"""A replay server: an OpenAI- (or Anthropic-) compatible endpoint that plays back one recording.
 
 It lets the official clients, the demo and the tests talk to a real HTTP
 server without a key or the network: ``POST /v1/chat/completions`` streams
-the recording (or answers with its assembled completion when ``stream`` is
-false) and ``GET /v1/models`` lists the recording's model.
+a chat recording (or answers with its assembled completion when ``stream`` is
+false), ``POST /v1/responses`` a Responses recording, ``POST /v1/messages`` an
+Anthropic Messages one (the format is told from the recording, as ``assemble_any``
+tells it; a request to another format's path gets a 404 naming the right one),
+and ``GET /v1/models`` lists the recording's model.
 
 starlette and uvicorn are the optional ``serve`` extra, imported only here
 and only when a server is built, so ``import deltafold`` never needs them.
@@ -24,14 +27,21 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 import orjson
 
-from ._assemble import assemble, assemble_sse, fold_body
-from ._body import SSE, Body
+from ._assemble import assemble, fold_body, fold_whole_sse
+from ._body import JSON_OBJECT, SSE, Body, completion_of
+from ._chat_format import CHAT
 from ._convert import to_dict
 from ._decode import decode_chunk
 from ._exceptions import EmptyStreamError, StreamError, install_hint
+from ._format import WireFormat, format_of
+from ._formats import FORMATS, sniff
 from ._limits import Limits
 from ._models import ChatCompletion
 from ._split import Style, split, to_sse
+from .messages import _unfold as messages_unfold
+from .messages._models import Message
+from .responses import _unfold as responses_unfold
+from .responses._models import Response as ResponsesResponse
 
 if TYPE_CHECKING:
     import uvicorn
@@ -71,29 +81,37 @@ def require_serve() -> None:
 
 
 class Recording:
-    """One stream to replay: its SSE events as bytes, and the completion they fold to.
+    """One stream to replay: its SSE events as bytes, its wire format, and the result they fold to.
 
-    A recording whose stream reports an error keeps the partial completion
-    and the error, so ``stream: false`` can answer with that error.
+    ``completion`` is the folded result: a ``ChatCompletion``, a ``Response`` or a
+    ``Message`` (the name is chat's, kept). A recording whose stream reports an error
+    keeps the partial result and the error, so ``stream: false`` can answer with that error.
     """
 
-    def __init__(self, events: Sequence[bytes]) -> None:
+    def __init__(self, events: Sequence[bytes], fmt: WireFormat[Any, Any] = CHAT) -> None:
         self.events = list(events)
+        self.format = fmt
         self.error: StreamError | None = None
+        self.completion: Any
         try:
-            self.completion = assemble_sse(b"".join(self.events))
+            self.completion = fold_whole_sse(fmt, b"".join(self.events))
         except StreamError as exc:
             self.error = exc
-            self.completion = exc.partial or ChatCompletion()
+            self.completion = exc.partial or fmt.result()
 
     @property
     def model(self) -> str:
         """The model the recording claims; a placeholder when it names none."""
-        return self.completion.model or "deltafold-replay"
+        return self.format.summarize(self.completion).model or "deltafold-replay"
 
 
-Source = str | os.PathLike[str] | bytes | ChatCompletion | dict[str, Any] | list[Any]
-"""What can be replayed: a file, a body, a completion (typed or wire dict), a list of chunks."""
+Source = (
+    str | os.PathLike[str] | bytes | ChatCompletion | ResponsesResponse | Message | dict[str, Any]
+    | list[Any]
+)
+"""What can be replayed: a file, a body, a result (typed or wire dict), a list of events."""
+_UNFOLD: dict[str, Any] = {"responses": responses_unfold, "messages": messages_unfold}
+"""The unfold (``split``, ``to_sse``) of each format but chat (``_split``, with its styles)."""
 
 
 def load_recording(
@@ -103,56 +121,82 @@ def load_recording(
     seed: int | None = None,
     style: Style = "openrouter",
 ) -> Recording:
-    """A recording from a file path, a body or a completion (detected).
+    """A recording from a file path, a body or a result (detected), of any wire format.
 
     Bodies may be an SSE recording (played back as recorded, comments
-    included), chunks as JSON lines or a JSON array, or a completion JSON,
-    which is split into chunks with ``chunk_chars``, ``seed`` and ``style``;
-    the format is told, and a JSON body read, exactly as :func:`assemble` does.
-    A list is taken as chunks, a dict as a completion in wire form.
+    included), events as JSON lines or a JSON array, or a result JSON (a chat
+    completion, a Responses response, an Anthropic message), which is split into
+    events with ``chunk_chars`` and ``seed`` (and for chat ``style``); the wire format
+    is told as :func:`~deltafold.assemble_any` tells it, and a JSON body read exactly as
+    :func:`assemble` reads it. A list is taken as events, a dict as a result in wire form.
     Raises :class:`DeltafoldError` (or ``OSError``) for input that is none of
-    these, and :class:`EmptyStreamError` for one that holds no chunk.
+    these, and :class:`EmptyStreamError` for one that holds no event.
     """
     if isinstance(source, dict):
-        source = ChatCompletion.from_dict(source)
-    if isinstance(source, ChatCompletion):
-        return _from_completion(source, chunk_chars, seed, style)
+        source = _result_of(source)
+    if isinstance(source, (ChatCompletion, ResponsesResponse, Message)):
+        return _from_result(source, chunk_chars, seed, style)
     if isinstance(source, list):
-        return _chunks_recording(source, source)
+        return _events_recording(sniff(source)[0], source, source)
     raw = source if isinstance(source, bytes) else Path(source).read_bytes()
     body = Body(raw, _LIMITS)
     if body.form is SSE:
-        return Recording(body.events())
-    completion = body.completion()
-    if completion is not None:
-        return _from_completion(ChatCompletion.from_dict(completion), chunk_chars, seed, style)
-    chunks: list[Any] = []
-    fold_body(body, lambda chunk: chunks.append(decode_chunk(chunk, len(chunks))), limits=_LIMITS)
-    return _chunks_recording(chunks, body.text)
+        found, _ = sniff(body.text)
+        return Recording(body.events(), FORMATS[found or "chat"])
+    if body.form is JSON_OBJECT and _is_result(body.items[0]):
+        return _from_result(_result_of(body.items[0]), chunk_chars, seed, style)
+    events: list[Any] = []
+    fold_body(body, lambda item: events.append(decode_chunk(item, len(events))), limits=_LIMITS)
+    return _events_recording(sniff(events)[0], events, body.text)
 
 
-def _chunks_recording(chunks: Any, given: Any) -> Recording:
-    """A recording of chunks; input with none is refused as ``assemble`` describes it.
+def _is_result(data: dict[str, Any]) -> bool:
+    """A whole result, not one event: a completion, a response object, a message object."""
+    return (
+        completion_of(data) is not None or data.get("object") == "response"
+        or data.get("type") == "message"
+    )
+
+
+def _result_of(data: dict[str, Any]) -> ChatCompletion | ResponsesResponse | Message:
+    """A result in wire form, typed by the format it says it is (chat when it says none)."""
+    found = format_of(data) or "chat"
+    result: ChatCompletion | ResponsesResponse | Message = FORMATS[found].result.from_dict(data)
+    return result
+
+
+def _events_recording(found: str | None, events: list[Any], given: Any) -> Recording:
+    """A recording of decoded events; input with none is refused as ``assemble`` describes it.
 
     The SSE framed from no chunk holds only ``[DONE]``, which is not what was given.
     """
+    if found in _UNFOLD:
+        return Recording(list(_UNFOLD[found].to_sse(events)), FORMATS[found])
     try:
-        return Recording(list(to_sse(chunks)))
+        return Recording(list(to_sse(events)))
     except EmptyStreamError:
         assemble(given)
         raise
 
 
-def _from_completion(
-    completion: ChatCompletion, chunk_chars: int, seed: int | None, style: Style
+def _from_result(
+    result: ChatCompletion | ResponsesResponse | Message,
+    chunk_chars: int,
+    seed: int | None,
+    style: Style,
 ) -> Recording:
-    chunks = split(completion, chunk_chars=chunk_chars, seed=seed, style=style)
-    comments = 8 if style == "openrouter" else None
-    return Recording(list(to_sse(chunks, comments_every=comments)))
+    if isinstance(result, ChatCompletion):
+        chunks = split(result, chunk_chars=chunk_chars, seed=seed, style=style)
+        comments = 8 if style == "openrouter" else None
+        return Recording(list(to_sse(chunks, comments_every=comments)))
+    found = "responses" if isinstance(result, ResponsesResponse) else "messages"
+    unfold = _UNFOLD[found]
+    events = unfold.split(result, chunk_chars=chunk_chars, seed=seed)
+    return Recording(list(unfold.to_sse(events)), FORMATS[found])
 
 
 def replay_app(
-    source: str | os.PathLike[str] | bytes | ChatCompletion | dict[str, Any] | list[Any],
+    source: Source,
     *,
     delay_ms: float = 0.0,
     chunk_chars: int = 4,
@@ -209,7 +253,7 @@ def recording_app(
         error = {"message": message, "type": "invalid_request_error", "code": 400}
         return JSONResponse({"error": error}, status_code=400)
 
-    async def chat_completions(request: Request) -> Response:
+    async def answer(request: Request) -> Response:
         try:
             body = orjson.loads(await request.body())
         except orjson.JSONDecodeError:
@@ -226,26 +270,53 @@ def recording_app(
             error = recording.error
             status = error.code if isinstance(error.code, int) and 400 <= error.code < 600 else 502
             return JSONResponse({"error": error.error}, status_code=status)
-        answer = to_dict(recording.completion)
-        # OpenAI and OpenRouter always send it, null or not; OpenRouter's SDK requires the key.
-        answer.setdefault("system_fingerprint", None)
-        return JSONResponse(answer)
+        result = to_dict(recording.completion)
+        if recording.format is CHAT:
+            # OpenAI and OpenRouter always send it, null or not; OpenRouter's SDK requires the key.
+            result.setdefault("system_fingerprint", None)
+        return JSONResponse(result)
+
+    routes = []
+    for prefix in ("/v1", "/api/v1"):  # OpenAI's and Anthropic's path, and OpenRouter's
+        for fmt in FORMATS.values():
+            handler = answer if fmt is recording.format else _elsewhere(recording, prefix)
+            routes.append(Route(f"{prefix}{fmt.path}", handler, methods=["POST"]))
+        routes.append(Route(f"{prefix}/models", _models(recording), methods=["GET"]))
+    return Starlette(routes=routes)
+
+
+def _elsewhere(recording: Recording, prefix: str) -> Any:
+    """Another format's path: a 404 that names the path this recording is served at."""
+    from starlette.responses import JSONResponse  # deferred: the optional ``serve`` extra
+
+    right = f"{prefix}{recording.format.path}"
+
+    async def not_here(request: Request) -> Response:
+        message = (
+            f"this server replays a {recording.format.name} recording: POST {right} "
+            f"(not {request.url.path})"
+        )
+        error = {"message": message, "type": "not_found_error", "code": 404}
+        return JSONResponse({"error": error}, status_code=404)
+
+    return not_here
+
+
+def _models(recording: Recording) -> Any:
+    """``GET /models``: the recording's model."""
+    from starlette.responses import JSONResponse  # deferred: the optional ``serve`` extra
 
     async def models(request: Request) -> Response:
-        completion = recording.completion
+        summary = recording.format.summarize(recording.completion)
         entry = {
             "id": recording.model,
             "object": "model",
-            "created": completion.created,
-            "owned_by": completion.provider or "deltafold",
+            "created": summary.created,
+            "owned_by": summary.provider or "deltafold",
         }
         return JSONResponse({"object": "list", "data": [entry]})
 
-    routes = []
-    for prefix in ("/v1", "/api/v1"):  # OpenAI's path and OpenRouter's
-        routes.append(Route(f"{prefix}/chat/completions", chat_completions, methods=["POST"]))
-        routes.append(Route(f"{prefix}/models", models, methods=["GET"]))
-    return Starlette(routes=routes)
+    return models
 
 
 def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
@@ -286,7 +357,7 @@ def make_server(app: Any) -> uvicorn.Server:
 
 @contextlib.contextmanager
 def replay_server(
-    source: str | os.PathLike[str] | bytes | ChatCompletion | dict[str, Any] | list[Any],
+    source: Source,
     *,
     delay_ms: float = 0.0,
     host: str = "127.0.0.1",
