@@ -185,6 +185,22 @@ def _named_payloads(window: bytes) -> list[bytes]:
     return [line for line in lines if line[:6] == b"data: "]
 
 
+def _event_windows(body: bytes, size: int = 1 << 18) -> Iterator[bytes]:
+    """``body`` in windows of about ``size`` bytes, each cut after a blank line; an event
+    longer than a window (a final ``response.completed`` repeats all the text) whole."""
+    start, total = 0, len(body)
+    while total - start > size:
+        cut = body.rfind(b"\n\n", start, start + size)
+        if cut < 0:
+            cut = body.find(b"\n\n", start + size)
+            if cut < 0:
+                break
+        yield body[start : cut + 2]
+        start = cut + 2
+    if start < total:
+        yield body[start:]
+
+
 def floor_named(body: bytes) -> int:
     """The floor of a named-event body (``event:`` + ``data:`` lines, as the Responses
     API sends them): each window split once on line ends, the data lines' ``data: ``
@@ -193,7 +209,7 @@ def floor_named(body: bytes) -> int:
     """
     loads = orjson.loads
     count = 0
-    for window in iter_windows(body):
+    for window in _event_windows(body):
         for line in _named_payloads(window):
             loads(line[6:])
             count += 1
@@ -203,7 +219,7 @@ def floor_named(body: bytes) -> int:
 def iter_named(body: bytes) -> Iterator[dict[str, Any]]:
     """:func:`floor_named` as a generator of the decoded events: what a peer is fed."""
     loads = orjson.loads
-    for window in iter_windows(body):
+    for window in _event_windows(body):
         for line in _named_payloads(window):
             yield loads(line[6:])
 
