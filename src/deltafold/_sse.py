@@ -331,12 +331,10 @@ class SSEDecoder:
                         events += [_message(d.decode("utf-8", "replace"), last_id) for d in datas]
                     self._check_tail()
                     return
-            elif self._plain and fast.startswith(b"event: "):
-                named = _named_run(fast)
-                if named is not None:
-                    events += named
-                    self._check_tail()
-                    return
+            elif self._plain and (named := _named_run(fast)) is not None:
+                events += named
+                self._check_tail()
+                return
 
         parts = region.split(b"\n\n")
         tail = parts.pop()
@@ -449,6 +447,8 @@ def _named_run(region: bytes) -> list[bytes] | None:
     ``data: `` and none of them after a blank line, they are the second line of each event;
     with the first line and ``n - 1`` others starting ``event: ``, those are the first.
     """
+    if not region.startswith(b"event: "):
+        return None
     lines = region.split(b"\n")
     datas = lines[1::3]
     n = len(datas)
