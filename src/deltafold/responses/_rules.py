@@ -189,10 +189,20 @@ class ItemRules:
         part.absorb({"text": _text(event, "text")})
 
     def summary_text_delta(self, event: dict[str, Any], events: _Events) -> None:
-        part = self.summary(event, events)
-        delta = _text(event, "delta")
+        # Hot on reasoning models: the item and summary part found inline when both exist.
+        item = self.items.get(event.get("output_index"))  # type: ignore[arg-type]
+        part = None if item is None else item.summary.get(event.get("summary_index", 0))
+        if part is None:
+            part = self.summary(event, events)
+        delta = event.get("delta")
+        if delta.__class__ is not str:
+            delta = _text(event, "delta")
         part.length = length = part.length + len(delta)
-        self.append(part, delta, length)
+        texts = part.texts
+        if texts is not None and length <= self.max_field:
+            texts.append(delta)  # append()'s rule, inline
+        else:
+            self.append(part, delta, length)
         if events is not None and delta:
             events.append(ReasoningDelta(0, delta))
 
@@ -234,12 +244,19 @@ class ItemRules:
     # --- an item's own text (arguments, input, code) ------------------------------------
 
     def item_text_delta(self, event: dict[str, Any], events: _Events, kind: str) -> None:
-        item = self.item(event, kind, events)
+        # Hot on function calls: the item found inline when it exists.
+        item = self.items.get(event.get("output_index"))  # type: ignore[arg-type]
+        if item is None:
+            item = self.item(event, kind, events)
         delta = event.get("delta")
         if delta.__class__ is not str:
             delta = _text(event, "delta")
         item.length = length = item.length + len(delta)
-        self.append(item, delta, length)
+        texts = item.texts
+        if texts is not None and length <= self.max_field:
+            texts.append(delta)  # append()'s rule, inline
+        else:
+            self.append(item, delta, length)
         if events is not None and delta:
             if item.kind in CALLS:
                 index = self.index_of(item)
