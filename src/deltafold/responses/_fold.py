@@ -50,7 +50,7 @@ from ._items import FunctionCall, ImageGenerationCall
 from ._json import CONTENT, ResponsesJSON
 from ._models import Response
 from ._rules import CALLS, ITEM_RULES, ItemRules
-from ._state import ItemState
+from ._state import ItemState, PartState
 
 __all__ = ["TERMINAL", "Accumulator"]
 
@@ -150,6 +150,8 @@ class Accumulator(ItemRules):
                     self._seq = seq  # the usual case, inline: the next number
                 elif not self._in_order(kind, seq, event, events):
                     return
+            if events is None and self._appended(kind, event):
+                return
             rule = ITEM_RULES.get(kind)
             if rule is not None:
                 rule(self, event, events)
@@ -177,6 +179,35 @@ class Accumulator(ItemRules):
             Accumulator.add(self, event, new)
         finally:
             self._json.take(new, events)  # type: ignore[union-attr]
+
+    def _appended(self, kind: Any, event: dict[str, Any]) -> bool:
+        """The three hot deltas' rule inline, for the path that gives no events (assemble):
+        a text fragment of an item or part that exists, within the field limit, appended.
+        False for anything else, which then takes its rule in ``ITEM_RULES`` (the same
+        result: this only skips the lookups and the call)."""
+        target: ItemState | PartState | None
+        if kind == "response.output_text.delta":
+            if event.get("logprobs"):
+                return False
+            item = self.items.get(event.get("output_index"))  # type: ignore[arg-type]
+            target = None if item is None else item.parts.get(event.get("content_index", 0))
+        elif kind == "response.function_call_arguments.delta":
+            target = self.items.get(event.get("output_index"))  # type: ignore[arg-type]
+        elif kind == "response.reasoning_summary_text.delta":
+            item = self.items.get(event.get("output_index"))  # type: ignore[arg-type]
+            target = None if item is None else item.summary.get(event.get("summary_index", 0))
+        else:
+            return False
+        delta = event.get("delta")
+        if target is None or delta.__class__ is not str:
+            return False
+        texts = target.texts
+        length = target.length + len(delta)
+        if texts is None or length > self.max_field:
+            return False
+        target.length = length
+        texts.append(delta)
+        return True
 
     def _in_order(self, kind: Any, seq: int, event: dict[str, Any], events: Any) -> bool:
         """The ``sequence_number`` rule: False for a replayed event (dropped)."""
