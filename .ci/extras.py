@@ -108,22 +108,37 @@ class Run:
     collector: bool = False
 
 
-def _block(page: str, module: str) -> str:
-    """The python block of ``page`` that imports ``module``: exactly one."""
+def _blocks(page: str, module: str, *, without: tuple[str, ...] = ()) -> list[str]:
+    """The runnable python blocks of ``page`` that import ``module`` (at least one), leaving
+    out those that also import a module of ``without`` (another extra's)."""
+
+    def imports(body: str, name: str) -> bool:
+        return any(
+            line.split()[:2] in (["import", name], ["from", name])
+            or line.startswith((f"import {name}.", f"from {name}."))
+            for line in body.splitlines()
+        )
+
     found = [
-        b
+        b.body
         for b in BLOCKS
         if b.page.name == page
         and b.lang == "python"
-        and any(
-            line.split()[:2] in (["import", module], ["from", module])
-            or line.startswith((f"import {module}.", f"from {module}."))
-            for line in b.body.splitlines()
-        )
+        and not b.skip
+        and imports(b.body, module)
+        and not any(imports(b.body, other) for other in without)
     ]
+    if not found:
+        raise SystemExit(f"extras: no runnable python block of {page} imports {module}")
+    return found
+
+
+def _block(page: str, module: str) -> str:
+    """The one runnable python block of ``page`` that imports ``module``."""
+    found = _blocks(page, module)
     if len(found) != 1:
         raise SystemExit(f"extras: {len(found)} python blocks of {page} import {module}, not 1")
-    return found[0].body
+    return found[0]
 
 
 def _command(page: str, prefix: str) -> list[str]:
@@ -182,7 +197,12 @@ def _examples() -> dict[str, list[Run]]:
             ),
         ],
         "arrow": [
-            Run("docs/bulk.md: the pyarrow block", _code(_block("bulk.md", "pyarrow"))),
+            *(
+                Run(f"docs/bulk.md: pyarrow block {n}", _code(body))
+                for n, body in enumerate(
+                    _blocks("bulk.md", "pyarrow", without=("duckdb", "ray")), 1
+                )
+            ),
             Run(
                 "README.md: " + shlex.join(bulk),
                 lambda v: [str(v / "bin" / bulk[0]), *bulk[1:]],
