@@ -108,9 +108,12 @@ class Run:
     collector: bool = False
 
 
-def _blocks(page: str, module: str, *, without: tuple[str, ...] = ()) -> list[str]:
-    """The runnable python blocks of ``page`` that import ``module`` (at least one), leaving
-    out those that also import a module of ``without`` (another extra's)."""
+def _blocks(
+    page: str, module: str, *, without: tuple[str, ...] = (), fragments: bool = False
+) -> list[str]:
+    """The python blocks of ``page`` that import ``module`` (at least one), leaving out those
+    that also import a module of ``without`` (another extra's) and, unless ``fragments``, the
+    blocks the docs tests skip as fragments."""
 
     def imports(body: str, name: str) -> bool:
         return any(
@@ -124,18 +127,19 @@ def _blocks(page: str, module: str, *, without: tuple[str, ...] = ()) -> list[st
         for b in BLOCKS
         if b.page.name == page
         and b.lang == "python"
-        and not b.skip
+        and (fragments or not b.skip)
         and imports(b.body, module)
         and not any(imports(b.body, other) for other in without)
     ]
     if not found:
-        raise SystemExit(f"extras: no runnable python block of {page} imports {module}")
+        raise SystemExit(f"extras: no python block of {page} imports {module}")
     return found
 
 
 def _block(page: str, module: str) -> str:
-    """The one runnable python block of ``page`` that imports ``module``."""
-    found = _blocks(page, module)
+    """The one python block of ``page`` that imports ``module`` (a fragment counts: the
+    set-up blocks of observability.md and bulk.md's Ray block run only here)."""
+    found = _blocks(page, module, fragments=True)
     if len(found) != 1:
         raise SystemExit(f"extras: {len(found)} python blocks of {page} import {module}, not 1")
     return found[0]
