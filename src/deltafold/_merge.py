@@ -16,7 +16,7 @@ as JSON: anything nested deeper than :data:`MAX_DEPTH` levels (orjson writes
 at most 254) becomes :data:`TOO_DEEP`.
 
 Text is joined here, so here a surrogate pair split between two fragments (a
-UTF-16 gateway cutting an emoji's ``\ud83d`` from its ``\ude00``) becomes one
+UTF-16 gateway cutting an emoji's ``\\ud83d`` from its ``\\ude00``) becomes one
 character again: each block is paired as it is joined, and so is the seam
 between two blocks, so a join never scans the text already joined.
 """
