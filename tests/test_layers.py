@@ -278,7 +278,7 @@ LAYERS = (
         "_exceptions", "_limits", "_json_events", "_events", "_redact", "_timing", "_format",
         "_plural",
         "responses._parts", "responses._items", "responses._models", "responses._events",
-        "responses._state",
+        "responses._state", "convert._ops",
     ),
     ("_sse", "_rawcut", "_decode", "_json_scalars", "_partial_json", "responses._empty"),
     (
@@ -305,7 +305,7 @@ LAYERS = (
     (
         "_bulk_cli", "_split", "_server", "_live", "_demo", "_cli", "__main__", "__init__",
         "responses._unfold", "responses.__init__", "messages._unfold", "messages.__init__",
-        "chat.__init__",
+        "chat.__init__", "convert._source", "convert._converter", "convert.__init__",
     ),
 )
 """The table in docs/concepts.md ("Which file holds what"), top row first; a subpackage's

@@ -318,6 +318,14 @@ class MultipleMessagesError(DeltafoldError, ValueError):
     """
 
 
+class ConversionError(DeltafoldError, ValueError):
+    """A stream or result cannot be converted to the format asked for without losing its
+    meaning: a chat stream with several choices into a format that holds one answer
+    (pick one with ``choice=``), or a choice that the stream does not hold.
+    ``.partial`` is the source's partial result, when events had been folded.
+    """
+
+
 REPOSITORY = "https://github.com/deltafold/deltafold.git"
 """Where deltafold installs from: it is not on PyPI, so a bare ``deltafold[x]`` fails there."""
 

@@ -1,0 +1,277 @@
+"""The sans-IO converter, and the verbs over it: ``stream``, ``astream``, ``to_sse``, ``result``.
+
+``Converter(source_format, to)`` is a pure state machine like the folds: ``feed`` one
+source event, get the target's events it caused; ``close`` at the end of the source.
+Beneath it the source format's reader (its own fold, then neutral steps) and the
+target's writer (neutral steps to its events); see ``_ops``. When both formats are the
+same the events pass through as they are, still folded, so a broken stream fails the
+same way. The source format is told by the first event that names it (``format_of``);
+events that name none (``ping``) wait for it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from typing import Any
+
+from .._decode import decode_chunk
+from .._exceptions import EmptyStreamError
+from .._format import FORMAT_NAMES, format_of
+from .._jsontext import dumps
+from .._limits import Limits
+from ._ops import Fail, Finish, Reader, Step, Writer
+from ._source import aitems_of, items_of, split_result
+
+__all__ = ["Converter", "astream", "ato_sse", "result", "stream", "to_sse"]
+
+_MAX_UNNAMED = 64
+"""Events that name no format, waited through before the source is called unknown."""
+_MODULES = {
+    "chat": ("_read_chat", "ChatReader", "_write_chat", "ChatWriter"),
+    "responses": ("_read_responses", "ResponsesReader", "_write_responses", "ResponsesWriter"),
+    "messages": ("_read_messages", "MessagesReader", "_write_messages", "MessagesWriter"),
+}
+_LISTED = ", ".join(repr(name) for name in FORMAT_NAMES)
+
+
+def _format_name(name: str, what: str) -> str:
+    if name not in _MODULES:
+        raise ValueError(f"{what}={name!r} is not a wire format: use one of {_LISTED}")
+    return name
+
+
+def _reader(name: str, limits: Limits | None, choice: int | None) -> Reader:
+    module, cls, _, _ = _MODULES[name]
+    factory = getattr(importlib.import_module(f"{__package__}.{module}"), cls)
+    reader: Reader = factory(limits=limits, choice=choice)
+    return reader
+
+
+def _writer(name: str) -> Writer:
+    _, _, module, cls = _MODULES[name]
+    writer: Writer = getattr(importlib.import_module(f"{__package__}.{module}"), cls)()
+    return writer
+
+
+def _as_dict(item: Any, position: int) -> dict[str, Any] | None:
+    """One source event as its wire dict (None for an SSE event without data)."""
+    if item.__class__ is dict:
+        return item
+    to_dict = getattr(item, "to_dict", None)
+    if callable(to_dict):
+        value = to_dict()
+        return value if isinstance(value, dict) else None
+    dump = getattr(item, "model_dump", None)
+    if callable(dump):
+        value = dump(mode="json", exclude_unset=True)
+        return value if isinstance(value, dict) else None
+    return decode_chunk(item, position)
+
+
+class Converter:
+    """Converts one stream of ``source_format`` into ``to``'s events as it arrives.
+
+    ``source_format`` is ``"chat"``, ``"responses"``, ``"messages"``, or None to tell it
+    from the events. ``choice`` picks the choice of a chat stream with several (a
+    Responses answer or a Messages message holds one); without it a second choice
+    raises :class:`ConversionError`. ``feed`` takes what the source format's
+    ``Accumulator.feed`` takes and returns the target's events as dicts; ``close``
+    returns the last ones, or raises :class:`IncompleteStreamError` (with ``.partial``)
+    when the source ended before its answer did. A source error event becomes the
+    target's error event, and the conversion ends there.
+    """
+
+    def __init__(
+        self,
+        source_format: str | None = None,
+        to: str = "chat",
+        *,
+        choice: int | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        self.to: str = _format_name(to, "to")
+        self.source_format: str | None = (
+            None if source_format is None else _format_name(source_format, "source_format")
+        )
+        self._choice = choice
+        self._limits = limits
+        self._reader: Reader | None = None
+        self._writer: Writer | None = None
+        self._waiting: list[Any] = []
+        self._count = 0
+        self.finished: bool = False
+        """The answer ended (finished or failed): later events are read, nothing is written."""
+        self.closed: bool = False
+        if self.source_format is not None:
+            self._start(self.source_format)
+
+    def _start(self, name: str) -> None:
+        self.source_format = name
+        self._reader = _reader(name, self._limits, self._choice)
+        self._writer = None if name == self.to else _writer(self.to)
+
+    def _write(self, steps: list[Step]) -> list[dict[str, Any]]:
+        writer = self._writer
+        out: list[dict[str, Any]] = []
+        if writer is None:
+            return out
+        for step in steps:
+            if self.finished:
+                break
+            out += writer.write(step)
+            if step.__class__ is Finish or step.__class__ is Fail:
+                self.finished = True
+        return out
+
+    def _one(self, item: Any) -> list[dict[str, Any]]:
+        reader = self._reader
+        assert reader is not None
+        if self._writer is None:  # the same format: the event passes as it is, folded
+            position = self._count
+            steps = reader.read(item)
+            event = _as_dict(item, position)
+            if self.finished or event is None:
+                return []
+            if any(step.__class__ is Finish or step.__class__ is Fail for step in steps):
+                self.finished = True
+            return [event]
+        return self._write(reader.read(item))
+
+    def feed(self, item: Any) -> list[dict[str, Any]]:
+        """The target's events for one source event."""
+        if self.closed:
+            raise ValueError("this Converter was closed: make a new one for another stream")
+        position = self._count
+        self._count = position + 1
+        if self._reader is None:
+            event = _as_dict(item, position)
+            found = None if event is None else format_of(event)
+            self._waiting.append(item)
+            if found is None:
+                if len(self._waiting) > _MAX_UNNAMED:
+                    raise self._unknown()
+                return []
+            self._start(found)
+            waiting, self._waiting = self._waiting, []
+            out: list[dict[str, Any]] = []
+            for earlier in waiting:
+                out += self._one(earlier)
+            return out
+        return self._one(item)
+
+    def close(self) -> list[dict[str, Any]]:
+        """The target's last events: the source ended."""
+        if self.closed:
+            return []
+        self.closed = True
+        if self._reader is None:
+            raise self._unknown()
+        steps = self._reader.close()
+        if self._writer is None:
+            return []
+        return self._write(steps)
+
+    def _unknown(self) -> EmptyStreamError:
+        seen = len(self._waiting)
+        what = "no event" if not seen else f"none of its first {seen} events"
+        return EmptyStreamError(
+            f"cannot convert: the source held {what} naming a wire format deltafold reads "
+            f"({_LISTED}); pass source_format= if it is one of them"
+        )
+
+
+def stream(
+    source: Any,
+    *,
+    to: str,
+    source_format: str | None = None,
+    choice: int | None = None,
+    limits: Limits | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The target format's events for ``source``, produced as the source is read.
+
+    ``source`` is anything ``assemble`` takes (a recorded body, an iterable of events or
+    of SSE pieces, one event) or a finished result. See :class:`Converter` for the rest.
+    """
+    converter = Converter(source_format, to, choice=choice, limits=limits)
+    for item in items_of(source, limits or Limits()):
+        yield from converter.feed(item)
+    yield from converter.close()
+
+
+async def astream(
+    source: AsyncIterable[Any] | Any,
+    *,
+    to: str,
+    source_format: str | None = None,
+    choice: int | None = None,
+    limits: Limits | None = None,
+) -> AsyncIterator[dict[str, Any]]:
+    """:func:`stream` for an async iterable (of events, or of SSE pieces off a socket)."""
+    converter = Converter(source_format, to, choice=choice, limits=limits)
+    async for item in aitems_of(source, limits or Limits()):
+        for event in converter.feed(item):
+            yield event
+    for event in converter.close():
+        yield event
+
+
+def _frame(event: dict[str, Any], named: bool) -> bytes:
+    if named:
+        return b"event: " + str(event.get("type")).encode() + b"\ndata: " + dumps(event) + b"\n\n"
+    return b"data: " + dumps(event) + b"\n\n"
+
+
+_DONE = b"data: [DONE]\n\n"
+
+
+def to_sse(events: Iterable[dict[str, Any]], format: str) -> Iterator[bytes]:
+    """``format``'s SSE bytes for its events, one piece per event.
+
+    Responses and Messages events are named (``event: <type>``, as OpenAI and Anthropic
+    send them); a chat stream ends with ``data: [DONE]``.
+    """
+    named = _format_name(format, "format") != "chat"
+    for event in events:
+        yield _frame(event, named)
+    if not named:
+        yield _DONE
+
+
+async def ato_sse(events: AsyncIterable[dict[str, Any]], format: str) -> AsyncIterator[bytes]:
+    """:func:`to_sse` for an async iterable of events (a gateway's response body)."""
+    named = _format_name(format, "format") != "chat"
+    async for event in events:
+        yield _frame(event, named)
+    if not named:
+        yield _DONE
+
+
+def result(obj: Any, *, to: str, choice: int | None = None) -> Any:
+    """A finished ``ChatCompletion``, ``Response`` or ``Message`` as ``to``'s result.
+
+    The result is streamed (its format's ``split``), converted and folded in the target
+    format, so it follows exactly the rules a live conversion does.
+    """
+    from .._formats import ASSEMBLE
+
+    name = _format_name(to, "to")
+    events = split_result(obj)
+    if events is None:
+        raise TypeError(
+            "deltafold.convert.result() takes a ChatCompletion, Response or Message, not "
+            f"{type(obj).__name__}: for a stream use deltafold.convert.stream()"
+        )
+    if isinstance(obj, _result_type(name)):
+        return obj
+    return ASSEMBLE[name](stream(events, to=name, choice=choice))
+
+
+def _result_type(name: str) -> type:
+    from .._formats import FORMATS
+
+    return FORMATS[name].result
+
+
+

@@ -1,0 +1,185 @@
+"""The neutral steps every conversion passes through: one reader and one writer per format.
+
+Converting between three wire formats pairwise would be six converters, each with
+its own copy of every rule. Instead a format's *reader* turns its events (folded by
+the format's own fold, so its rules stay in one place) into these few steps, and a
+format's *writer* turns the steps into its events. A step says what happened to the
+answer, in no format's words: it began, a block opened, text was added to a block,
+a block closed with its final form, the answer finished (or failed).
+
+Blocks are numbered in the order they open. A reader opens a new block whenever the
+source starts a new piece of the answer (a text after a tool call, a second tool
+call, a reasoning item); a writer that cannot hold a kind of block says so in the
+mapping table (``docs/convert.md``).
+
+``carry`` holds what the neutral steps have no field for: ``{"format": <source>,
+...the source's own fields}``. A writer of another format puts it, as it is, in the
+extension field ``deltafold`` of its top-level object; the writer of the carry's own
+format puts the fields back where they came from, so a round trip gives the source
+back.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol, TypeAlias
+
+from attrs import field, frozen
+
+__all__ = [
+    "EXTENSION", "Begin", "Block", "BlockKind", "Close", "Delta", "Fail", "Finish",
+    "FinishReason", "Open", "Reader", "Step", "Usage", "Writer",
+]
+
+EXTENSION = "deltafold"
+"""The extension field that carries what a target format has no field for."""
+
+BlockKind: TypeAlias = Literal["text", "refusal", "reasoning", "tool", "other"]
+"""What a block holds: answer text, a refusal, reasoning, a tool call, or anything else
+(a server tool's call or result, an image, a search), kept as its source's wire dict."""
+
+FinishReason: TypeAlias = Literal[
+    "stop", "length", "tool_calls", "content_filter", "refusal", "pause", "error"
+]
+"""Why the answer ended, in neutral words (chat's where chat has one)."""
+
+
+@frozen
+class Begin:
+    """The answer began: its id, model and creation time (Unix seconds), as far as known."""
+
+    id: str | None = None
+    model: str | None = None
+    created: int | None = None
+    carry: dict[str, Any] = field(factory=dict)
+
+
+@frozen
+class Open:
+    """Block ``block`` opened.
+
+    For a tool call: ``id`` (the call id a result must name: chat's ``tool_calls[].id``,
+    Responses' ``call_id``, Messages' ``tool_use.id``), ``name``, and ``tool_type``
+    (``"function"``: JSON arguments; ``"custom"``: free text input). For reasoning:
+    ``id`` is the source's reasoning item id when it has one.
+    """
+
+    block: int
+    kind: BlockKind
+    id: str | None = None
+    name: str | None = None
+    tool_type: str = "function"
+    carry: dict[str, Any] = field(factory=dict)
+
+
+@frozen
+class Delta:
+    """Text appended to block ``block``: answer text, refusal, reasoning text or arguments."""
+
+    block: int
+    text: str
+
+
+@frozen
+class Block:
+    """A block's final form: authoritative where it differs from the deltas' join.
+
+    ``text`` is the text, refusal, reasoning text or tool arguments (exactly as sent:
+    a JSON text for function calls). ``summary``: the reasoning is a summary (Responses'
+    summary parts, OpenRouter's ``reasoning.summary``), not the reasoning itself.
+    ``signature``: the opaque token that lets the reasoning go back to its model
+    (Anthropic's thinking signature, OpenAI's ``encrypted_content``, OpenRouter's
+    ``reasoning.encrypted`` data); ``redacted``: the reasoning is only that token
+    (Anthropic's ``redacted_thinking``). ``annotations``: the text's citations as the
+    source's wire dicts. ``raw``: a block of kind ``"other"`` as its source's wire dict.
+    """
+
+    kind: BlockKind
+    text: str = ""
+    id: str | None = None
+    name: str | None = None
+    tool_type: str = "function"
+    summary: bool = False
+    signature: str | None = None
+    redacted: bool = False
+    annotations: list[dict[str, Any]] = field(factory=list)
+    raw: dict[str, Any] | None = None
+    carry: dict[str, Any] = field(factory=dict)
+
+
+@frozen
+class Close:
+    """Block ``block`` is complete; ``final`` is its final form."""
+
+    block: int
+    final: Block
+
+
+@frozen
+class Usage:
+    """Token counts in the OpenAI convention: ``input_tokens`` includes cached input.
+
+    ``cache_read`` and ``cache_write`` are the parts of ``input_tokens`` read from and
+    written to a prompt cache (Anthropic counts both outside its ``input_tokens``);
+    ``reasoning_tokens`` is the part of ``output_tokens`` spent reasoning.
+    """
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    cache_read: int | None = None
+    cache_write: int | None = None
+    reasoning_tokens: int | None = None
+    carry: dict[str, Any] = field(factory=dict)
+
+
+@frozen
+class Finish:
+    """The answer ended: why (``reason``; ``None`` when the source never said), the stop
+    sequence that ended it, and the usage (``None`` when the source sent none)."""
+
+    reason: FinishReason | None = None
+    stop_sequence: str | None = None
+    usage: Usage | None = None
+    carry: dict[str, Any] = field(factory=dict)
+
+
+@frozen
+class Fail:
+    """The source failed mid-stream: the error as the target should say it.
+
+    ``message`` and ``code`` (the source's error code or type, when it gave one);
+    ``usage`` when the source counted tokens before failing; ``carry`` keeps the
+    source's error object.
+    """
+
+    message: str
+    code: str | None = None
+    usage: Usage | None = None
+    carry: dict[str, Any] = field(factory=dict)
+
+
+Step: TypeAlias = Begin | Open | Delta | Close | Finish | Fail
+"""One neutral step."""
+
+
+class Reader(Protocol):
+    """A format's events in, neutral steps out. Built by a format's reader factory with
+    keyword arguments ``limits`` and ``choice`` (chat's choice to read; other formats
+    ignore it). It folds each event with the format's own fold, whose errors it raises
+    (an ``error`` event of the stream becomes a :class:`Fail` step instead)."""
+
+    def read(self, item: Any) -> list[Step]:
+        """Steps for one source event (a decoded dict, JSON text or bytes, a typed event)."""
+        ...
+
+    def close(self) -> list[Step]:
+        """Steps at the end of the source; raises when it ended before its answer did."""
+        ...
+
+
+class Writer(Protocol):
+    """Neutral steps in, a format's events (dicts, in the order the format sends them) out."""
+
+    def write(self, step: Step) -> list[dict[str, Any]]:
+        """The events for one step."""
+        ...
