@@ -16,7 +16,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import Any
 
 from .._decode import decode_chunk
-from .._exceptions import EmptyStreamError
+from .._exceptions import EmptyStreamError, StreamError
 from .._format import FORMAT_NAMES, format_of
 from .._jsontext import dumps
 from .._limits import Limits
@@ -108,8 +108,12 @@ class Converter:
 
     def _start(self, name: str) -> None:
         self.source_format = name
-        self._reader = _reader(name, self._limits, self._choice)
-        self._writer = None if name == self.to else _writer(self.to)
+        if name == self.to:
+            self._reader = _Same(name, self._limits)
+            self._writer = None
+        else:
+            self._reader = _reader(name, self._limits, self._choice)
+            self._writer = _writer(self.to)
 
     def _write(self, steps: list[Step]) -> list[dict[str, Any]]:
         writer = self._writer
@@ -124,18 +128,17 @@ class Converter:
                 self.finished = True
         return out
 
-    def _one(self, item: Any) -> list[dict[str, Any]]:
+    def _one(self, item: Any, position: int) -> list[dict[str, Any]]:
         reader = self._reader
         assert reader is not None
-        if self._writer is None:  # the same format: the event passes as it is, folded
-            position = self._count
-            steps = reader.read(item)
-            event = _as_dict(item, position)
-            if self.finished or event is None:
+        if reader.__class__ is _Same:  # the same format: the event passes as it is, folded
+            if self.finished:
                 return []
-            if any(step.__class__ is Finish or step.__class__ is Fail for step in steps):
+            failed = reader.read(item)
+            event = _as_dict(item, position)
+            if failed:
                 self.finished = True
-            return [event]
+            return [] if event is None else [event]
         return self._write(reader.read(item))
 
     def feed(self, item: Any) -> list[dict[str, Any]]:
@@ -155,10 +158,10 @@ class Converter:
             self._start(found)
             waiting, self._waiting = self._waiting, []
             out: list[dict[str, Any]] = []
-            for earlier in waiting:
-                out += self._one(earlier)
+            for at, earlier in enumerate(waiting, position + 1 - len(waiting)):
+                out += self._one(earlier, at)
             return out
-        return self._one(item)
+        return self._one(item, position)
 
     def close(self) -> list[dict[str, Any]]:
         """The target's last events: the source ended."""
@@ -179,6 +182,32 @@ class Converter:
             f"cannot convert: the source held {what} naming a wire format deltafold reads "
             f"({_LISTED}); pass source_format= if it is one of them"
         )
+
+
+class _Same:
+    """The reader of a conversion to the same format: the format's fold alone.
+
+    It reads nothing into steps (the events pass as they are); it folds each event so a
+    broken stream fails as its fold says, and says when an error event ended the stream
+    (the event still passes, as the target's error).
+    """
+
+    def __init__(self, name: str, limits: Limits | None) -> None:
+        from .._formats import FORMATS, strict_default
+
+        self._fold = FORMATS[name].new_fold(limits, False)
+        self._strict = strict_default(name)
+
+    def read(self, item: Any) -> list[Step]:
+        try:
+            self._fold.add(item)
+        except StreamError:
+            return [Fail("")]
+        return []
+
+    def close(self) -> list[Step]:
+        self._fold.result(strict=self._strict)
+        return []
 
 
 def stream(
