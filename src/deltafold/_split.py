@@ -15,8 +15,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
 from ._convert import from_dict, to_dict, wire_names
-from ._jsontext import dumps
 from ._models import ChatCompletion, ChatCompletionChunk, Choice, Message
+from ._sse import encode_event
 
 __all__ = ["split", "to_sse"]
 
@@ -390,5 +390,5 @@ def _frame(
             yield _COMMENT
         if isinstance(chunk, ChatCompletionChunk):
             chunk = to_dict(chunk)
-        yield b"data: " + dumps(chunk) + b"\n\n"
+        yield encode_event(chunk, named=False)
     yield _DONE

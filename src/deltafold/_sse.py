@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from ._exceptions import LimitExceededError
+from ._jsontext import dumps
 from ._limits import limit_error
 
 __all__ = ["BOM", "BOM_BYTES", "SSEDecoder", "ServerSentEvent", "iter_sse", "iter_windows"]
@@ -552,3 +553,16 @@ def iter_sse(
     for piece in pieces:
         yield from decoder.feed(piece)
     yield from decoder.close()
+
+
+def encode_event(event: dict[str, Any], *, named: bool) -> bytes:
+    """One event as a server sends it: ``data: <json>`` and a blank line, after an
+    ``event: <type>`` line when ``named`` (the Responses and Messages APIs name theirs).
+
+    The one SSE writer: the formats' ``to_sse``, the converter and the replay server's
+    tools frame with it; the JSON is written losslessly (``_jsontext.dumps``).
+    """
+    if named:
+        return b"event: " + str(event.get("type")).encode() + b"\ndata: " + dumps(event) + b"\n\n"
+    return b"data: " + dumps(event) + b"\n\n"
+

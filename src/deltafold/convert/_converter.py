@@ -18,8 +18,8 @@ from typing import Any
 from .._decode import decode_chunk
 from .._exceptions import EmptyStreamError, StreamError
 from .._format import FORMAT_NAMES, format_of
-from .._jsontext import dumps
 from .._limits import Limits
+from .._sse import encode_event
 from ._ops import Fail, Finish, Reader, Step, Writer
 from ._source import aitems_of, items_of, split_result
 
@@ -246,12 +246,6 @@ async def astream(
         yield event
 
 
-def _frame(event: dict[str, Any], named: bool) -> bytes:
-    if named:
-        return b"event: " + str(event.get("type")).encode() + b"\ndata: " + dumps(event) + b"\n\n"
-    return b"data: " + dumps(event) + b"\n\n"
-
-
 _DONE = b"data: [DONE]\n\n"
 
 
@@ -263,7 +257,7 @@ def to_sse(events: Iterable[dict[str, Any]], format: str) -> Iterator[bytes]:
     """
     named = _format_name(format, "format") != "chat"
     for event in events:
-        yield _frame(event, named)
+        yield encode_event(event, named=named)
     if not named:
         yield _DONE
 
@@ -272,7 +266,7 @@ async def ato_sse(events: AsyncIterable[dict[str, Any]], format: str) -> AsyncIt
     """:func:`to_sse` for an async iterable of events (a gateway's response body)."""
     named = _format_name(format, "format") != "chat"
     async for event in events:
-        yield _frame(event, named)
+        yield encode_event(event, named=named)
     if not named:
         yield _DONE
 

@@ -15,8 +15,7 @@ import random
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import orjson
-
+from .._sse import encode_event
 from ._models import Response
 from ._state import TEXT_FIELDS
 
@@ -157,5 +156,4 @@ def _summary_events(stream: _Stream, index: int, n: int, part: Any) -> None:
 def to_sse(events: Iterable[dict[str, Any]]) -> Iterator[bytes]:
     """Frame events as OpenAI sends them: ``event: <type>`` then ``data: <json>``."""
     for event in events:
-        name = str(event.get("type")).encode()
-        yield b"event: " + name + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+        yield encode_event(event, named=True)
