@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from .._convert import from_dict
 from .._exceptions import JSONParseError, LimitExceededError
 from .._json_fold import ParsedText
+from .._jsontext import JSONDecodeError, dumps, loads
 from .._limits import Limits
 from ._blocks import Block, _InputBlock
 
@@ -66,7 +65,7 @@ class BlockState:
     def input_text(self) -> str:
         """The input text streamed so far; the start's input as JSON when none came."""
         if self.blank:
-            return orjson.dumps(self.start.get("input", {})).decode()
+            return dumps(self.start.get("input", {})).decode()
         json = self.json or ()
         if len(json) > 1:
             self.json = json = ["".join(json)]
@@ -110,12 +109,12 @@ class BlockState:
         text = "".join(self.json or ())
         self.json = [text]
         try:
-            self.input = orjson.loads(text)
+            self.input = loads(text)  # exact: big integers, NaN (the lossless rule)
             return None
-        except orjson.JSONDecodeError:
+        except JSONDecodeError:
             pass
-        target = ParsedText(limits)  # the linear parser says where and why, or reads what
-        try:  # orjson does not (an integer over 64 bits)
+        target = ParsedText(limits)  # the linear parser says where and why
+        try:
             target.parser.feed(text)
             target.parser.close()
         except (JSONParseError, LimitExceededError) as error:
