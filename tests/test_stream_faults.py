@@ -40,6 +40,7 @@ from servers import (
     async_client,
     free_port,
     full_response,
+    sse_head,
     sync_client,
 )
 
@@ -385,6 +386,20 @@ def test_bom_split_utf8_sync(faults: FaultServer) -> None:
 def _split_event(content: str) -> list[Step]:
     raw = event(content)
     return [Send(raw[:10]), Sleep(0.01), Send(raw[10:])]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("content_type", ["Text/Event-Stream", "TEXT/EVENT-STREAM; charset=utf-8"])
+async def test_the_content_type_is_read_case_insensitively(
+    faults: FaultServer, content_type: str
+) -> None:
+    """RFC 9110: a media type's type and subtype are case-insensitive."""
+    url, _ = faults.add(
+        [*THREE, Send(event("", "stop")), End()], head=sse_head(content_type=content_type)
+    )
+    completion = await run_async(url)
+    assert completion.choices[0].message.content == "one two"
+    assert run_sync(url).choices[0].message.content == "one two"
 
 
 @pytest.mark.anyio

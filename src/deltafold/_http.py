@@ -191,7 +191,9 @@ def opens(response: httpx.Response) -> bool:
     try:
         EventSource(response)._check_content_type()
     except SSEError:
-        return False
+        # Media types are case-insensitive (RFC 9110, 8.3.1); httpx-sse compares exactly.
+        media = response.headers.get("content-type", "").partition(";")[0]
+        return media.strip().lower() == "text/event-stream"
     return True
 
 
