@@ -72,7 +72,7 @@ def neutral_usage(usage: Any) -> Usage | None:
     into = into if into.__class__ is dict else {}
     out = out if out.__class__ is dict else {}
     carry: dict[str, Any] = {k: v for k, v in usage.items() if k not in known}
-    more_in = {k: v for k, v in into.items() if k != "cached_tokens"}
+    more_in = {k: v for k, v in into.items() if k not in ("cached_tokens", "cache_write_tokens")}
     more_out = {k: v for k, v in out.items() if k != "reasoning_tokens"}
     if more_in:
         carry["input_tokens_details"] = more_in
@@ -83,8 +83,9 @@ def neutral_usage(usage: Any) -> Usage | None:
         output_tokens=_int(usage.get("output_tokens")),
         total_tokens=_int(usage.get("total_tokens")),
         cache_read=_int(into.get("cached_tokens")),
+        cache_write=_int(into.get("cache_write_tokens")),
         reasoning_tokens=_int(out.get("reasoning_tokens")),
-        carry={"format": FORMAT, **carry} if carry else {},
+        carry={"format": FORMAT, **carry},
     )
 
 
@@ -231,7 +232,7 @@ class ResponsesReader:
                 carry["summary"] = record.summary_at[0] == _SUMMARY_DELTA
             steps.append(Open(block, "reasoning", _str_or_none(item_id), carry=carry))
         else:
-            carry["item_type"] = base.get("type")
+            carry["item"] = self._state(index).build()  # the item as announced
             steps.append(Open(block, "other", carry=carry))
 
     def _part_block(self, index: int, content: int, refusal: bool, steps: list[Step]) -> int:
@@ -240,7 +241,7 @@ class ResponsesReader:
         if block is None:
             block = record.parts[content] = self._blocks
             self._blocks = block + 1
-            carry: dict[str, Any] = {"format": FORMAT}
+            carry: dict[str, Any] = {"format": FORMAT, "output_index": index}
             item_id = self._state(index).base.get("id")
             if item_id.__class__ is str:
                 carry["item_id"] = item_id

@@ -84,6 +84,7 @@ class ResponsesWriter:
         self._blocks: dict[int, _Block] = {}
         self._outs: list[_Out] = []
         self._message: _Out | None = None
+        self._message_source: Any = None
         self._extra_blocks: dict[str, Any] = {}
         self._extra_usage: dict[str, Any] = {}
 
@@ -213,12 +214,14 @@ class ResponsesWriter:
     def _open_part(self, step: Open, carry: dict[str, Any], out: list[dict[str, Any]]) -> _Block:
         message = self._message
         item_id = carry.get("item_id")
-        if message is None or (item_id is not None and item_id != message.item["id"]):
+        source = carry.get("output_index")  # a Responses source's message: its parts join
+        if message is None or (carry and source != self._message_source):
             message = self._new_item({
                 "id": item_id or self._id("msg", step.block), "type": "message",
                 "status": "in_progress", "content": [], "role": "assistant",
             }, out)
             self._message = message
+            self._message_source = source
         content = len(message.parts)
         refusal = step.kind == "refusal"
         part: dict[str, Any] = ({"type": "refusal", "refusal": ""} if refusal else
@@ -234,10 +237,9 @@ class ResponsesWriter:
         return block
 
     def _open_other(self, step: Open, carry: dict[str, Any], out: list[dict[str, Any]]) -> _Block:
-        kind = carry.get("item_type")
-        if kind.__class__ is str:  # a Responses item: announced now, given whole when done
-            made = self._new_item({"id": carry.get("item_id") or self._id("item", step.block),
-                                   "type": kind}, out)
+        item = carry.get("item")
+        if item.__class__ is dict:  # a Responses item: announced now, given whole when done
+            made = self._new_item(item, out)
         else:  # another format's block: no Responses item holds it (the extension does)
             made = _Out(-1, {"id": None})
             made.done = True
@@ -255,13 +257,16 @@ class ResponsesWriter:
             self._reasoning_part(block, out)
         elif block.kind == "other":
             return out
+        out.append(self._delta_event(block, text))
+        return out
+
+    def _delta_event(self, block: _Block, text: str) -> dict[str, Any]:
         block.pieces.append(text)
         fields = dict(block.where)
         fields["delta"] = text
         if block.kind == "text":
             fields["logprobs"] = []
-        out.append(self._event(block.event + ".delta", fields))
-        return out
+        return self._event(block.event + ".delta", fields)
 
     def _reasoning_part(self, block: _Block, out: list[dict[str, Any]]) -> None:
         """The first part of a reasoning item, before its first delta."""
@@ -288,8 +293,7 @@ class ResponsesWriter:
             tail = text[len(streamed):]
             if block.kind == "reasoning" and not block.pieces:
                 self._reasoning_part(block, out)
-            block.pieces.append(tail)
-            out.append(self._event(block.event + ".delta", {**block.where, "delta": tail}))
+            out.append(self._delta_event(block, tail))
         return text
 
     def _close(self, step: Close) -> list[dict[str, Any]]:
@@ -475,30 +479,32 @@ class ResponsesWriter:
         return out
 
     def _usage(self, usage: Usage) -> dict[str, Any]:
+        """The usage object: a Responses source's details as they came; else every detail
+        the SDK requires (0 where the source had no count)."""
         into, output = usage.input_tokens, usage.output_tokens
         total = usage.total_tokens
         if total is None and into is not None and output is not None:
             total = into + output
-        carry = usage.carry if usage.carry.get("format") == FORMAT else {}
+        carry = usage.carry
+        own = carry.get("format") == FORMAT
+        if usage.carry and not own:
+            self._extra_usage["carry"] = usage.carry
+        fill = None if own else 0
         wire: dict[str, Any] = {"input_tokens": into or 0}
-        details = dict(carry.get("input_tokens_details") or {})
-        if usage.cache_read is not None:
-            details["cached_tokens"] = usage.cache_read
-        if details:
+        details = dict(carry.get("input_tokens_details") or {}) if own else {}
+        _put(details, "cached_tokens", usage.cache_read, fill)
+        _put(details, "cache_write_tokens", usage.cache_write, fill)
+        if details or not own:
             wire["input_tokens_details"] = details
         wire["output_tokens"] = output or 0
-        details = dict(carry.get("output_tokens_details") or {})
-        if usage.reasoning_tokens is not None:
-            details["reasoning_tokens"] = usage.reasoning_tokens
-        if details:
+        details = dict(carry.get("output_tokens_details") or {}) if own else {}
+        _put(details, "reasoning_tokens", usage.reasoning_tokens, fill)
+        if details or not own:
             wire["output_tokens_details"] = details
         wire["total_tokens"] = total or 0
-        wire.update({k: v for k, v in carry.items()
-                     if k not in ("format", "input_tokens_details", "output_tokens_details")})
-        if usage.cache_write is not None:
-            self._extra_usage["cache_write"] = usage.cache_write
-        if usage.carry and not carry:
-            self._extra_usage["carry"] = usage.carry
+        if own:
+            wire.update({k: v for k, v in carry.items()
+                         if k not in ("format", "input_tokens_details", "output_tokens_details")})
         return wire
 
     def _extension(self, response: dict[str, Any], carry: dict[str, Any]) -> None:
@@ -511,6 +517,13 @@ class ResponsesWriter:
             extension["usage"] = self._extra_usage
         if extension:
             response[EXTENSION] = extension
+
+
+def _put(details: dict[str, Any], key: str, value: int | None, fill: int | None) -> None:
+    if value is not None:
+        details[key] = value
+    elif fill is not None:
+        details[key] = fill
 
 
 def _restore(item: dict[str, Any], final: Block) -> None:
