@@ -18,6 +18,7 @@ keeps their lengths in its carry, so a Responses writer gives the parts back.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from .._choice import as_index
@@ -43,6 +44,13 @@ BREAK = "\n\n"
 """What separates two summary (or reasoning text) parts of one reasoning item in its block."""
 _TOOLS = {"function_call": "function", "custom_tool_call": "custom"}
 _SUMMARY_DELTA = "response.reasoning_summary_text.delta"
+_HOT = {
+    "response.output_text.delta": "content_index",
+    "response.function_call_arguments.delta": "content_index",  # none: 0, as for the fold
+    _SUMMARY_DELTA: "summary_index",
+}
+"""The delta types of most events, with the index of the part they extend."""
+_ITEM_EVENTS = frozenset({"response.output_item.added", "response.output_item.done"})
 _NOT_CARRIED = frozenset({"output", "usage", "id", "model", "created_at", EXTENSION})
 """Response fields the steps hold themselves (or that are no field of the response)."""
 _ITEM_OWN = frozenset({
@@ -122,6 +130,8 @@ class ResponsesReader:
         self._tool_called = False
         self._ended = False
         self._count = 0
+        self._hot: dict[tuple[str, int, int], int] = {}
+        """(delta type, output index, part index) of the parts streaming, to their block."""
 
     # --- reading one event ----------------------------------------------------------------
 
@@ -129,15 +139,29 @@ class ResponsesReader:
         """The steps one event causes (none once the answer ended)."""
         position = self._count
         self._count = position + 1
-        event = decode_chunk(item, position)
+        event = item if item.__class__ is dict else decode_chunk(item, position)
         if event is None:
             return []
         fold = self._fold
-        if self._ended:
-            try:
+        kind = event.get("type")
+        if kind in _HOT:  # a text delta of a part already streaming: the fold's fast path
+            block = self._hot.get(
+                (kind, event.get("output_index"), event.get(_HOT[kind], 0))  # type: ignore[arg-type]
+            )
+            delta = event.get("delta")
+            if block is not None and delta.__class__ is str and not event.get("logprobs"):
+                replayed = fold.replayed
                 fold.add(event)
-            except StreamError:
-                pass
+                if fold.replayed != replayed or not delta:
+                    return []  # a replay the fold dropped
+                return [Delta(block, delta)]
+        elif kind in _ITEM_EVENTS and self._begun and not self._ended:
+            index = event.get("output_index")
+            if index.__class__ is int:
+                return self._item_event(kind, index, event)  # type: ignore[arg-type]
+        if self._ended:
+            with contextlib.suppress(StreamError):  # an error after the answer: nothing to say
+                fold.add(event)
             return []
         steps: list[Step] = []
         if not self._begun:
@@ -154,7 +178,7 @@ class ResponsesReader:
                 self._reasoning_delta(event, typed.text, steps)
             elif isinstance(typed, ToolCallArgumentsDelta):
                 if not typed.replaced:  # a .done's different text: the Close has it
-                    steps.append(Delta(self._block(typed.tool_index, steps), typed.text))
+                    self._tool_delta(typed.tool_index, typed.text, steps)
             elif isinstance(typed, RefusalDelta):
                 self._part_delta(event, typed.text, True, steps)
             elif isinstance(typed, OutputItemAdded):
@@ -163,12 +187,36 @@ class ResponsesReader:
                 self._opened(typed.tool_index, steps, early=True)
             elif isinstance(typed, OutputItemDone):
                 self._close(typed.output_index, steps)
-        if event.get("type") == "response.content_part.added":
+        if kind in _HOT and steps and steps[-1].__class__ is Delta:
+            self._remember(kind, event, steps[-1])  # type: ignore[arg-type]
+        elif kind == "response.content_part.added":
             self._part_added(event, steps)
         if fold.terminal is not None:
             self._ended = True
             self._finish(steps)
         return steps
+
+    def _item_event(self, kind: str, index: int, event: dict[str, Any]) -> list[Step]:
+        """``output_item.added`` / ``.done`` at ``index``: folded (without the fold's typed
+        events, which would only repeat the index), then the item's block opened or closed."""
+        fold = self._fold
+        replayed = fold.replayed
+        fold.add(event)
+        steps: list[Step] = []
+        if fold.replayed != replayed:
+            return steps  # a replay the fold dropped
+        if kind == "response.output_item.added":
+            self._opened(index, steps, early=True)
+        else:
+            self._close(index, steps)
+        return steps
+
+    def _remember(self, kind: str, event: dict[str, Any], step: Delta) -> None:
+        """The part a delta went to, so the next deltas of that part take the fast path."""
+        index = event.get("output_index")
+        part = event.get(_HOT[kind], 0)
+        if index.__class__ is int and part.__class__ is int and not self._ended:
+            self._hot[(kind, index, part)] = step.block
 
     def _first(self, event: dict[str, Any]) -> Begin:
         """The Begin step: the response's id, model and time, as the first event says them."""
@@ -204,15 +252,15 @@ class ResponsesReader:
             name = "message" if kind == "message" else "reasoning" if kind == "reasoning" else (
                 "tool" if kind in _TOOLS else "other")
             record = self._items[index] = _Item(name)
-        if record.block is None and record.kind != "message":
-            if not (early and record.kind == "reasoning"):
-                self._open_item(index, record, steps)
+        kind = record.kind
+        if record.block is None and kind != "message" and not (early and kind == "reasoning"):
+            self._open_item(index, record, steps)
         return record
 
-    def _block(self, index: int, steps: list[Step]) -> int:
-        block = self._opened(index, steps).block
-        assert block is not None
-        return block
+    def _tool_delta(self, index: int, text: str, steps: list[Step]) -> None:
+        record = self._opened(index, steps)
+        if record.block is not None and not record.closed:
+            steps.append(Delta(record.block, text))
 
     def _open_item(self, index: int, record: _Item, steps: list[Step]) -> None:
         base = self._state(index).base
@@ -264,9 +312,13 @@ class ResponsesReader:
             if self._state(index).kind == "message":
                 self._part_block(index, content, kind == "refusal", steps)
 
-    def _part_delta(self, event: dict[str, Any], text: str, refusal: bool, steps: list[Step]) -> None:
+    def _part_delta(
+        self, event: dict[str, Any], text: str, refusal: bool, steps: list[Step]
+    ) -> None:
         index, content = self._where(event, "content_index")
-        steps.append(Delta(self._part_block(index, content, refusal, steps), text))
+        record = self._items.get(index)
+        if record is None or not record.closed:  # text after its item's done: the fold's
+            steps.append(Delta(self._part_block(index, content, refusal, steps), text))
 
     def _reasoning_delta(self, event: dict[str, Any], text: str, steps: list[Step]) -> None:
         kind = event.get("type")
@@ -274,6 +326,8 @@ class ResponsesReader:
             event, "summary_index" if kind == _SUMMARY_DELTA else "content_index"
         )
         record = self._opened(index, steps, early=True)
+        if record.closed:
+            return
         at = (str(kind), part)
         before = record.summary_at
         record.summary_at = at
@@ -289,6 +343,8 @@ class ResponsesReader:
         if record.closed:
             return
         record.closed = True
+        if self._hot:
+            self._hot = {k: v for k, v in self._hot.items() if k[1] != index}
         state = self._state(index)
         built = state.build()
         if record.kind == "message":
@@ -311,7 +367,7 @@ class ResponsesReader:
 
     def _finish(self, steps: list[Step]) -> None:
         self._close_all(steps)
-        response = self._fold.snapshot().to_dict()
+        response = self._fold.fields
         details = response.get("incomplete_details")
         reason = details.get("reason") if details.__class__ is dict else None
         carry = self._end_carry(response)
@@ -340,12 +396,14 @@ class ResponsesReader:
         if exc.error is not None:
             carry["error"] = exc.error
         code = exc.code
-        return steps + [Fail(
-            exc.message if isinstance(getattr(exc, "message", None), str) else str(exc),
+        message = getattr(exc, "message", None)
+        steps.append(Fail(
+            message if isinstance(message, str) else str(exc),
             code=None if code is None else str(code),
             usage=neutral_usage(response.get("usage")),
             carry=carry,
-        )]
+        ))
+        return steps
 
     def close(self) -> list[Step]:
         """Nothing more after the answer ended; else the fold's error (with ``.partial``)."""

@@ -55,7 +55,7 @@ class _Out:
 class _Block:
     """A block being written: where its text goes and what was streamed."""
 
-    __slots__ = ("content", "event", "kind", "out", "pieces", "summary", "where")
+    __slots__ = ("content", "event", "head", "kind", "out", "pieces", "summary", "where")
 
     def __init__(self, kind: str, out: _Out, content: int | None) -> None:
         self.kind = kind
@@ -69,6 +69,8 @@ class _Block:
         """The delta event type."""
         self.where: dict[str, Any] = {}
         """``item_id``, ``output_index`` (and ``content_index``) of its events."""
+        self.head: dict[str, Any] | None = None
+        """The type and place of its delta events, once the first was written."""
 
 
 class ResponsesWriter:
@@ -250,6 +252,14 @@ class ResponsesWriter:
     def _delta(self, step: Delta) -> list[dict[str, Any]]:
         block = self._blocks[step.block]
         text = step.text
+        head = block.head
+        if head is not None and text:  # the usual case, inline: one dict per delta
+            block.pieces.append(text)
+            seq = self._seq
+            self._seq = seq + 1
+            if block.kind == "text":
+                return [{**head, "delta": text, "logprobs": [], "sequence_number": seq}]
+            return [{**head, "delta": text, "sequence_number": seq}]
         if not text:
             return []
         out: list[dict[str, Any]] = []
@@ -261,6 +271,7 @@ class ResponsesWriter:
         return out
 
     def _delta_event(self, block: _Block, text: str) -> dict[str, Any]:
+        block.head = {"type": block.event + ".delta", **block.where}
         block.pieces.append(text)
         fields = dict(block.where)
         fields["delta"] = text
@@ -306,7 +317,7 @@ class ResponsesWriter:
         elif kind == "tool":
             self._close_tool(block, final, out)
         elif kind == "reasoning":
-            self._close_reasoning(block, final, step.block, out)
+            self._close_reasoning(block, final, out)
         else:
             self._close_other(block, final, step.block, out)
         return out
@@ -377,9 +388,7 @@ class ResponsesWriter:
         block.out.sealed = True
         self._item_done(block.out, out)
 
-    def _close_reasoning(
-        self, block: _Block, final: Block, number: int, out: list[dict[str, Any]]
-    ) -> None:
+    def _close_reasoning(self, block: _Block, final: Block, out: list[dict[str, Any]]) -> None:
         text = self._final_text(block, final, out)
         item = block.out.item
         if block.summary is None:
@@ -447,7 +456,7 @@ class ResponsesWriter:
         reason = step.reason
         if reason in _INCOMPLETE:
             response["status"] = "incomplete"
-            response["incomplete_details"] = {"reason": _INCOMPLETE[reason]}  # type: ignore[index]
+            response["incomplete_details"] = {"reason": _INCOMPLETE[reason]}
         else:
             response["status"] = "completed"
         if step.usage is not None:

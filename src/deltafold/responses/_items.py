@@ -82,7 +82,7 @@ _PART_PARAM = {"output_text": ("type", "text", "annotations"), "refusal": ("type
 
 
 def _part_param(part: Any) -> Any:
-    keep = _PART_PARAM.get(part.get("type")) if isinstance(part, dict) else None
+    keep = _PART_PARAM.get(str(part.get("type"))) if isinstance(part, dict) else None
     if keep is None:
         return part
     param = {k: part[k] for k in keep if k in part}
