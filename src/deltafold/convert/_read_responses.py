@@ -158,7 +158,7 @@ class ResponsesReader:
         elif kind in _ITEM_EVENTS and self._begun and not self._ended:
             index = event.get("output_index")
             if index.__class__ is int:
-                return self._item_event(kind, index, event)  # type: ignore[arg-type]
+                return self._item_event(kind, index, event)
         if self._ended:
             with contextlib.suppress(StreamError):  # an error after the answer: nothing to say
                 fold.add(event)
@@ -188,7 +188,7 @@ class ResponsesReader:
             elif isinstance(typed, OutputItemDone):
                 self._close(typed.output_index, steps)
         if kind in _HOT and steps and steps[-1].__class__ is Delta:
-            self._remember(kind, event, steps[-1])  # type: ignore[arg-type]
+            self._remember(kind, event, steps[-1])
         elif kind == "response.content_part.added":
             self._part_added(event, steps)
         if fold.terminal is not None:
