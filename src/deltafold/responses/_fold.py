@@ -118,6 +118,12 @@ class Accumulator(ItemRules):
         """The terminal event's type once it arrived (``response.completed``...), else None."""
         return self._terminal
 
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The response's own fields as folded so far, in their wire form, without ``output``
+        (the items are in ``items``). The fold's own dict: read it, never change it."""
+        return self._top
+
     def feed(self, event: Any) -> list[Event]:
         """Fold one event (a dict, or its JSON text or bytes) and return the events it caused."""
         events: list[Event] = []

@@ -17,6 +17,7 @@ from attrs import define, field
 
 from .._exceptions import JSONParseError  # a field's type: cattrs reads it at run time
 from .._models import WIRE
+from ..convert._ops import EXTENSION
 from ._parts import OFF_WIRE, OutputText, Part, ResponsesModel, SummaryText
 
 if TYPE_CHECKING:
@@ -63,6 +64,32 @@ class Item(ResponsesModel):
     """Known fields that arrived empty or null, as they came (off the wire, not compared)."""
     ALWAYS: ClassVar[frozenset[str]] = frozenset({"type"})
 
+    def to_param(self) -> dict[str, Any]:
+        """The item as an input item of the next request, so the conversation goes on.
+
+        The wire form without null fields and without what only a response holds: a
+        message's text parts keep ``text`` and ``annotations`` (no log probabilities); a
+        reasoning item keeps its id, summary, reasoning text and ``encrypted_content``
+        unchanged; a call keeps ``call_id``, name and arguments (or input) as sent; any
+        other item goes back as it came. Fields off the wire (``parsed``, partial images)
+        and the ``deltafold`` extension are never in it.
+        """
+        return {k: v for k, v in self.to_dict().items() if v is not None and k != EXTENSION}
+
+
+_PART_PARAM = {"output_text": ("type", "text", "annotations"), "refusal": ("type", "refusal")}
+"""The fields a message part keeps as input, by part type (others go back whole)."""
+
+
+def _part_param(part: Any) -> Any:
+    keep = _PART_PARAM.get(str(part.get("type"))) if isinstance(part, dict) else None
+    if keep is None:
+        return part
+    param = {k: part[k] for k in keep if k in part}
+    if keep is _PART_PARAM["output_text"]:
+        param.setdefault("annotations", [])
+    return param
+
 
 @define
 class Message(Item):
@@ -73,6 +100,14 @@ class Message(Item):
     """Always ``"assistant"`` for output."""
     content: list[Part] = field(factory=list)
     """The parts: :class:`OutputText` and :class:`Refusal` (others kept as :class:`Part`)."""
+
+    def to_param(self) -> dict[str, Any]:
+        """The message as an input item: role, id, status and its parts as the API takes them."""
+        param = super().to_param()
+        param["role"] = self.role
+        content = param.get("content")
+        param["content"] = [_part_param(p) for p in content] if isinstance(content, list) else []
+        return param
 
     @property
     def text(self) -> str:

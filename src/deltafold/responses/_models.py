@@ -206,6 +206,12 @@ class Response(ResponsesModel):
     """The audio's transcript (``response.audio.transcript.delta``), if any. Not on the wire."""
     ALWAYS: ClassVar[frozenset[str]] = frozenset({"id", "object", "output"})
 
+    def to_param(self) -> list[dict[str, Any]]:
+        """The output as input items of the next request (``input=[..., *r.to_param(),
+        your function outputs]``): each item's :meth:`Item.to_param`, in order, with the
+        reasoning's ``encrypted_content`` and the calls' ``call_id`` as they came."""
+        return [item.to_param() for item in self.output]
+
     @property
     def output_text(self) -> str:
         """The text of every ``output_text`` part of every message item, joined (as the SDK's)."""
