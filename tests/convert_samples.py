@@ -22,7 +22,7 @@ import deltafold
 import deltafold.messages as m
 import deltafold.responses as r
 from conftest import corpus_entries
-from recordings import made_here
+from recordings import made_here, read_recording
 
 CORPORA = {"chat": "corpus", "responses": "corpus-responses", "messages": "corpus-messages"}
 """Each format's real corpus (conftest.CORPUS_ENV's names)."""
@@ -252,3 +252,16 @@ def recordings(fmt: str) -> list[dict[str, Any]]:
         made = [{**e, "format": "chat"} for e in made_here()] + made
     real = [{**e, "format": fmt} for e in corpus_entries(CORPORA[fmt])]
     return made + real
+
+
+SAMPLE = {
+    "chat": "deltafold/demo_stream.sse",
+    "responses": "generated-responses/summary-encrypted-call.sse",
+    "messages": "generated-messages/thinking-text-tool-cache.sse",
+}
+"""One recording of each format with text, reasoning (signed) and tool calls."""
+
+
+def sample(fmt: str) -> bytes:
+    """The bytes of ``fmt``'s :data:`SAMPLE` recording."""
+    return read_recording(next(e for e in recordings(fmt) if e["path"] == SAMPLE[fmt]))
