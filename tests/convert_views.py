@@ -38,6 +38,8 @@ _MESSAGES_FINISH = {
     "refusal": "refusal", "pause_turn": "pause",
 }
 _INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
+SUMMARY_JOIN = "\n\n"
+"""How a Responses reasoning item's summary parts read as one text (a blank line apart)."""
 
 
 @dataclass(frozen=True)
@@ -151,9 +153,9 @@ def responses_view(response: r.Response) -> View:
         elif isinstance(item, r.FunctionCall):
             calls.append((item.call_id or None, item.name, arguments(item.arguments)))
         elif isinstance(item, r.CustomToolCall):
-            calls.append((item.call_id or None, item.name, item.input))
+            calls.append((item.call_id or None, item.name, ("custom", item.input)))
         elif isinstance(item, r.Reasoning):
-            reasoning += [part.text for part in item.summary]
+            reasoning.append(SUMMARY_JOIN.join(part.text for part in item.summary))
             reasoning += [getattr(part, "text", "") for part in item.content or ()]
             if item.encrypted_content:
                 signatures.append(item.encrypted_content)
@@ -247,7 +249,9 @@ def _messages_usage(usage: m.Usage | None) -> Usage | None:
     total_in = None if usage.input_tokens is None else usage.input_tokens + read + write
     output = usage.output_tokens
     total = None if total_in is None or output is None else total_in + output
-    return Usage(total_in, output, total, read, write)
+    details = usage.extra.get("output_tokens_details")
+    thinking = details.get("thinking_tokens") if isinstance(details, dict) else None
+    return Usage(total_in, output, total, read, write, thinking or 0)
 
 
 # --- any format -------------------------------------------------------------------
@@ -291,50 +295,123 @@ def folded_view(source: Any, fmt: str, choice: int = 0) -> View:
     return seen
 
 
+def data_events(body: bytes) -> list[dict[str, Any]]:
+    """The JSON of each SSE event's data, read without deltafold, up to ``[DONE]``."""
+    out = []
+    for block in body.replace(b"\r\n", b"\n").split(b"\n\n"):
+        data = b"\n".join(
+            line[5:].removeprefix(b" ") for line in block.split(b"\n") if line.startswith(b"data:")
+        )
+        if data.strip() == b"[DONE]":
+            break
+        if data.strip():
+            out.append(json.loads(data))
+    return out
+
+
+_TERMINAL = ("response.completed", "response.incomplete", "response.failed")
+
+
+def source_view(body: bytes, fmt: str, choice: int = 0) -> View:
+    """What a source says as it streams: what a conversion, which cannot wait for the end,
+    must carry.
+
+    That is its fold, but for a Responses stream the fold of its events alone (the
+    terminal object's ``output`` emptied): OpenAI's terminal object re-encrypts each
+    reasoning item, so its ``encrypted_content`` differs from the one the item's
+    ``output_item.done`` gave (both are valid) and a block is converted when it closes.
+    """
+    if fmt != "responses":
+        return folded_view(body, fmt, choice)
+    events = [
+        {**e, "response": {**e["response"], "output": []}} if e.get("type") in _TERMINAL else e
+        for e in data_events(body)
+    ]
+    return folded_view(events, fmt)
+
+
 _CAN_HOLD_FINISH = {
     "chat": {"refusal": "content_filter", "pause": "stop"},
     "messages": {"content_filter": "refusal"},
     "responses": {"refusal": "content_filter"},
 }
+_NO_USAGE = Usage(0, 0, 0)
+"""What Messages says of an answer whose source counted no tokens (its ``message_start``
+must hold a usage)."""
+
+
+def _calls_in(calls: tuple[tuple[str | None, str, Any], ...], target: str) -> tuple[Any, ...]:
+    """Custom (free-text) tool calls as chat and Messages hold them: chat's arguments are the
+    text; Messages' input must be an object, so the text is wrapped as ``{"input": text}``."""
+    out = []
+    for ident, name, value in calls:
+        if isinstance(value, tuple) and value[0] == "custom" and target != "responses":
+            value = arguments(value[1]) if target == "chat" else {"input": value[1]}
+        out.append((ident, name, value))
+    return tuple(out)
+
+
+def _finish_in(finish: str | None, target: str, called: bool) -> str | None:
+    finish = _CAN_HOLD_FINISH[target].get(str(finish), finish)
+    if target == "responses" and finish in (None, "stop", "tool_calls", "pause"):
+        return "tool_calls" if called else "stop"  # a Responses answer always ends
+    return finish
 
 
 def expected_in(source: View, target: str) -> View:
     """What ``target``'s fold of a conversion of ``source`` must say (its mapping table).
 
-    Messages has no refusal (a refusal is text, and the stop reason says it); the
-    Responses fold tells ``tool_calls`` from ``stop`` by the calls it holds, and it has
-    no cache-write count; Messages has no reasoning-token count, and counts the total
-    itself.
+    Messages has no refusal (a refusal is text, and the stop reason says it) and no total
+    (it is the sum); it always counts tokens. The Responses fold tells ``tool_calls``
+    from ``stop`` by the calls it holds and always says how the answer ended; it has no
+    cache-write count. Only Messages has a stop sequence. The blocks no neutral step
+    names go in the ``deltafold`` extension field, and error codes may change kind.
     """
-    out = source
-    finish = _CAN_HOLD_FINISH[target].get(str(out.finish), out.finish)
-    if target == "responses" and finish in ("stop", "tool_calls", "pause"):
-        finish = "tool_calls" if out.calls else "stop"
-    out = replace(out, finish=finish, others=(), error_code=None)
+    out = replace(
+        source,
+        calls=_calls_in(source.calls, target),
+        finish=_finish_in(source.finish, target, bool(source.calls)),
+        others=(),
+        error_code=None,
+    )
     if target != "messages":
         out = replace(out, stop_sequence=None)
+    usage = out.usage
     if target == "messages":
         out = replace(out, text=out.text + out.refusal, refusal="")
-    usage = out.usage
-    if usage is not None:
-        if target == "responses":
-            usage = replace(usage, cache_write=0)
-        if target == "messages":
-            total = None
-            if usage.input is not None and usage.output is not None:
-                total = usage.input + usage.output
-            usage = replace(usage, reasoning=0, total=total)
-        out = replace(out, usage=usage)
-    return out
+        usage = _NO_USAGE if usage is None else usage
+        if usage.input is not None and usage.output is not None:
+            usage = replace(usage, total=usage.input + usage.output)
+    if target == "responses" and usage is not None:
+        usage = replace(usage, cache_write=0)
+    return replace(out, usage=usage)
 
 
-def comparable(seen: View, target: str) -> View:
-    """``seen`` with what ``target`` cannot hold cleared, to compare with :func:`expected_in`."""
+def comparable(seen: View, target: str, source: View) -> View:
+    """``seen`` with what ``target`` cannot hold cleared, to compare with :func:`expected_in`
+    (an id the target minted where the source had none is not compared)."""
     out = replace(seen, others=(), error_code=None)
+    if source.id is None:
+        out = replace(out, id=None)
     if target == "messages":
         out = replace(out, text=out.text + out.refusal, refusal="")
     if out.usage is not None and target == "responses":
         out = replace(out, usage=replace(out.usage, cache_write=0))
-    if out.usage is not None and target == "messages":
-        out = replace(out, usage=replace(out.usage, reasoning=0))
     return out
+
+
+def expected_back(source: View, via: str) -> View:
+    """What a round trip through ``via`` gives back: everything, but what ``via`` had to
+    say where the source said nothing (an end, a token count)."""
+    out = source
+    if via == "responses" and source.finish is None:
+        out = replace(out, finish="tool_calls" if source.calls else "stop")
+    if via == "messages" and source.usage is None:
+        out = replace(out, usage=_NO_USAGE)
+    return out
+
+
+def comparable_back(seen: View, source: View) -> View:
+    """``seen`` after a round trip, to compare with :func:`expected_back` (a minted id is
+    not compared)."""
+    return replace(seen, id=None) if source.id is None else seen

@@ -22,7 +22,7 @@ import deltafold
 import deltafold.messages as m
 import deltafold.responses as r
 from convert_samples import sample
-from convert_views import FORMATS, expected_in, folded_view, view
+from convert_views import FORMATS, data_events, expected_in, folded_view, view
 from deltafold import (
     ConversionError,
     EmptyStreamError,
@@ -33,20 +33,6 @@ from deltafold import (
 
 ASSEMBLE = {"chat": deltafold.assemble, "responses": r.assemble, "messages": m.assemble}
 RESULT = {"chat": deltafold.ChatCompletion, "responses": r.Response, "messages": m.Message}
-
-
-def data_events(body: bytes) -> list[dict[str, Any]]:
-    """The JSON of each SSE event's data, read without deltafold, up to ``[DONE]``."""
-    out = []
-    for block in body.replace(b"\r\n", b"\n").split(b"\n\n"):
-        data = b"\n".join(
-            line[5:].removeprefix(b" ") for line in block.split(b"\n") if line.startswith(b"data:")
-        )
-        if data.strip() == b"[DONE]":
-            break
-        if data.strip():
-            out.append(json.loads(data))
-    return out
 
 
 def pieces(body: bytes, size: int) -> list[bytes]:
