@@ -89,11 +89,18 @@ def _unwrap(items: list[Any]) -> Iterator[Any]:
 
 
 def _is_sse_piece(item: Any) -> bool:
-    """Whether an iterable's first item is a piece of an SSE body (not one event's JSON)."""
+    """Whether an iterable's first item is a piece of an SSE body (not one event's JSON).
+
+    A body cut anywhere may start with a piece shorter than its first field's name
+    (``b"ev"``) or with only the blank lines before it: a piece that is the start of
+    an SSE field, or blank, is one (one event's JSON text starts with ``{``).
+    """
     if isinstance(item, (bytes, bytearray, memoryview)):
-        return bytes(item[:64]).lstrip().startswith(_SSE_BYTES)
+        head = bytes(item[:64]).lstrip()
+        return head.startswith(_SSE_BYTES) or any(s.startswith(head) for s in _SSE_BYTES)
     if isinstance(item, str):
-        return item[:64].lstrip().startswith(_SSE_STARTS)
+        text = item[:64].lstrip()
+        return text.startswith(_SSE_STARTS) or any(s.startswith(text) for s in _SSE_STARTS)
     return False
 
 
