@@ -167,9 +167,15 @@ RESPONSES_REAL = [
                      "pydantic-ai/phase-reasoning-function-call-gpt-5.5.sse",
                      "llm/text-gpt-5.5.sse")
 ]
+RESIGNED = pytest.mark.xfail(strict=True, reason=(
+    "the terminal response.completed carries another encrypted_content for the reasoning "
+    "item than its output_item.done: the fold keeps the terminal one, a live conversion "
+    "can only send the one it had when the item closed"))
 RESPONSES_SOURCES: list[Any] = [
     *(pytest.param(r, id=name) for name, r in RESPONSES_MADE.items()),
-    *(pytest.param(read_recording(e), id=e["path"]) for e in RESPONSES_REAL),
+    *(pytest.param(read_recording(e), id=e["path"],
+                   marks=[RESIGNED] if "phase-reasoning" in e["path"] else [])
+      for e in RESPONSES_REAL),
 ]
 
 

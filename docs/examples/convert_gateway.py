@@ -176,8 +176,6 @@ async def upstream_pieces(stream: Any, fmt: str, record: dict[str, Any]) -> Asyn
         log.warning("upstream failed mid-stream: %s", exc)
         record["outcome"] = f"upstream failed: {type(exc).__name__}"
         yield upstream_error_event(fmt, f"the upstream stream broke off ({type(exc).__name__})")
-    else:
-        record["outcome"] = "completed"
 
 
 async def relay(stream: Any, client: str, upstream: str, record: dict[str, Any],
@@ -193,6 +191,7 @@ async def relay(stream: Any, client: str, upstream: str, record: dict[str, Any],
                 async with contextlib.aclosing(convert.ato_sse(events, client)) as body:
                     async for piece in body:
                         yield piece
+        record["outcome"] = record["outcome"] or "completed"
     except (anyio.get_cancelled_exc_class(), GeneratorExit):
         record["outcome"] = "client left"  # Starlette cancels (or closes) this generator
         raise
