@@ -28,9 +28,9 @@ import pytest
 import deltafold
 import deltafold.messages as dm
 import deltafold.responses as dr
+from conftest import corpus_entries
 from deltafold import convert
 from deltafold._server import base_url, bind, load_recording, serve_app
-from conftest import corpus_entries
 from recordings import made_and_real, read_recording
 
 pytest.importorskip("uvicorn")
@@ -286,7 +286,8 @@ def test_chat_from_a_responses_upstream_with_the_openai_sdk(source: Any) -> None
 def test_same_format_passes_the_upstream_bytes_through() -> None:
     upstream = Upstream(RESPONSES_MADE["text-then-parallel-calls"])
     with gateway({"responses": upstream}) as (root, app), httpx.Client(timeout=BOUND) as http:
-        reply = http.post(f"{root}/v1/responses", json={"model": "m", "input": "hi", "stream": True})
+        request = {"model": "m", "input": "hi", "stream": True}
+        reply = http.post(f"{root}/v1/responses", json=request)
         whole = http.post(f"{root}/v1/responses", json={"model": "m", "input": "hi"})
     assert reply.status_code == 200
     assert reply.content == b"".join(upstream.recording.events)  # byte for byte

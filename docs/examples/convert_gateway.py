@@ -37,7 +37,8 @@ log = logging.getLogger("gateway")
 PATHS = {"chat": "/chat/completions", "responses": "/responses", "messages": "/messages"}
 ROUTES = {"messages": "chat", "chat": "responses", "responses": "responses"}
 """Each client format, and the upstream format it is served from."""
-CONNECT = {
+Upstream = deltafold.AsyncChatStream | dr.AsyncResponseStream | dm.AsyncMessageStream
+CONNECT: dict[str, Callable[..., Upstream]] = {
     "chat": deltafold.aconnect_chat,
     "responses": dr.aconnect_responses,
     "messages": dm.aconnect_messages,
@@ -47,7 +48,7 @@ CONNECT = {
 # --- requests: the client's request in the upstream's words ---------------------------
 
 
-def text_of(content: Any) -> str:
+def text_of(content: str | list[dict[str, Any]] | None) -> str:
     """A message's text: a string, or the text of its parts (chat and Anthropic alike)."""
     if isinstance(content, str):
         return content
@@ -66,7 +67,8 @@ def chat_turn(turn: dict[str, Any]) -> list[dict[str, Any]]:
              "function": {"name": b["name"], "arguments": json.dumps(b["input"])}}
             for b in content if b["type"] == "tool_use"
         ]
-        return [{"role": "assistant", "content": text or None, **({"tool_calls": calls} if calls else {})}]
+        message = {"role": "assistant", "content": text or None}
+        return [{**message, "tool_calls": calls} if calls else message]
     out = [
         {"role": "tool", "tool_call_id": b["tool_use_id"], "content": text_of(b.get("content"))}
         for b in content if b["type"] == "tool_result"
@@ -89,20 +91,23 @@ def messages_to_chat(body: dict[str, Any]) -> dict[str, Any]:
         out["stop"] = body["stop_sequences"]
     if body.get("tools"):
         out["tools"] = [
-            {"type": "function", "function": {"name": t["name"], "description": t.get("description", ""),
-                                              "parameters": t.get("input_schema", {})}}
+            {"type": "function", "function": {
+                "name": t["name"], "description": t.get("description", ""),
+                "parameters": t.get("input_schema", {})}}
             for t in body["tools"]
         ]
     choice = body.get("tool_choice")
     if choice:
         named = {"type": "function", "function": {"name": choice.get("name")}}
-        out["tool_choice"] = {"auto": "auto", "any": "required", "none": "none"}.get(choice["type"], named)
+        simple = {"auto": "auto", "any": "required", "none": "none"}
+        out["tool_choice"] = simple.get(choice["type"], named)
     return out
 
 
 def chat_to_responses(body: dict[str, Any]) -> dict[str, Any]:
     """A chat request as a Responses request: system text becomes instructions."""
-    instructions, items = [], []
+    instructions: list[str] = []
+    items: list[dict[str, Any]] = []
     for m in body.get("messages", []):
         if m["role"] in ("system", "developer"):
             instructions.append(text_of(m["content"]))
@@ -115,7 +120,7 @@ def chat_to_responses(body: dict[str, Any]) -> dict[str, Any]:
             items += [
                 {"type": "function_call", "call_id": c["id"], "name": c["function"]["name"],
                  "arguments": c["function"]["arguments"]}
-                for c in m.get("tool_calls") or []
+                for c in list[dict[str, Any]](m.get("tool_calls") or [])
             ]
     out: dict[str, Any] = {"model": body["model"], "input": items}
     if instructions:
@@ -157,7 +162,9 @@ def http_error(fmt: str, status: int, message: str) -> Response:
 def upstream_error_event(fmt: str, message: str) -> bytes:
     """The error event the upstream would have sent, for when it broke off without one."""
     if fmt == "chat":
-        return b"data: " + json.dumps({"error": {"message": message, "code": 502}}).encode() + b"\n\n"
+        error = {"error": {"message": message, "code": 502}}
+        return b"data: " + json.dumps(error).encode() + b"\n\n"
+    data: dict[str, Any]
     if fmt == "responses":
         data = {"type": "error", "code": "upstream_error", "message": message}
     else:
@@ -165,7 +172,9 @@ def upstream_error_event(fmt: str, message: str) -> bytes:
     return b"event: error\ndata: " + json.dumps(data).encode() + b"\n\n"
 
 
-async def upstream_pieces(stream: Any, fmt: str, record: dict[str, Any]) -> AsyncIterator[bytes]:
+async def upstream_pieces(
+    stream: Upstream, fmt: str, record: dict[str, Any]
+) -> AsyncGenerator[bytes, None]:
     """The upstream's bytes as they came; a stream that broke off ends with an error event."""
     try:
         async for piece in stream.raw():
@@ -178,7 +187,7 @@ async def upstream_pieces(stream: Any, fmt: str, record: dict[str, Any]) -> Asyn
         yield upstream_error_event(fmt, f"the upstream stream broke off ({type(exc).__name__})")
 
 
-async def relay(stream: Any, client: str, upstream: str, record: dict[str, Any],
+async def relay(stream: Upstream, client: str, upstream: str, record: dict[str, Any],
                 done: Callable[[], None]) -> AsyncIterator[bytes]:
     """The client's SSE body: the upstream's bytes where the formats match, else converted."""
     try:
@@ -188,9 +197,8 @@ async def relay(stream: Any, client: str, upstream: str, record: dict[str, Any],
                     yield piece
             else:
                 events = convert.astream(pieces, to=client, source_format=upstream)
-                async with contextlib.aclosing(convert.ato_sse(events, client)) as body:
-                    async for piece in body:
-                        yield piece
+                async for piece in convert.ato_sse(events, client):
+                    yield piece
         record["outcome"] = record["outcome"] or "completed"
     except (anyio.get_cancelled_exc_class(), GeneratorExit):
         record["outcome"] = "client left"  # Starlette cancels (or closes) this generator
@@ -287,10 +295,14 @@ async def self_check(app: Starlette) -> None:
         reply = await client.post("/messages", json={
             "model": "claude", "max_tokens": 512, "messages": question, "stream": True})
         message = dm.assemble_sse(reply.content)
-        print("messages client got:", message.content[1].text)
-        print("tool use:", message.content[2].name, message.content[2].input)
-        print("stop_reason:", message.stop_reason, "| usage:", message.usage.input_tokens,
-              message.usage.output_tokens)
+        text = next(b for b in message.content if isinstance(b, dm.TextBlock))
+        tool = next(b for b in message.content if isinstance(b, dm.ToolUseBlock))
+        print("messages client got:", text.text)
+        print("tool use:", tool.name, tool.input)
+        usage = message.usage
+        assert usage is not None  # the upstream counted its tokens
+        print("stop_reason:", message.stop_reason, "| usage:", usage.input_tokens,
+              usage.output_tokens)
         reply = await client.post("/chat/completions", json={
             "model": "gpt-5-mini", "messages": question, "stream": True})
         completion = deltafold.assemble_sse(reply.content)
