@@ -1,12 +1,13 @@
-"""The benchmark page's tables for the Responses and Messages formats, from pytest-benchmark runs.
+"""The benchmark page's tables for the Responses and Messages formats and for conversion.
 
     python benchmarks/formats_report.py RUN.json [RUN2.json ...] [--no-docs] [--docs PAGE]
 
-Reads the results of ``test_responses_bench.py`` (``extra_info.suite == "responses"``) and
-``test_messages_bench.py`` (``"messages"``) from the files given; for each suite the first
-file holding it is the run the tables show, the next one its second run (the ratios of
-both and their difference are shown). Every ratio is of two medians of the same run.
-The page's ``responses`` and ``messages`` generated blocks are rewritten (``page.write``).
+Reads the results of ``test_responses_bench.py`` (``extra_info.suite == "responses"``),
+``test_messages_bench.py`` (``"messages"``) and ``test_convert_bench.py`` (``"convert"``)
+from the files given; for each suite the first file holding it is the run the tables
+show, the next one its second run (the ratios of both and their difference are shown).
+Every ratio is of two medians of the same run. The page's ``responses``, ``messages``
+and ``convert`` generated blocks are rewritten (``page.write``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import report
 
 TARGET_FLOOR = 0.4
 TARGET_SDK = 50.0
+TARGET_CONVERT = 1.5
+"""Converting may cost at most this many times folding the same source alone."""
 FLAT = 0.20
 
 #: {group: {path: {"median": s, "info": extra_info}}}
@@ -166,13 +169,73 @@ def messages_block(first: Groups, second: Groups | None, when: str, machine: str
     return lines
 
 
+def _cost(value: float | None) -> str:
+    """A conversion's cost over folding alone, judged against :data:`TARGET_CONVERT`."""
+    if value is None:
+        return "-"
+    return f"{value:.2f} {'yes' if value <= TARGET_CONVERT else '**no**'}"
+
+
+def _convert_rows(first: Groups, second: Groups | None, pairs: list[tuple[str, str]],
+                  ) -> list[str]:
+    lines = [
+        "| source → target | shape | events | fold µs/event | convert µs/event | "
+        f"convert / fold (<= {TARGET_CONVERT}) | with SSE framing / fold | second run | "
+        "difference |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for source, target in pairs:
+        for group, runs in first.items():
+            info = runs.get("fold", {}).get("info", {})
+            if info.get("source") != source or f"to-{target}" not in runs:
+                continue
+            n = info["n_events"]
+            cost = _ratio(runs, f"to-{target}", "fold")
+            framed = _ratio(runs, f"to-{target}-sse", "fold")
+            again = _ratio((second or {}).get(group, {}), f"to-{target}", "fold")
+            lines.append(
+                f"| {source} → {target} | {info['shape']} | {n:,} | {_us(runs, 'fold', n)} | "
+                f"{_us(runs, f'to-{target}', n)} | {_cost(cost)} | {_x(framed)} | "
+                f"{_x(again)} | {_diff(cost, again)} |")
+    return lines
+
+
+def convert_block(first: Groups, second: Groups | None, when: str, machine: str) -> list[str]:
+    if not first:
+        return ["No conversion run given."]
+    names = ("chat", "responses", "messages")
+    crossed = [(s, t) for s in names for t in names if s != t]
+    lines = [
+        f"Run of {when}; {machine}. Median µs per source event; ratios of medians of the "
+        "same run.", "",
+        *_convert_rows(first, second, crossed), "",
+        "The same format (the events pass through, folded on the way):", "",
+        *_convert_rows(first, second, [(n, n) for n in names]), "",
+        "| chat → messages | shape | LiteLLM µs/event | deltafold µs/event | x LiteLLM | "
+        "second run | difference |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for group, runs in first.items():
+        if "litellm" not in runs or "to-messages" not in runs:
+            continue
+        n = runs["fold"]["info"]["n_events"]
+        times = _ratio(runs, "litellm", "to-messages")
+        again = _ratio((second or {}).get(group, {}), "litellm", "to-messages")
+        lines.append(
+            f"| chat → messages | {runs['fold']['info']['shape']} | {_us(runs, 'litellm', n)} | "
+            f"{_us(runs, 'to-messages', n)} | {_x(times)} | {_x(again)} | "
+            f"{_diff(times, again)} |")
+    return lines
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", type=Path, nargs="+", help="pytest-benchmark JSON files")
     parser.add_argument("--docs", type=Path, default=report.DEFAULT_DOCS)
     parser.add_argument("--no-docs", action="store_true", help="print only")
     args = parser.parse_args(argv)
-    found: dict[str, list[tuple[Groups, str, str]]] = {"responses": [], "messages": []}
+    found: dict[str, list[tuple[Groups, str, str]]] = {
+        "responses": [], "messages": [], "convert": []}
     for path in args.runs:
         try:
             data = json.loads(path.read_text())
@@ -183,9 +246,11 @@ def main(argv: list[str]) -> None:
             if groups:
                 runs.append((groups, _when(data, path), report.machine(data["machine_info"])))
     if not any(found.values()):
-        raise page.PageError("no Responses or Messages benchmark in the files given")
+        raise page.PageError("no Responses, Messages or conversion benchmark in the files given")
     blocks: dict[str, list[str]] = {}
-    for suite, make in (("responses", responses_block), ("messages", messages_block)):
+    makers = (("responses", responses_block), ("messages", messages_block),
+              ("convert", convert_block))
+    for suite, make in makers:
         if found[suite]:
             groups, when, machine = found[suite][0]
             second = found[suite][1][0] if len(found[suite]) > 1 else None

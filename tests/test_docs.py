@@ -115,6 +115,16 @@ EXPECTED: dict[str, list[str]] = {
         "proxy logged the same completion: True",
         "browser got the recorded bytes: True",
     ],
+    "convert_gateway.py": [
+        f"messages client got: {UMBRELLA}",
+        "tool use: get_weather {'city': 'Lisbon', 'country': 'PT', 'unit': 'celsius', "
+        "'include': ['precipitation']}",
+        "stop_reason: tool_use | usage: 412 118",
+        "chat client got: Let me look that up. | finish_reason: tool_calls",
+        "responses client got the upstream's answer: True",
+        "recorded: /messages from chat completed total tokens 530",
+        "recorded: /chat/completions from responses completed total tokens 42",
+    ],
     "structured_output_endpoint.py": [
         "the browser got 39 partial values, then the final one",
         '  partial: {"title": "P"}',

@@ -68,7 +68,7 @@ def test_blocks_hold_the_ratios_of_both_runs(tmp_path: Path) -> None:
 
 def test_the_docs_page_has_both_markers() -> None:
     text = (ROOT / "docs" / "benchmarks.md").read_text()
-    for name in ("responses", "messages"):
+    for name in ("responses", "messages", "convert"):
         assert text.count(f"<!-- generated:{name} -->") == 1
         assert text.count(f"<!-- /generated:{name} -->") == 1
 
@@ -78,4 +78,38 @@ def test_a_file_without_these_suites_is_a_clear_error(tmp_path: Path) -> None:
     other.write_text(json.dumps({"benchmarks": [bench("c", "floor", 1.0, scenario="c")]}))
     done = report(str(other), "--no-docs")
     assert done.returncode != 0
-    assert "no Responses or Messages benchmark" in done.stderr
+    assert "no Responses, Messages or conversion benchmark" in done.stderr
+
+
+def convert_run(tmp: Path, name: str, convert: float) -> Path:
+    """A conversion run on 1,000 chat events: folding 1 s, converting ``convert`` s to
+    Messages (its SSE 1.25 times that), LiteLLM 10 s; the same format 1.1 s."""
+    rows = []
+    info = {"suite": "convert", "source": "chat", "shape": "text", "n_events": 1000}
+    for path, median in (("fold", 1.0), ("to-messages", convert),
+                         ("to-messages-sse", convert * 1.25), ("to-chat", 1.1),
+                         ("litellm", 10.0)):
+        rows.append(bench("convert-chat-text", path, median, **info))
+    data = {"datetime": "2026-12-07T10:00:00", "machine_info": {"system": "Linux"},
+            "benchmarks": rows}
+    path = tmp / name
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_the_convert_block_holds_the_cost_over_folding_and_the_litellm_ratio(
+    tmp_path: Path,
+) -> None:
+    page = tmp_path / "bench.md"
+    page.write_text("# B\n\n<!-- generated:convert -->\nold\n<!-- /generated:convert -->\n")
+    done = report(str(convert_run(tmp_path, "a.json", 1.25)),
+                  str(convert_run(tmp_path, "b.json", 2.0)), "--docs", str(page))
+    assert done.returncode == 0, done.stderr
+    lines = page.read_text().splitlines()
+    row = next(line for line in lines if line.startswith("| chat → messages | text | 1,000"))
+    # 1.25 s / 1 s = 1.25 (target 1.5: yes), framed 1.56; the second run 2.00, +60%.
+    assert row.endswith("| 1000.00 | 1250.00 | 1.25 yes | 1.56 | 2.00 | +60% |"), row
+    same = next(line for line in lines if line.startswith("| chat → chat |"))
+    assert "| 1.10 yes |" in same
+    litellm = next(line for line in lines if line.startswith("| chat → messages | text | 10000"))
+    assert "| 8.00 | 5.00 | -38% |" in litellm  # 10 / 1.25, then 10 / 2

@@ -103,6 +103,7 @@ class Converter:
         self.finished: bool = False
         """The answer ended (finished or failed): later events are read, nothing is written."""
         self.closed: bool = False
+        self._failed = False
         if self.source_format is not None:
             self._start(self.source_format)
 
@@ -126,6 +127,7 @@ class Converter:
             out += writer.write(step)
             if step.__class__ is Finish or step.__class__ is Fail:
                 self.finished = True
+                self._failed = step.__class__ is Fail
         return out
 
     def _one(self, item: Any, position: int) -> list[dict[str, Any]]:
@@ -137,7 +139,7 @@ class Converter:
             failed = reader.read(item)
             event = _as_dict(item, position)
             if failed:
-                self.finished = True
+                self.finished = self._failed = True
             return [] if event is None else [event]
         return self._write(reader.read(item))
 
@@ -170,6 +172,8 @@ class Converter:
         self.closed = True
         if self._reader is None:
             raise self._unknown()
+        if self._failed:  # the source's error event ended the answer: nothing is missing
+            return []
         steps = self._reader.close()
         if self._writer is None:
             return []
