@@ -164,35 +164,61 @@ class ChatReader:
             return []
         fold = self._fold
         if item.__class__ is not dict:
-            if is_done(item):
-                return self._end(True)
-            try:
-                item = decode_chunk(item, fold.chunks_folded)
-            except DeltafoldError as exc:
-                if exc.partial is None and fold.chunks_folded:
-                    exc.partial = fold.snapshot()
-                raise
+            item = self._decoded(item)
             if item is None:
+                if self._ended:  # [DONE]
+                    return self._end(True)
                 return []
-        steps: list[Step] = []
         extension = item.get(EXTENSION)
         if extension is not None:
-            self._extension(extension, steps)
+            self._extension(extension)
         events: list[Event] = []
         try:
             fold.add(item, events)
         except StreamError as exc:
+            steps: list[Step] = []
             self._steps(events, steps)
             if not self._begun:
                 steps.insert(0, self._begin())
             return self._fail(exc, steps)
         if self._choice is None and len(fold._choices) > 1:
             raise self._several()
-        if events:
-            self._steps(events, steps)
-        if not self._begun and (steps or "id" in fold._top or "model" in fold._top):
+        if not events:
+            if not self._begun and ("id" in fold._top or "model" in fold._top):
+                return [self._begin()]
+            return []
+        if len(events) == 1 and self._begun:  # the common chunk: one more piece of a block
+            event = events[0]
+            current = self._current
+            cls = event.__class__
+            if current is not None and (
+                (cls is ContentDelta and current.kind == "text")
+                or (cls is ReasoningDelta and current.field)
+            ) and event.index == self._index and event.text:  # type: ignore[union-attr]
+                text = event.text  # type: ignore[union-attr]
+                current.parts.append(text)
+                return [Delta(current.number, text)]
+        steps = []
+        self._steps(events, steps)
+        if not self._begun:
             steps.insert(0, self._begin())
         return steps
+
+    def _decoded(self, item: Any) -> dict[str, Any] | None:
+        """A chunk given as text, bytes or an object, as its dict; None for an event without
+        one (then ``_ended`` is set if it was ``[DONE]``)."""
+        fold = self._fold
+        short = not (item.__class__ is str or item.__class__ is bytes) or len(item) < 32
+        if short and is_done(item):  # a chunk's JSON is longer than ``[DONE]``
+            self._ended = True
+            return None
+        try:
+            chunk = decode_chunk(item, fold.chunks_folded)
+        except DeltafoldError as exc:
+            if exc.partial is None and fold.chunks_folded:
+                exc.partial = fold.snapshot()
+            raise
+        return chunk
 
     def close(self) -> list[Step]:
         """The last steps: the answer's ``Finish``; raises when the stream ended early."""
@@ -200,7 +226,7 @@ class ChatReader:
             return []
         return self._end()
 
-    def _extension(self, value: Any, steps: list[Step]) -> None:
+    def _extension(self, value: Any) -> None:
         """A chunk's ``deltafold`` field (written by ``ChatWriter`` for another format)."""
         if value.__class__ is not dict:
             return
@@ -257,9 +283,9 @@ class ChatReader:
                 if held is None:  # this chunk's details first: a detail may start a block
                     held = set()
                     for ahead in events[n:]:
-                        if ahead.__class__ is ReasoningDetailDelta and ahead.index == index:  # type: ignore[union-attr]
+                        if ahead.__class__ is ReasoningDetailDelta and ahead.index == index:
                             held.add(id(ahead))
-                            self._detail(ahead, steps, True)  # type: ignore[arg-type]
+                            self._detail(ahead, steps, True)
                 self._field_seen = True
                 self._reasoning(event.text, steps)  # type: ignore[union-attr]
             elif cls is ReasoningDetailDelta:
@@ -394,6 +420,7 @@ class ChatReader:
             self._closed_calls.add(current.call)
             state = self._fold._choices[self._index]  # type: ignore[index]
             call = state.function_call if current.call < 0 else state.calls[current.call]
+            assert call is not None  # the call this block was opened for
             if current.call < 0 and not carry:
                 carry = {"format": FORMAT, "legacy": True}
             return Block("tool", call.arguments(), call.id or None, call.name or None,

@@ -83,10 +83,11 @@ def chat_usage(usage: Usage) -> tuple[dict[str, Any], dict[str, Any] | None]:
 class _Written:
     """A block as written so far: its kind, where it goes in the chunk, its length."""
 
-    __slots__ = ("carry", "kind", "legacy", "length", "name", "id", "parts", "tool")
+    __slots__ = ("carry", "field", "id", "kind", "legacy", "length", "name", "parts", "tool")
 
     def __init__(self, step: Open) -> None:
         self.kind = step.kind
+        self.field = _FIELD.get(step.kind)  # the delta's field for text, refusal, reasoning
         self.carry = step.carry
         self.legacy = False
         self.tool = -1
@@ -113,6 +114,14 @@ class ChatWriter:
         """The chunks for one step."""
         cls = step.__class__
         if cls is Delta:
+            block = self._blocks[step.block]  # type: ignore[union-attr]
+            field = block.field
+            text = step.text  # type: ignore[union-attr]
+            if field is not None and text and self._ext is None:  # the common step, inline
+                block.length += len(text)
+                chunk = self._head.copy()
+                chunk["choices"] = [{"index": 0, "delta": {field: text}, "finish_reason": None}]
+                return [chunk]
             return self._delta(step)  # type: ignore[arg-type]
         if cls is Open:
             return self._open(step)  # type: ignore[arg-type]
@@ -178,10 +187,9 @@ class ChatWriter:
         text = step.text
         if not text:
             return []
-        kind = block.kind
-        if kind == "tool":
+        if block.kind == "tool":
             return self._arguments(block, text)
-        field = _FIELD.get(kind)
+        field = block.field
         if field is None:
             return []
         block.length += len(text)
