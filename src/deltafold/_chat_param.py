@@ -23,11 +23,11 @@ def message_param(message: Message) -> dict[str, Any]:
     param: dict[str, Any] = {"role": message.role or "assistant"}
     content = message.content
     if content is None and not (
-        message.tool_calls or message.function_call is not None or message.refusal is not None
+        message.tool_calls or message.function_call is not None or message.refusal
     ):
         content = ""  # an assistant message needs content unless it calls or refuses
     param["content"] = content
-    if message.refusal is not None:
+    if message.refusal:  # some providers send ``""`` on every chunk: no refusal
         param["refusal"] = message.refusal
     if message.tool_calls:
         param["tool_calls"] = [

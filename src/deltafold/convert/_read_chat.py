@@ -121,7 +121,10 @@ def _int(value: Any) -> int | None:
 class _Current:
     """The block being streamed: its number, kind, text so far and what its final needs."""
 
-    __slots__ = ("annotations", "call", "carry", "details", "field", "kind", "number", "parts")
+    __slots__ = (
+        "annotations", "bare", "call", "carry", "details", "field", "kind", "number", "parts",
+        "sealed",
+    )
 
     def __init__(self, number: int, kind: BlockKind, carry: dict[str, Any]) -> None:
         self.number = number
@@ -130,6 +133,8 @@ class _Current:
         self.call = -2  # the tool call's position in the fold (-1: the legacy function_call)
         self.details: list[int] = []  # the fold's reasoning_details positions in this block
         self.field = False  # reasoning text came as ``reasoning`` (the details repeat it)
+        self.bare = False  # some of it came without a detail beside it
+        self.sealed = False  # it got its token, or its details after its text: it is whole
         self.annotations: list[dict[str, Any]] = []
         self.carry = carry
 
@@ -193,7 +198,7 @@ class ChatReader:
             cls = event.__class__
             if current is not None and (
                 (cls is ContentDelta and current.kind == "text")
-                or (cls is ReasoningDelta and current.field)
+                or (cls is ReasoningDelta and current.field and not current.sealed)
             ) and event.index == self._index and event.text:  # type: ignore[union-attr]
                 text = event.text  # type: ignore[union-attr]
                 current.parts.append(text)
@@ -234,6 +239,9 @@ class ChatReader:
             found = value.get(key)
             if found.__class__ is dict or found.__class__ is str:
                 self._carry[key] = found
+        others = value.get("other")
+        if others.__class__ is list:
+            self._carry["other"] = others
         opened = value.get("open")
         if opened.__class__ is dict:
             self._open_carry = opened
@@ -287,7 +295,7 @@ class ChatReader:
                             held.add(id(ahead))
                             self._detail(ahead, steps, True)
                 self._field_seen = True
-                self._reasoning(event.text, steps)  # type: ignore[union-attr]
+                self._reasoning(event.text, steps, not held)  # type: ignore[union-attr]
             elif cls is ReasoningDetailDelta:
                 if held is None or id(event) not in held:
                     self._detail(event, steps, False)  # type: ignore[arg-type]
@@ -332,12 +340,15 @@ class ChatReader:
         current.parts.append(text)
         steps.append(Delta(current.number, text))
 
-    def _reasoning(self, text: str, steps: list[Step]) -> None:
+    def _reasoning(self, text: str, steps: list[Step], bare: bool) -> None:
+        """Reasoning text; ``bare``: no detail came beside it. Bare text after a whole block
+        (signed, or its details sent after its text, as ``ChatWriter`` does) opens the next."""
         current = self._current
-        if current is None or current.kind != "reasoning":
+        if current is None or current.kind != "reasoning" or (bare and current.sealed):
             self._close(steps)
             current = self._open("reasoning", steps)
         current.field = True
+        current.bare = current.bare or bare
         if text:
             current.parts.append(text)
             steps.append(Delta(current.number, text))
@@ -355,9 +366,11 @@ class ChatReader:
             current = self._open("reasoning", steps, self._details()[position].fields.get("id"))
         if position not in current.details:
             current.details.append(position)
+        detail = event.detail
+        if current.bare or detail.get("signature") or detail.get("data"):
+            current.sealed = True
         if with_text or current.field or self._field_seen:
             return  # the text streams as ``reasoning``: the details repeat it
-        detail = event.detail
         text = detail.get("text")
         if text is None:
             text = detail.get("summary")
@@ -476,6 +489,10 @@ class ChatReader:
             fold.result(strict=True)  # raises: no chunk, no choice, or no finish_reason
         assert state is not None
         self._close(steps)
+        for raw in self._carry.get("other", ()):  # blocks chat could not hold, given back
+            if raw.__class__ is dict:
+                self._open("other", steps)
+                self._close(steps, Block("other", raw=raw))
         raw = state.finish_reason
         reason = finish_reason_of(raw)
         carry = self._carry.get("finish")
