@@ -122,8 +122,8 @@ class _Current:
     """The block being streamed: its number, kind, text so far and what its final needs."""
 
     __slots__ = (
-        "annotations", "bare", "call", "carry", "details", "field", "kind", "number", "parts",
-        "sealed",
+        "annotations", "bare", "call", "carry", "details", "fast", "field", "kind", "number",
+        "parts", "sealed",
     )
 
     def __init__(self, number: int, kind: BlockKind, carry: dict[str, Any]) -> None:
@@ -137,6 +137,8 @@ class _Current:
         self.sealed = False  # it got its token, or its details after its text: it is whole
         self.annotations: list[dict[str, Any]] = []
         self.carry = carry
+        self.fast: type | None = ContentDelta if kind == "text" else None
+        """The event that only adds text to this block (``read``'s fast path), if any."""
 
 
 class ChatReader:
@@ -192,14 +194,13 @@ class ChatReader:
             if not self._begun and ("id" in fold._top or "model" in fold._top):
                 return [self._begin()]
             return []
-        if len(events) == 1 and self._begun:  # the common chunk: one more piece of a block
+        if len(events) == 1:  # the common chunk: one more piece of the current block
             event = events[0]
             current = self._current
-            cls = event.__class__
-            if current is not None and (
-                (cls is ContentDelta and current.kind == "text")
-                or (cls is ReasoningDelta and current.field and not current.sealed)
-            ) and event.index == self._index and event.text:  # type: ignore[union-attr]
+            if (
+                current is not None and event.__class__ is current.fast
+                and event.index == self._index and event.text  # type: ignore[union-attr]
+            ):
                 text = event.text  # type: ignore[union-attr]
                 current.parts.append(text)
                 return [Delta(current.number, text)]
@@ -349,6 +350,7 @@ class ChatReader:
             current = self._open("reasoning", steps)
         current.field = True
         current.bare = current.bare or bare
+        current.fast = None if current.sealed else ReasoningDelta
         if text:
             current.parts.append(text)
             steps.append(Delta(current.number, text))
@@ -369,6 +371,7 @@ class ChatReader:
         detail = event.detail
         if current.bare or detail.get("signature") or detail.get("data"):
             current.sealed = True
+            current.fast = None
         if with_text or current.field or self._field_seen:
             return  # the text streams as ``reasoning``: the details repeat it
         text = detail.get("text")
