@@ -193,6 +193,35 @@ def test_each_reasoning_detail_is_its_own_block_with_its_own_signature() -> None
     assert back.reasoning == "first thoughtsecond thought"
 
 
+def test_details_before_the_reasoning_text_in_a_delta_are_not_read_twice() -> None:
+    detail = {"type": "reasoning.text", "index": 0}
+    items = [
+        chunk({"role": "assistant", "reasoning_details": [{**detail, "text": "ab"}],
+               "reasoning": "ab"}),
+        chunk({"reasoning_details": [{**detail, "text": "c"}], "reasoning": "c"}),
+        chunk({"reasoning_details": [{**detail, "signature": SIG}]}),
+        chunk({}, "stop"),
+    ]
+    steps = read_all(items)
+    assert [s.text for s in steps if isinstance(s, Delta)] == ["ab", "c"]
+    assert fields(deltafold.assemble(write_all(steps))) == fields(deltafold.assemble(items))
+
+
+def test_reasoning_only_inside_details_is_the_blocks_text() -> None:
+    """Snowflake's shape: no ``reasoning`` field, the text in the details alone."""
+    detail = {"type": "reasoning.text", "index": 0, "id": "r1"}
+    items = [
+        chunk({"role": "assistant", "reasoning_details": [{**detail, "text": "15"}]}),
+        chunk({"reasoning_details": [{**detail, "text": " * 27"}]}),
+        chunk({"content": "405"}),
+        chunk({}, "stop"),
+    ]
+    steps = read_all(items)
+    assert [s.text for s in steps if isinstance(s, Delta)] == ["15", " * 27", "405"]
+    final = next(s.final for s in steps if isinstance(s, Close))
+    assert (final.kind, final.text, final.id) == ("reasoning", "15 * 27", "r1")
+
+
 def test_encrypted_reasoning_is_the_block_token() -> None:
     """OpenAI's reasoning through OpenRouter: a summary, then its encrypted form (same id)."""
     rid = "rs_1"
@@ -520,6 +549,20 @@ def test_another_formats_carry_round_trips_through_the_extension() -> None:
     assert isinstance(end, Finish) and (end.reason, end.stop_sequence, end.carry) == (
         "tool_calls", "END", finish
     )
+
+
+def test_consecutive_blocks_of_one_kind_with_a_carry_stay_apart() -> None:
+    """Two Responses message items in a row: chat cannot tell them apart, their carry does."""
+    steps: list[Step] = [Begin("resp", "gpt", 1)]
+    for n, (text, item) in enumerate((("one", "msg_1"), ("two", "msg_2"))):
+        carry = {"format": "responses", "item_id": item}
+        steps += [Open(n, "text", carry=carry), Delta(n, text),
+                  Close(n, Block("text", text, carry=carry))]
+    steps.append(Finish("stop"))
+    again = [s for s in read_all(write_all(steps)) if isinstance(s, Close)]
+    assert [(s.block, s.final.text, s.final.carry["item_id"]) for s in again] == [
+        (0, "one", "msg_1"), (1, "two", "msg_2"),
+    ]
 
 
 def test_chat_fields_the_steps_cannot_say_come_back() -> None:

@@ -244,8 +244,10 @@ class ChatReader:
         if others.__class__ is list:
             self._carry["other"] = others
         opened = value.get("open")
-        if opened.__class__ is dict:
+        if opened.__class__ is dict:  # a block of its own opens in this chunk
             self._open_carry = opened
+            if self._current is not None:
+                self._current.fast = None
         closed = value.get("close")
         if closed.__class__ is dict and self._current is not None:
             self._current.carry = closed
@@ -296,10 +298,16 @@ class ChatReader:
                             held.add(id(ahead))
                             self._detail(ahead, steps, True)
                 self._field_seen = True
-                self._reasoning(event.text, steps, not held)  # type: ignore[union-attr]
+                bare = not any(
+                    e.__class__ is ReasoningDetailDelta and e.index == index for e in events
+                )
+                self._reasoning(event.text, steps, bare)  # type: ignore[union-attr]
             elif cls is ReasoningDetailDelta:
-                if held is None or id(event) not in held:
-                    self._detail(event, steps, False)  # type: ignore[arg-type]
+                if held is None or id(event) not in held:  # text beside it, if any, is later
+                    with_text = any(
+                        e.__class__ is ReasoningDelta and e.index == index for e in events[n:]
+                    )
+                    self._detail(event, steps, with_text)  # type: ignore[arg-type]
             elif cls is ToolCallStarted:
                 self._start_call(event, steps)  # type: ignore[arg-type]
             elif cls is RefusalDelta:
@@ -335,7 +343,7 @@ class ChatReader:
 
     def _text(self, kind: BlockKind, text: str, steps: list[Step]) -> None:
         current = self._current
-        if current is None or current.kind != kind:
+        if current is None or current.kind != kind or self._open_carry is not None:
             self._close(steps)
             current = self._open(kind, steps)
         current.parts.append(text)
@@ -345,7 +353,9 @@ class ChatReader:
         """Reasoning text; ``bare``: no detail came beside it. Bare text after a whole block
         (signed, or its details sent after its text, as ``ChatWriter`` does) opens the next."""
         current = self._current
-        if current is None or current.kind != "reasoning" or (bare and current.sealed):
+        if current is None or current.kind != "reasoning" or (bare and current.sealed) or (
+            self._open_carry is not None
+        ):
             self._close(steps)
             current = self._open("reasoning", steps)
         current.field = True
