@@ -166,7 +166,7 @@ class ChatWriter:
         block = self._blocks[step.block] = _Written(step)
         carry = step.carry
         own = carry.get("format") == FORMAT
-        if carry and not own:
+        if carry and not own and step.kind != "other":  # an "other" block keeps its raw whole
             self._carry("open", carry)
         if step.kind != "tool":
             return []
@@ -209,9 +209,10 @@ class ChatWriter:
         block = self._blocks[step.block]
         final = step.final
         out: list[dict[str, Any]] = []
-        if final.carry and final.carry is not block.carry and final.carry.get("format") != FORMAT:
-            self._carry("close", final.carry)
         kind = block.kind
+        carry = final.carry
+        if carry and carry != block.carry and carry.get("format") != FORMAT and kind != "other":
+            self._carry("close", carry)
         if kind == "tool" and not block.legacy and (
             (final.id and not block.id) or (final.name and not block.name)
         ):
