@@ -325,6 +325,23 @@ def test_resent_arguments_become_their_new_tail() -> None:
     assert fields(deltafold.assemble(write_all(steps))) == fields(deltafold.assemble(items))
 
 
+def test_a_custom_tool_call_is_a_function_call_in_chat_and_custom_again() -> None:
+    steps: list[Step] = [
+        Begin("resp", "gpt", 1), Open(0, "tool", "call_c", "grammar", "custom"),
+        Delta(0, "free text"), Close(0, Block("tool", "free text", "call_c", "grammar", "custom")),
+        Finish("tool_calls"),
+    ]
+    out = write_all(steps)
+    call = deltafold.assemble(out).choices[0].message.tool_calls[0]
+    assert (call.type, call.function.name, call.function.arguments) == (
+        "function", "grammar", "free text"
+    )
+    again = read_all(out)
+    opened = next(s for s in again if isinstance(s, Open))
+    final = next(s.final for s in again if isinstance(s, Close))
+    assert (opened.tool_type, final.tool_type, final.text) == ("custom", "custom", "free text")
+
+
 def test_a_tool_call_without_id_or_name_at_first_gets_them_from_its_final() -> None:
     steps: list[Step] = [
         Begin("r", "m", 1), Open(0, "tool"), Delta(0, "{}"),
@@ -598,7 +615,10 @@ def test_the_chunks_are_ones_the_openai_sdk_accepts() -> None:
 
 
 def _choices_of(entry: dict[str, Any]) -> list[int | None]:
-    return [0, 1] if "n_gt_1" in entry["features"] else [None]
+    """None (the one choice) for a stream of one choice, else each choice's index."""
+    if "n_gt_1" not in entry["features"]:
+        return [None]
+    return [choice.index for choice in folded(read_recording(entry)).choices]
 
 
 @pytest.mark.parametrize("entry", recording_params())

@@ -123,7 +123,7 @@ class _Current:
 
     __slots__ = (
         "annotations", "bare", "call", "carry", "details", "fast", "field", "kind", "number",
-        "parts", "sealed",
+        "parts", "sealed", "tool_type",
     )
 
     def __init__(self, number: int, kind: BlockKind, carry: dict[str, Any]) -> None:
@@ -137,6 +137,7 @@ class _Current:
         self.sealed = False  # it got its token, or its details after its text: it is whole
         self.annotations: list[dict[str, Any]] = []
         self.carry = carry
+        self.tool_type = "function"
         self.fast: type | None = ContentDelta if kind == "text" else None
         """The event that only adds text to this block (``read``'s fast path), if any."""
 
@@ -160,6 +161,7 @@ class ChatReader:
         self._late: list[dict[str, Any]] = []  # annotations after their text block closed
         self._carry: dict[str, Any] = {}  # the extension's carries: begin, finish, usage, fail
         self._open_carry: dict[str, Any] | None = None
+        self._tool_type: str | None = None  # the next call's, from the extension (not JSON)
         self._field_seen = False
         self._begin_top: tuple[str, ...] = ()
 
@@ -248,6 +250,9 @@ class ChatReader:
             self._open_carry = opened
             if self._current is not None:
                 self._current.fast = None
+        tool_type = value.get("tool_type")
+        if tool_type.__class__ is str:
+            self._tool_type = tool_type
         closed = value.get("close")
         if closed.__class__ is dict and self._current is not None:
             self._current.carry = closed
@@ -338,7 +343,11 @@ class ChatReader:
         carry = self._open_carry or {}
         self._open_carry = None
         current = self._current = _Current(number, kind, carry)
-        steps.append(Open(number, kind, id or None, name or None, "function", carry))
+        tool_type = "function"
+        if kind == "tool" and self._tool_type is not None:
+            tool_type, self._tool_type = self._tool_type, None
+        current.tool_type = tool_type
+        steps.append(Open(number, kind, id or None, name or None, tool_type, carry))
         return current
 
     def _text(self, kind: BlockKind, text: str, steps: list[Step]) -> None:
@@ -450,7 +459,7 @@ class ChatReader:
             if current.call < 0 and not carry:
                 carry = {"format": FORMAT, "legacy": True}
             return Block("tool", call.arguments(), call.id or None, call.name or None,
-                         carry=carry)
+                         current.tool_type, carry=carry)
         text = "".join(current.parts)
         if kind == "reasoning":
             return self._reasoning_final(current, text)

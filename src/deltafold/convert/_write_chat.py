@@ -170,6 +170,8 @@ class ChatWriter:
             self._carry("open", carry)
         if step.kind != "tool":
             return []
+        if step.tool_type != "function":  # chat calls are functions: the kind rides along
+            self._carry("tool_type", step.tool_type)
         if own and carry.get("legacy"):
             block.legacy = True
             return [self._chunk({"function_call": {"name": step.name or "", "arguments": ""}})]
