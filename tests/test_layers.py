@@ -198,13 +198,15 @@ def test_module_is_on_no_import_circle(name: str) -> None:
     assert circle is None, "import circle: " + " -> ".join(circle or [])
 
 
-@pytest.mark.parametrize("name", ["_jsonvalue", "_jsontext", "_content_parts", "_deferred"])
+@pytest.mark.parametrize(
+    "name", ["_jsonvalue", "_jsontext", "_content_parts", "_deferred", "_chat_param"]
+)
 def test_leaf_modules_import_nothing_from_deltafold(name: str) -> None:
     assert _imports(name) == set()
 
 
-def test_the_models_import_only_the_content_part_rule_and_deferral() -> None:
-    assert _imports("_models") == {"_content_parts", "_deferred"}
+def test_the_models_import_only_the_content_part_rule_deferral_and_param_form() -> None:
+    assert _imports("_models") == {"_chat_param", "_content_parts", "_deferred"}
 
 
 @pytest.mark.parametrize("name", _params("module"))
@@ -274,7 +276,8 @@ def test_the_io_reader_finds_io() -> None:
 
 LAYERS = (
     (
-        "_models", "_deferred", "_content_parts", "_jsonvalue", "_jsontext", "_sentinel",
+        "_models", "_chat_param", "_deferred", "_content_parts", "_jsonvalue", "_jsontext",
+        "_sentinel",
         "_exceptions", "_limits", "_json_events", "_events", "_redact", "_timing", "_format",
         "_plural",
         "responses._parts", "responses._items", "responses._models", "responses._events",
@@ -305,8 +308,9 @@ LAYERS = (
     (
         "_bulk_cli", "_split", "_server", "_live", "_demo", "_cli", "__main__", "__init__",
         "responses._unfold", "responses.__init__", "messages._unfold", "messages.__init__",
-        "chat.__init__", "convert._source", "convert._read_responses",
-        "convert._write_responses", "convert._converter", "convert.__init__",
+        "chat.__init__", "convert._source", "convert._read_chat", "convert._write_chat",
+        "convert._read_responses", "convert._write_responses", "convert._read_messages",
+        "convert._write_messages", "convert._converter", "convert.__init__",
     ),
 )
 """The table in docs/concepts.md ("Which file holds what"), top row first; a subpackage's

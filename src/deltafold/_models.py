@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 from attrs import define, field
 
+from ._chat_param import completion_param, message_param
 from ._content_parts import content_parts, part_text
 from ._deferred import Deferred
 
@@ -323,6 +324,11 @@ class Message(_WireModel):
         """``content`` decoded and structured into ``cls`` (docs/structured.md)."""
         return cast("T", WIRE.structure(self, cls, converter))
 
+    def to_param(self) -> dict[str, Any]:
+        """This message as the next request's assistant message: content, refusal, tool
+        calls and ``reasoning_details`` (signatures intact); no response-only fields."""
+        return message_param(self)
+
 
 @define
 class Choice(_WireModel):
@@ -436,6 +442,11 @@ class ChatCompletion(_WireModel):
     """Token counts and cost; ``None`` when the stream carried none (see ``include_usage``)."""
     extra: dict[str, Any] = field(factory=dict, kw_only=True)
     """Fields the model does not declare, as they arrived; ``to_dict`` writes them back."""
+
+    def to_param(self, choice: int = 0) -> dict[str, Any]:
+        """Choice ``choice``'s message as the next request's assistant message
+        (``Message.to_param``); ValueError when the completion holds no such choice."""
+        return completion_param(self, choice)
 
 
 # --- chunk ------------------------------------------------------------------
