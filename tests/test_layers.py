@@ -305,7 +305,8 @@ LAYERS = (
     (
         "_bulk_cli", "_split", "_server", "_live", "_demo", "_cli", "__main__", "__init__",
         "responses._unfold", "responses.__init__", "messages._unfold", "messages.__init__",
-        "chat.__init__", "convert._source", "convert._converter", "convert.__init__",
+        "chat.__init__", "convert._source", "convert._read_messages", "convert._write_messages",
+        "convert._converter", "convert.__init__",
     ),
 )
 """The table in docs/concepts.md ("Which file holds what"), top row first; a subpackage's

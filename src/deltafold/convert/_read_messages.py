@@ -24,18 +24,28 @@ from typing import Any
 from attrs import evolve
 
 from .._decode import decode_chunk
-from .._events import ContentDelta, ReasoningDelta, ToolCallArgumentsDelta, ToolCallDone
+from .._events import ToolCallDone
 from .._exceptions import StreamError
 from .._jsontext import dumps
 from .._limits import Limits
 from ..messages import _blocks as mb
-from ..messages._events import BlockStarted, BlockStopped
+from ..messages._events import BlockStopped
 from ..messages._fold import Accumulator
 from ..messages._models import Message
 from ..messages._models import Usage as MessagesUsage
 from ..messages._usage import openai_tokens
 from ._ops import (
-    EXTENSION, Begin, Block, BlockKind, Close, Delta, Fail, Finish, FinishReason, Open, Step,
+    EXTENSION,
+    Begin,
+    Block,
+    BlockKind,
+    Close,
+    Delta,
+    Fail,
+    Finish,
+    FinishReason,
+    Open,
+    Step,
     Usage,
 )
 
@@ -62,13 +72,18 @@ _MESSAGE_EVENTS = frozenset({
     "message_start", "message", "content_block_start", "content_block_stop", "message_delta",
     "message_stop",
 })
-_DELTAS = (ContentDelta, ReasoningDelta, ToolCallArgumentsDelta)
+_DELTA_TYPES = {"text": "text_delta", "thinking": "thinking_delta",
+                "partial_json": "input_json_delta"}
+"""The field holding a block's new text, and the delta that brings it (what the fold's
+ContentDelta, ReasoningDelta and, for a ``tool_use`` block, ToolCallArgumentsDelta say)."""
+_STREAMED = {"text": "text", "refusal": "text", "reasoning": "thinking", "tool": "partial_json"}
+"""The field whose deltas a block of each kind streams as ``Delta`` steps."""
 
 
 class _Open:
     """A content block between its start and its stop."""
 
-    __slots__ = ("ext", "kind", "number", "tool_type")
+    __slots__ = ("carry", "ext", "key", "kind", "number", "tool_type")
 
     def __init__(self, number: int, kind: BlockKind, ext: dict[str, Any]) -> None:
         self.number = number
@@ -76,19 +91,30 @@ class _Open:
         self.ext = ext
         """The start event's extension (a block the Messages writer made from another format)."""
         self.tool_type = str(ext.get("tool_type") or "function")
+        self.carry: dict[str, Any] = {}
+        self.key = _STREAMED.get(kind) if self.tool_type == "function" else None
+        """The delta field streamed as ``Delta`` steps (None: nothing is, until the close)."""
 
 
 def _ext(value: Any) -> dict[str, Any]:
     return value if value.__class__ is dict else {}
 
 
-def _kind(block: mb.Block) -> BlockKind:
-    cls = block.__class__
-    if cls is mb.TextBlock:
-        return "text"
-    if cls is mb.ThinkingBlock or cls is mb.RedactedThinkingBlock:
-        return "reasoning"
-    return "tool" if cls is mb.ToolUseBlock else "other"
+_KINDS: dict[str, BlockKind] = {
+    "text": "text", "thinking": "reasoning", "redacted_thinking": "reasoning", "tool_use": "tool",
+}
+"""The block types the steps say; any other is ``"other"``, carried as its wire dict."""
+_MAPPED = {
+    "text": frozenset({"type", "text", "citations"}),
+    "thinking": frozenset({"type", "thinking", "signature"}),
+    "redacted_thinking": frozenset({"type", "data"}),
+    "tool_use": frozenset({"type", "id", "name", "input"}),
+}
+"""A block's fields the steps say; the others (a tool_use's ``caller``) are carried."""
+
+
+def _str(value: Any) -> str | None:
+    return value if value.__class__ is str and value else None
 
 
 def _carry(fields: dict[str, Any]) -> dict[str, Any]:
@@ -136,26 +162,37 @@ class MessagesReader:
         event = item if item.__class__ is dict else decode_chunk(item, fold.chunks_folded)
         if event is None:
             return []
+        kind = event.get("type")
+        if kind == "content_block_delta":  # the hot path: one text, thinking or input delta
+            fold.add(event)  # checked and appended by the fold (which raises when it is wrong)
+            delta = event["delta"]
+            state = self._open[event["index"]]
+            key = state.key
+            if key is not None and delta.get("type") == _DELTA_TYPES[key]:
+                text = delta[key]
+                if text:
+                    return [Delta(state.number, text)]
+            return []
+        if kind == "content_block_start" and self._begun and not self._ended:
+            fold.add(event)  # checked by the fold; the start is read as it took it
+            index = event["index"]
+            self._indices.append(index)
+            return self._open_block(index, event["content_block"], _ext(event.get(EXTENSION)))
         try:
             events = fold.feed(event)
         except StreamError as exc:
             return self._fail(exc)
-        kind = event.get("type")
-        if kind == "content_block_delta":  # the hot path: one text, thinking or input delta
-            if events and isinstance(events[0], _DELTAS) and events[0].text:
-                state = self._open[event["index"]]
-                if state.tool_type == "function":
-                    return [Delta(state.number, events[0].text)]
-            return []
         if kind not in _MESSAGE_EVENTS or self._ended:
             return []  # ping, an event the fold kept as unknown, or one after the end
         steps: list[Step] = []
         if not self._begun:
-            steps.append(self._begin())
+            steps.append(self._begin(event))
             if kind == "message_start" or kind == "message":
                 steps += self._whole_blocks(len(_content(event)))
         if kind == "content_block_start":
-            self._start(events, event, steps)
+            index = event["index"]
+            self._indices.append(index)
+            steps += self._open_block(index, event["content_block"], _ext(event.get(EXTENSION)))
         elif kind == "content_block_stop":
             self._stop(events, event, steps)
         elif kind == "message_delta":
@@ -173,34 +210,30 @@ class MessagesReader:
 
     # --- blocks ----------------------------------------------------------------------------
 
-    def _open_block(self, index: int, block: mb.Block, ext: dict[str, Any]) -> list[Step]:
-        kind = _kind(block)
+    def _open_block(self, index: int, block: dict[str, Any], ext: dict[str, Any]) -> list[Step]:
+        """Open the block ``block`` (its start as the fold took it) at ``index``."""
+        kind = _KINDS.get(block["type"], "other")
         if kind == "text" and ext.get("kind") == "refusal":
             kind = "refusal"
         state = self._open[index] = _Open(self._next, kind, ext)
         self._next += 1
         name = None
-        if isinstance(block, mb.ToolUseBlock):
-            ident: str | None = block.id
-            name = block.name
+        if kind == "tool":
+            ident, name = _str(block.get("id")), _str(block.get("name"))
         else:
-            ident = ext.get("id")
+            ident = _str(ext.get("id"))
         if ext:
-            carry = _ext(ext.get("carry"))
-        else:  # the block's own fields besides the mapped ones (a tool_use's ``caller``)
-            carry = {"format": FORMAT} if kind == "other" else _carry(block.extra)
-        steps: list[Step] = [Open(state.number, kind, ident or None, name, state.tool_type, carry)]
-        text = block.text if isinstance(block, mb.TextBlock) else (
-            block.thinking if isinstance(block, mb.ThinkingBlock) else "")
-        if text:
+            state.carry = _ext(ext.get("carry"))
+        elif kind == "other":
+            state.carry = {"format": FORMAT}  # its raw dict is Anthropic's
+        else:
+            mapped = _MAPPED[block["type"]]
+            state.carry = _carry({k: v for k, v in block.items() if k not in mapped})
+        steps: list[Step] = [Open(state.number, kind, ident, name, state.tool_type, state.carry)]
+        text = block.get("thinking" if kind == "reasoning" else "text") if kind != "tool" else None
+        if text.__class__ is str and text:
             steps.append(Delta(state.number, text))
         return steps
-
-    def _start(self, events: list[Any], event: dict[str, Any], steps: list[Step]) -> None:
-        for found in events:
-            if found.__class__ is BlockStarted:
-                self._indices.append(found.index)
-                steps += self._open_block(found.index, found.block, _ext(event.get(EXTENSION)))
 
     def _stop(self, events: list[Any], event: dict[str, Any], steps: list[Step]) -> None:
         block = arguments = None
@@ -220,9 +253,8 @@ class MessagesReader:
     ) -> Block:
         """The block's final form; ``ext``: the stop event's extension, when it has one."""
         kind = state.kind
-        foreign = "carry" in ext or "carry" in state.ext
-        carry = _ext(ext.get("carry")) if foreign else _carry(block.extra)
-        ident = state.ext.get("id") or None
+        carry = _ext(ext.get("carry")) if ext or state.ext else state.carry
+        ident = _str(state.ext.get("id"))
         if isinstance(block, mb.TextBlock):
             notes = list(block.citations or ()) + list(ext.get("annotations") or ())
             return Block(kind, block.text, id=ident, annotations=notes, carry=carry)
@@ -238,7 +270,7 @@ class MessagesReader:
                 text = value.get("input", "") if value.__class__ is dict else text
             return Block(kind, text, id=block.id, name=block.name,
                          tool_type=state.tool_type, carry=carry)
-        return Block("other", raw=block.to_dict(), carry=carry if foreign else {"format": FORMAT})
+        return Block("other", raw=block.to_dict(), carry=carry)
 
     def _close_open(self) -> list[Step]:
         """Close every block still open (a message stopped or failed with one open)."""
@@ -257,18 +289,23 @@ class MessagesReader:
 
     # --- the message -----------------------------------------------------------------------
 
-    def _begin(self) -> Begin:
+    def _begin(self, event: dict[str, Any]) -> Begin:
+        """The answer began: at its ``message_start`` (read as the fold took it, the first
+        event holding the message), or at its first event when the stream lacks one."""
         self._begun = True
-        head = self._fold.head()
-        wire = head.to_dict()
-        ext = wire.get(EXTENSION)
+        kind = event.get("type")
+        message = event.get("message") if kind == "message_start" else (
+            event if kind == "message" else None)
+        if message.__class__ is not dict:
+            return Begin()
+        ident, model = _str(message.get("id")), _str(message.get("model"))
+        ext = message.get(EXTENSION)
         if ext.__class__ is dict:  # made by the Messages writer from another format
             created = ext.get("created")
             carry = {k: v for k, v in ext.items() if k != "created"} if "format" in ext else {}
-            return Begin(head.id or None, head.model or None,
-                         created if created.__class__ is int else None, carry)
-        carry = _carry({k: v for k, v in wire.items() if k not in _BEGIN_MAPPED})
-        return Begin(head.id or None, head.model or None, None, carry)
+            return Begin(ident, model, created if created.__class__ is int else None, carry)
+        return Begin(ident, model, None, _carry(
+            {k: v for k, v in message.items() if k not in _BEGIN_MAPPED}))
 
     def _whole_blocks(self, count: int) -> list[Step]:
         """The ``count`` blocks a ``message_start`` (or a whole message) carried complete."""
@@ -277,7 +314,7 @@ class MessagesReader:
         steps: list[Step] = []
         for index, block in enumerate(self._fold.snapshot().content[:count]):
             self._indices.append(index)
-            steps += self._open_block(index, block, {})
+            steps += self._open_block(index, block.to_dict(), {})
             state = self._open.pop(index)
             steps.append(Close(state.number, self._final(block, state, None, {})))
         return steps

@@ -93,7 +93,13 @@ class MessagesWriter:
     def write(self, step: Step) -> list[dict[str, Any]]:
         """The Messages events for one step."""
         cls = step.__class__
-        if cls is Delta:  # the hot path
+        if cls is Delta:  # the hot path: a block that started, text to append
+            out = self._blocks.get(step.block)  # type: ignore[union-attr]
+            text = step.text  # type: ignore[union-attr]
+            if out is not None and out.wire is not None and text and not out.custom:
+                out.length += len(text)
+                return [{"type": "content_block_delta", "index": out.wire,
+                         "delta": {"type": out.delta, out.key: text}}]
             return self._delta(step)  # type: ignore[arg-type]
         if cls is Begin:
             return self._begin(step)  # type: ignore[arg-type]
@@ -134,7 +140,7 @@ class MessagesWriter:
         carry = step.carry
         own = carry.get("format") == FORMAT
         if step.reason == "error" and not own:
-            return events + [self._error(Fail("the answer ended with finish reason 'error'"))]
+            return [*events, self._error(Fail("the answer ended with finish reason 'error'"))]
         if own and "stop_reason" in carry:
             reason = carry["stop_reason"]
         elif step.reason == "stop" and step.stop_sequence is not None:
@@ -161,7 +167,7 @@ class MessagesWriter:
             ext["blocks"] = self._others
         if ext:
             event[EXTENSION] = ext
-        return events + [event, {"type": "message_stop"}]
+        return [*events, event, {"type": "message_stop"}]
 
     def _error(self, step: Fail) -> dict[str, Any]:
         carry = step.carry
@@ -228,7 +234,8 @@ class MessagesWriter:
                 "delta": {"type": out.delta, out.key: text}}
 
     def _piece_of(self, out: _Out, kind: str, key: str, value: Any) -> dict[str, Any]:
-        return {"type": "content_block_delta", "index": out.wire, "delta": {"type": kind, key: value}}
+        return {"type": "content_block_delta", "index": out.wire,
+                "delta": {"type": kind, key: value}}
 
     def _delta(self, step: Delta) -> list[dict[str, Any]]:
         out = self._blocks.get(step.block)
