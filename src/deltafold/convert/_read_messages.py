@@ -165,13 +165,12 @@ class MessagesReader:
         kind = event.get("type")
         if kind == "content_block_delta":  # the hot path: one text, thinking or input delta
             fold.add(event)  # checked and appended by the fold (which raises when it is wrong)
-            delta = event["delta"]
-            state = self._open[event["index"]]
-            key = state.key
-            if key is not None and delta.get("type") == _DELTA_TYPES[key]:
-                text = delta[key]
-                if text:
-                    return [Delta(state.number, text)]
+            state = self._open.get(event["index"])  # None: after a failure, nothing is said
+            key = None if state is None else state.key
+            if key is not None:
+                delta = event["delta"]
+                if delta.get("type") == _DELTA_TYPES[key] and delta[key]:
+                    return [Delta(state.number, delta[key])]  # type: ignore[union-attr]
             return []
         if kind == "content_block_start" and self._begun and not self._ended:
             fold.add(event)  # checked by the fold; the start is read as it took it
