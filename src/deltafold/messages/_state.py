@@ -16,7 +16,6 @@ import orjson
 from .._convert import from_dict
 from .._exceptions import JSONParseError, LimitExceededError
 from .._json_fold import ParsedText
-from .._jsontext import dumps
 from .._limits import Limits
 from ._blocks import Block, _InputBlock
 
@@ -67,7 +66,7 @@ class BlockState:
     def input_text(self) -> str:
         """The input text streamed so far; the start's input as JSON when none came."""
         if self.blank:
-            return dumps(self.start.get("input", {})).decode()
+            return orjson.dumps(self.start.get("input", {})).decode()
         json = self.json or ()
         if len(json) > 1:
             self.json = json = ["".join(json)]

@@ -16,7 +16,8 @@ import random
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .._jsontext import dumps
+import orjson
+
 from ._models import Message
 
 __all__ = ["split", "to_sse"]
@@ -87,7 +88,7 @@ def _block_events(cutter: _Cutter, index: int, block: dict[str, Any]) -> list[di
         deltas.append({"type": "signature_delta", "signature": block["signature"]})
     if kind in _INPUT_BLOCKS and "input" in block:
         first["input"] = {}
-        text = dumps(block["input"]).decode()  # exact, also beyond 64 bits
+        text = orjson.dumps(block["input"]).decode()
         deltas += [{"type": "input_json_delta", "partial_json": p} for p in cutter.pieces(text)]
     where = {"index": index}
     return [
@@ -101,4 +102,4 @@ def to_sse(events: Iterable[dict[str, Any]]) -> Iterator[bytes]:
     """Frame events as Anthropic sends them: ``event: <type>`` then ``data: <json>``."""
     for event in events:
         name = str(event.get("type")).encode()
-        yield b"event: " + name + b"\ndata: " + dumps(event) + b"\n\n"
+        yield b"event: " + name + b"\ndata: " + orjson.dumps(event) + b"\n\n"
