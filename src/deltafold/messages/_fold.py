@@ -428,14 +428,20 @@ class Accumulator:
                 events.append(_call_done(state))
         return events
 
-    def snapshot(self) -> Message:
-        """The message as folded so far: valid at any point, built fresh each call."""
+    def head(self) -> Message:
+        """The message as folded so far without its content: its fields, stop reason and
+        usage, built fresh and without building a block (a converter reads it per message)."""
         data = dict(self._top)
-        blocks = self._blocks
         data["content"] = []
         if self._usage is not None:
             data["usage"] = self._usage
-        message = from_dict(Message, data)
+        message: Message = from_dict(Message, data)
+        return message
+
+    def snapshot(self) -> Message:
+        """The message as folded so far: valid at any point, built fresh each call."""
+        blocks = self._blocks
+        message = self.head()
         message.content = [blocks[i].build() for i in sorted(blocks)]
         if self._unknown:
             message.unknown_events = list(self._unknown)

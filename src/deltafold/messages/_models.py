@@ -136,3 +136,28 @@ class Message(MessagesModel):
     def text(self) -> str:
         """The text of every text block, joined (as the SDK's convenience)."""
         return "".join(block.text for block in self.content if isinstance(block, TextBlock))
+
+    def to_param(self) -> dict[str, Any]:
+        """The message as the next request's assistant turn: ``{"role": "assistant", "content"}``.
+
+        Every block as the API takes it back: ``thinking`` with its signature,
+        ``redacted_thinking`` with its data, ``tool_use`` with its input (an object),
+        text with its citations, server tool blocks as they are. Fields that arrived null
+        are left out (the request side refuses a null ``caller``), and so are empty text
+        blocks (the API refuses them); nothing off the wire (``input_json``) appears.
+
+        >>> m = Message.from_dict({"id": "msg_1", "content": [
+        ...     {"type": "thinking", "thinking": "Hm.", "signature": "sig"},
+        ...     {"type": "text", "text": "", "citations": None},
+        ...     {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"x": 1}}]})
+        >>> m.to_param()["content"]  # doctest: +NORMALIZE_WHITESPACE
+        [{'type': 'thinking', 'thinking': 'Hm.', 'signature': 'sig'},
+         {'type': 'tool_use', 'id': 'toolu_1', 'name': 'f', 'input': {'x': 1}}]
+        """
+        content = []
+        for block in self.content:
+            wire = {k: v for k, v in block.to_dict().items() if v is not None}
+            if wire.get("type") == "text" and not wire.get("text"):
+                continue
+            content.append(wire)
+        return {"role": "assistant", "content": content}

@@ -3,7 +3,8 @@
 Anthropic's ``input_tokens`` leaves out the cached input; telemetry, bulk rows,
 the CLI and the shared ``UsageUpdated`` event count input the OpenAI way, so the
 prompt is ``input_tokens + cache_creation_input_tokens + cache_read_input_tokens``
-and the cached part is the cache reads.
+and the cached part is the cache reads; ``anthropic_input`` takes them back out
+(a conversion into the Messages format).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from .._models import PromptTokensDetails
 from .._models import Usage as ChatUsage
 
-__all__ = ["OpenAITokens", "chat_usage", "openai_tokens"]
+__all__ = ["OpenAITokens", "anthropic_input", "chat_usage", "openai_tokens"]
 
 OpenAITokens = tuple[int | None, int | None, int | None, int | None]
 """(input, output, total, cached) tokens."""
@@ -35,6 +36,16 @@ def openai_tokens(usage: dict[str, Any] | None) -> OpenAITokens:
     output = _int(usage, "output_tokens")
     total = None if prompt is None and output is None else (prompt or 0) + (output or 0)
     return prompt, output, total, parts[2]
+
+
+def anthropic_input(
+    prompt: int | None, cache_read: int | None, cache_write: int | None
+) -> int | None:
+    """Anthropic's ``input_tokens`` from the prompt's size in the OpenAI convention: the
+    inverse of ``openai_tokens``, cache reads and writes taken out (never below 0)."""
+    if prompt is None:
+        return None
+    return max(0, prompt - (cache_read or 0) - (cache_write or 0))
 
 
 def chat_usage(usage: dict[str, Any]) -> ChatUsage:
