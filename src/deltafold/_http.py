@@ -193,7 +193,7 @@ def opens(response: httpx.Response) -> bool:
     except SSEError:
         # Media types are case-insensitive (RFC 9110, 8.3.1); httpx-sse compares exactly.
         media = response.headers.get("content-type", "").partition(";")[0]
-        return media.strip().lower() == "text/event-stream"
+        return bool(media.strip().lower() == "text/event-stream")
     return True
 
 
