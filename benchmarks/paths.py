@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
+from itertools import repeat
 from typing import Any
 
 import orjson
@@ -165,24 +166,24 @@ def floor_events(body: bytes) -> int:
 
 
 def _named_payloads(window: bytes) -> list[bytes]:
-    """The data lines of one window of a named-event body (each ``data: `` still on).
+    """The data payloads of one window of a named-event body (``data: `` sliced off).
 
     The Responses and Messages APIs send ``event: NAME``, ``data: JSON`` and a blank
-    line per event: split on line ends, every third line is a data line. Three counts
-    (C passes over the window) check that shape; a window not of it (a comment, another
-    field) keeps its ``data: `` lines by a test of each line.
+    line per event: split on line ends, every third line is a data line. Its shape is
+    checked with C calls over the lines, no pass over the window's bytes (the framer
+    of ``assemble_sse`` does the same, and the floor must not frame slower than it):
+    every third line blank, and ``data: `` stripped off each data line (``6n`` bytes
+    gone). A window not of that shape (a comment, another field) keeps its ``data: ``
+    lines by a test of each line.
     """
     lines = window.split(b"\n")
-    datas = lines[1::3]
-    n = len(datas)
-    if (
-        window[:7] == b"event: "
-        and window.count(b"\n") == 3 * n
-        and window.count(b"\ndata: ") == n
-        and window.count(b"\n\n") == n
-    ):
-        return datas
-    return [line for line in lines if line[:6] == b"data: "]
+    n = len(lines) // 3
+    if len(lines) == 3 * n + 1 and not any(lines[2::3]):
+        datas = lines[1::3]
+        payloads = list(map(bytes.removeprefix, datas, repeat(b"data: ", n)))
+        if sum(map(len, datas)) - sum(map(len, payloads)) == 6 * n:
+            return payloads
+    return [line[6:] for line in lines if line[:6] == b"data: "]
 
 
 def _event_windows(body: bytes, size: int = 1 << 18) -> Iterator[bytes]:
@@ -204,14 +205,14 @@ def _event_windows(body: bytes, size: int = 1 << 18) -> Iterator[bytes]:
 def floor_named(body: bytes) -> int:
     """The floor of a named-event body (``event:`` + ``data:`` lines, as the Responses
     API sends them): each window split once on line ends, the data lines' ``data: ``
-    sliced off, ``orjson.loads`` of each payload. Nothing else: no byte cap, no CR, no
+    stripped, ``orjson.loads`` of each payload. Nothing else: no byte cap, no CR, no
     multi-line data. The Responses targets are judged against this one.
     """
     loads = orjson.loads
     count = 0
     for window in _event_windows(body):
-        for line in _named_payloads(window):
-            loads(line[6:])
+        for payload in _named_payloads(window):
+            loads(payload)
             count += 1
     return count
 
@@ -220,8 +221,8 @@ def iter_named(body: bytes) -> Iterator[dict[str, Any]]:
     """:func:`floor_named` as a generator of the decoded events: what a peer is fed."""
     loads = orjson.loads
     for window in _event_windows(body):
-        for line in _named_payloads(window):
-            yield loads(line[6:])
+        for payload in _named_payloads(window):
+            yield loads(payload)
 
 
 # --- deltafold ---------------------------------------------------------------

@@ -1,8 +1,9 @@
 """DataDecoder on named events (the Responses and Messages APIs' ``event:`` + ``data:``).
 
-A region of such events is framed whole (``_sse._named_run``: one split, counts that
-prove the shape); any other shape goes the per-event way. Either way the result must
-be what ``SSEDecoder`` frames, the data as bytes, an ``error`` event as itself.
+A region of such events is framed whole (``_sse._named_run``: one split, C calls
+over its lines that prove the shape); any other shape goes the per-event way. Either
+way the result must be what ``SSEDecoder`` frames, the data as bytes, an ``error``
+event as itself.
 """
 
 from __future__ import annotations
@@ -51,6 +52,13 @@ NAMED = b"event: a\ndata: 1\n\nevent: b\ndata: 2\n\n"
         b"event: a\ndata: 1\r\n\r\nevent: b\ndata: 2\n\n",
         b"event: a\ndata: \n\nevent: b\ndata: 2\n\n",
         b"event: a\n: note\ndata: 1\n\nevent: b\ndata: 2\n\n",
+        # a data line where a name belongs, a name where a data line belongs
+        b"event: a\ndata: 1\n\ndata: 9\ndata: 2\n\n",
+        b"event: a\nevent: c\n\nevent: b\ndata: 2\n\n",
+        b"event: a\ndata: 1\n\nevent:error\ndata: 2\n\n",
+        b"event: a\ndata: 1\n\nevent: b\ndata: 2\n\nevent: error\ndata: 3\n\n",
+        # the words in a payload are data, not fields
+        b'event: a\ndata: {"t": "event: error"}\n\nevent: b\ndata: "data: x"\n\n',
     ],
 )
 def test_named_events_frame_as_sse_decoder_does(body: bytes) -> None:
