@@ -30,7 +30,7 @@ from deltafold import ChatCompletion, ChatCompletionChunk, assemble, assemble_ss
 from deltafold import to_dict as to_wire
 from deltafold._chat_format import CHAT
 from deltafold._core import END, NEED_INPUT, StreamCore
-from deltafold._jsontext import JSONDecodeError, dumps, loads, paired, rounds_ints
+from deltafold._jsontext import JSONDecodeError, RunWatch, dumps, loads, paired, rounds_ints
 
 BIG = 123456789012345678901234567890
 """30 digits: orjson reads it as 1.2345678901234568e+29."""
@@ -149,8 +149,9 @@ def _drive(body: bytes, size: int) -> ChatCompletion:
     return _drive_pieces([body[i : i + size] for i in range(0, len(body), size)])
 
 
-def _drive_pieces(reads: list[bytes]) -> ChatCompletion:
-    core = StreamCore(CHAT)
+def _drive_pieces(reads: list[bytes], fmt: Any = CHAT) -> Any:
+    """The core of ``fmt`` (chat's unless told) fed ``reads``, then the end of input."""
+    core = StreamCore(fmt)
     pieces = iter(reads)
     for _ in range(sum(map(len, reads)) + 10):
         step = core.drain()
@@ -357,6 +358,43 @@ def test_rounds_ints_finds_every_integer_orjson_rounds() -> None:
     assert rounds_ints(long) and loads(long) == BIG
     seam = b" " * ((1 << 20) - 10) + b"1" * 19
     assert rounds_ints(seam)
+
+
+def test_run_watch_sees_a_run_across_an_empty_piece() -> None:
+    """A reader may hand out an empty piece: it must not forget the digit before it."""
+    for kind in (bytes, str):
+        def piece(raw: bytes, kind: type = kind) -> Any:
+            return raw if kind is bytes else raw.decode()
+
+        watch = RunWatch()
+        assert not watch.feed(piece(b'data: {"n": 1234567890'))
+        assert not watch.feed(piece(b""))
+        assert watch.feed(piece(b'123456789}\n\n'))  # 19 digits in a row, in two pieces
+        assert not watch.feed(piece(b'data: {"n": 1}\n\n'))
+        watch = RunWatch()
+        assert watch.feed(piece(b'data: {"n": 1234567890123456789'))  # left half read
+        assert watch.feed(piece(b""))
+        assert watch.feed(piece(b"}\n\n"))  # the event it completes is still checked
+
+
+def test_a_big_cost_cut_around_an_empty_piece_folds_as_json_loads_reads_it() -> None:
+    """The case the property found once: ``usage.cost`` of 2**64 + 1 (not exactly a float).
+
+    orjson reads it as the float 2**64; ``json.loads`` as the integer, which the float
+    field does not take, so it stays in ``extra`` exactly. An empty piece between the
+    two halves of its digits used to hide the run from ``RunWatch``.
+    """
+    cost = 2**64 + 1
+    texts = [json.dumps(_chunk({"content": "x"})),
+             json.dumps({"id": "gen-1", "choices": [], "usage": {"cost": cost}})]
+    expected = to_wire(assemble([json.loads(text) for text in texts]))
+    assert expected["usage"] == {"cost": cost} and type(expected["usage"]["cost"]) is int
+    body = _sse(texts)
+    at = body.index(str(cost).encode()) + 10
+    pieces = [body[:at], b"", body[at:]]
+    assert repr(to_wire(assemble_sse(pieces))) == repr(expected)
+    assert repr(to_wire(assemble_sse([p.decode() for p in pieces]))) == repr(expected)
+    assert repr(to_wire(_drive_pieces(pieces))) == repr(expected)
 
 
 def test_dumps_is_orjson_unless_orjson_cannot_write_the_value() -> None:

@@ -86,7 +86,8 @@ class RunWatch:
     instead of one per event) says whether the events it completes may hold a
     19-digit run. A run can also span two pieces
     (a digit ends one, a digit starts the next), and an event left half read by a
-    piece carries the suspicion to the events the next piece completes.
+    piece carries the suspicion to the events the next piece completes. An empty
+    piece (a reader may hand one out) changes nothing: a run can span it too.
     """
 
     __slots__ = ("carry", "digit")
@@ -104,6 +105,8 @@ class RunWatch:
         else:
             piece = bytes(piece) if piece.__class__ is not bytes else piece
             clean = piece.endswith(_CLEAN_BYTES)
+        if not piece:  # it would forget the digit the last piece ended with
+            return self.carry
         check = self.carry or rounds_ints(piece) or (self.digit and piece[:1].isdigit())
         self.carry = check and not clean
         self.digit = piece[-1:].isdigit()
