@@ -145,7 +145,7 @@ class _Current:
         self.details: list[int] = []  # the fold's reasoning_details positions in this block
         self.field = False  # reasoning text came as ``reasoning`` (the details repeat it)
         self.bare = False  # some of it came without a detail beside it
-        self.sealed = False  # it got its token, or its details after its text: it is whole
+        self.sealed = False  # its details came after its text, or it is encrypted: whole
         self.annotations: list[dict[str, Any]] = []
         self.carry = carry
         self.tool_type = "function"
@@ -425,8 +425,8 @@ class ChatReader:
         if position not in current.details:
             current.details.append(position)
         detail = event.detail
-        if current.bare or detail.get("signature") or detail.get("data"):
-            current.sealed = True
+        if current.bare or detail.get("data"):  # a signature closes nothing: the fold merges
+            current.sealed = True  # a detail's fragments by (type, index), whatever they hold
             current.fast = None
         if with_text or current.field or self._field_seen:
             return  # the text streams as ``reasoning``: the details repeat it
