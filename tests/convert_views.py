@@ -363,10 +363,11 @@ def expected_in(source: View, target: str) -> View:
 
     Messages has no refusal (a refusal is text, and the stop reason says it) and no total
     (it is the sum); it always counts tokens, but its ``error`` event holds no usage (a
-    failure's usage travels in the event's ``deltafold`` field, for the way back). The Responses fold tells ``tool_calls``
-    from ``stop`` by the calls it holds and always says how the answer ended; it has no
-    cache-write count. Only Messages has a stop sequence. The blocks no neutral step
-    names go in the ``deltafold`` extension field, and error codes may change kind.
+    failure's usage travels in the event's ``deltafold`` field, for the way back). The
+    Responses fold tells ``tool_calls`` from ``stop`` by the calls it holds and always
+    says how the answer ended; it has no cache-write count. Only Messages has a stop
+    sequence. The blocks no neutral step names go in the ``deltafold`` extension field,
+    and error codes may change kind.
     """
     out = replace(
         source,

@@ -44,7 +44,7 @@ from ..responses._fold import Accumulator
 from ..responses._state import ItemState
 from ._ops import EXTENSION, Begin, Block, Close, Delta, Fail, Finish, Open, Step, Usage
 
-__all__ = ["BREAK", "ResponsesReader", "finish_reason", "neutral_usage"]
+__all__ = ["BREAK", "ResponsesReader", "finish_reason", "neutral_usage", "split_summary"]
 
 FORMAT = "responses"
 BREAK = "\n\n"
@@ -65,6 +65,23 @@ _ITEM_OWN = frozenset({
     "name",
 })
 """Item fields a block holds itself; the item's other fields (status, role...) are carried."""
+
+
+def split_summary(text: str, lengths: Any) -> list[str]:
+    """A reasoning block's summary parts again (the inverse of the join rule): by the part
+    lengths a Responses source's carry kept, else the text as one part."""
+    if lengths.__class__ is not list or not text:
+        return [text] if text else []
+    parts: list[str] = []
+    at = 0
+    for length in lengths:
+        if length.__class__ is not int or length < 0:
+            return [text]
+        if length and at and text.startswith(BREAK, at):
+            at += len(BREAK)
+        parts.append(text[at:at + length])
+        at += length
+    return parts if at == len(text) else [text]
 
 
 def finish_reason(status: Any, reason: Any, tool_called: bool) -> Any:

@@ -180,8 +180,9 @@ class MessagesWriter:
         if error.__class__ is not dict:
             error = {"type": step.code or "api_error", "message": step.message}
         event: dict[str, Any] = {"type": "error", "error": error}
-        ext = dict(carry) if carry and carry.get("format") != FORMAT else {}
-        if step.usage is not None:  # an error event holds no usage: kept in the extension
+        own = carry.get("format") == FORMAT  # its usage is in its message_start already
+        ext = dict(carry) if carry and not own else {}
+        if step.usage is not None and not own:  # an error event holds no usage: kept here
             ext["counts"] = _usage(step.usage, False, ext)
         if self._before:
             ext["before"] = self._before

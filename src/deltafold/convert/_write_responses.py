@@ -30,11 +30,11 @@ import uuid
 from typing import Any
 
 from ._ops import EXTENSION, Begin, Block, Close, Delta, Fail, Finish, Open, Step, Usage
+from ._read_responses import split_summary
 
 __all__ = ["ResponsesWriter"]
 
 FORMAT = "responses"
-_BREAK = "\n\n"
 _ANNOTATIONS = frozenset({"url_citation", "file_citation", "container_file_citation", "file_path"})
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter",
                "refusal": "content_filter"}
@@ -423,7 +423,8 @@ class ResponsesWriter:
         item = block.out.item
         if block.summary is None:
             block.summary = final.summary
-        parts = _split_parts(text, final) if block.summary else [text] if text else []
+        lengths = final.carry.get("parts") if final.carry.get("format") == FORMAT else None
+        parts = split_summary(text, lengths) if block.summary else [text] if text else []
         kind = "summary_text" if block.summary else "reasoning_text"
         finals = [{"type": kind, "text": part} for part in parts]
         for index, part in enumerate(finals):
@@ -595,19 +596,3 @@ def _restore(item: dict[str, Any], final: Block) -> bool:
             item.setdefault(key, value)
     return True
 
-
-def _split_parts(text: str, final: Block) -> list[str]:
-    """A summary's parts: by the lengths a Responses source carried, else one part."""
-    lengths = final.carry.get("parts") if final.carry.get("format") == FORMAT else None
-    if lengths.__class__ is not list or not text:
-        return [text] if text else []
-    parts: list[str] = []
-    at = 0
-    for length in lengths:
-        if length.__class__ is not int or length < 0:
-            return [text]
-        if length and at and text.startswith(_BREAK, at):
-            at += len(_BREAK)
-        parts.append(text[at:at + length])
-        at += length
-    return parts if at == len(text) else [text]
