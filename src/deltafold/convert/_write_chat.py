@@ -110,6 +110,8 @@ class ChatWriter:
         self._tools = 0
         self._details = 0
         self._ext: dict[str, Any] | None = None
+        self._previous_text: str | None = None
+        """The kind of the block opened last, when it was text or a refusal."""
 
     def write(self, step: Step) -> list[dict[str, Any]]:
         """The chunks for one step."""
@@ -167,9 +169,13 @@ class ChatWriter:
         block = self._blocks[step.block] = _Written(step)
         carry = step.carry
         own = carry.get("format") == FORMAT
-        if carry and not own and step.kind != "other":  # an "other" block keeps its raw whole
+        kind = step.kind
+        if carry and not own and kind != "other":  # an "other" block keeps its raw whole
             self._carry("open", {str(step.block): carry})
-        if step.kind != "tool":
+        elif kind == self._previous_text and not own:  # chat would join it to the one before
+            self._carry("open", {str(step.block): {}})
+        self._previous_text = kind if kind == "text" or kind == "refusal" else None
+        if kind != "tool":
             return []
         if step.tool_type != "function":  # chat calls are functions: the kind rides along
             self._carry("tool_type", {str(step.block): step.tool_type})
