@@ -362,10 +362,12 @@ def expected_in(source: View, target: str) -> View:
     """What ``target``'s fold of a conversion of ``source`` must say (its mapping table).
 
     Messages has no refusal (a refusal is text, and the stop reason says it) and no total
-    (it is the sum); it always counts tokens. The Responses fold tells ``tool_calls``
-    from ``stop`` by the calls it holds and always says how the answer ended; it has no
-    cache-write count. Only Messages has a stop sequence. The blocks no neutral step
-    names go in the ``deltafold`` extension field, and error codes may change kind.
+    (it is the sum); it always counts tokens, but its ``error`` event holds no usage (a
+    failure's usage travels in the event's ``deltafold`` field, for the way back). The
+    Responses fold tells ``tool_calls`` from ``stop`` by the calls it holds and always
+    says how the answer ended; it has no cache-write count. Only Messages has a stop
+    sequence. The blocks no neutral step names go in the ``deltafold`` extension field,
+    and error codes may change kind.
     """
     out = replace(
         source,
@@ -379,7 +381,7 @@ def expected_in(source: View, target: str) -> View:
     usage = out.usage
     if target == "messages":
         out = replace(out, text=out.text + out.refusal, refusal="")
-        usage = _NO_USAGE if usage is None else usage
+        usage = _NO_USAGE if usage is None or out.error is not None else usage
         if usage.input is not None and usage.output is not None:
             usage = replace(usage, total=usage.input + usage.output)
     if target == "responses" and usage is not None:

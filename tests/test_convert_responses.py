@@ -353,10 +353,22 @@ def test_the_writer_streams_another_formats_answer_as_openai_does() -> None:
     assert usage["total_tokens"] == 120
     extension = folded.extra[EXTENSION]
     assert extension["format"] == "messages" and extension["service_tier"] == "standard"
-    assert extension["blocks"]["block 3"] == {"raw": {"type": "server_tool_use", "id": "s"}}
-    assert extension["blocks"]["1"]["annotations"][0]["type"] == "web_search_result_location"
+    assert "blocks" not in extension
+    # A block Responses has no item for rides on the next item's added event, in its place;
+    # citations of another format on their message's done event, by content index.
+    added = [e for e in out if e["type"] == "response.output_item.added"]
+    assert [EXTENSION in e for e in added] == [False, False, False, True]
+    assert added[3][EXTENSION] == {"before": [{"raw": {"type": "server_tool_use", "id": "s"}}]}
+    message_done = next(e for e in out if e["type"] == "response.output_item.done"
+                        and e["output_index"] == 1)
+    notes = message_done[EXTENSION]["parts"]["0"]["annotations"]
+    assert notes[0]["type"] == "web_search_result_location"
     for item in folded.to_dict()["output"]:
         assert EXTENSION not in item
+    closes = of(read(out), Close)  # read back: every block in its place, citations whole
+    assert [c.final.kind for c in closes] == ["reasoning", "text", "tool", "other", "tool"]
+    assert [a["type"] for a in closes[1].final.annotations] == [
+        "url_citation", "web_search_result_location"]
 
 
 def test_the_writer_never_buffers_text() -> None:

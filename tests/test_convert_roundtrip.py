@@ -50,7 +50,37 @@ from convert_views import (
     view,
 )
 from deltafold import ConversionError, DeltafoldError, convert
+from deltafold._limits import Limits
+from deltafold.convert._ops import (
+    EXTENSION,
+    Begin,
+    Block,
+    Close,
+    Delta,
+    Fail,
+    Finish,
+    Open,
+    Usage,
+)
+from deltafold.convert._read_chat import ChatReader
+from deltafold.convert._read_messages import MessagesReader
+from deltafold.convert._read_responses import ResponsesReader
+from deltafold.convert._source import items_of
+from deltafold.convert._write_chat import ChatWriter
+from deltafold.convert._write_messages import MessagesWriter
+from deltafold.convert._write_responses import ResponsesWriter
 from recordings import read_recording
+
+_WRITERS: dict[str, Any] = {
+    "chat": ChatWriter, "responses": ResponsesWriter, "messages": MessagesWriter}
+_READERS: dict[str, Any] = {
+    "chat": ChatReader, "responses": ResponsesReader, "messages": MessagesReader}
+
+
+def _items(sse: bytes) -> list[Any]:
+    """The events of an SSE body, as a conversion feeds them to a reader."""
+    return list(items_of(sse, Limits()))
+
 
 PAIRS = [(source, target) for source in FORMATS for target in FORMATS if source != target]
 
@@ -302,3 +332,74 @@ def test_generated_streams_cut_anywhere_convert(
     check_there_and_back(
         source, target, source_view(body, source), list(convert.stream(iter(pieces), to=target))
     )
+
+
+# --- what travels in the extension field, in its place -----------------------------------
+
+_FOREIGN_STEPS: list[Any] = [
+    Begin("abc", "m", 5),
+    Open(0, "text"), Delta(0, "Looking."), Close(0, Block("text", "Looking.")),
+    Open(1, "other", carry={"format": "messages"}),
+    Close(1, Block("other", raw={"type": "server_tool_use", "id": "srv_1"},
+                   carry={"format": "messages"})),
+    Open(2, "tool", "call_1", "f", carry={"format": "messages", "caller": "a"}),
+    Delta(2, "{}"), Close(2, Block("tool", "{}", "call_1", "f", carry={"format": "messages",
+                                                                       "caller": "b"})),
+    Open(3, "text"), Delta(3, "Done."), Close(3, Block("text", "Done.")),
+    Open(4, "other", carry={"format": "messages"}),
+    Close(4, Block("other", raw={"type": "compaction", "content": "c"},
+                   carry={"format": "messages"})),
+    Finish("stop", "END", Usage(10, 2, 300, reasoning_tokens=288)),
+]
+"""An answer of another format (Messages): a server tool's block between two texts, a
+tool call whose carry differs at its open and close, a block at the end, a stop sequence
+and an xAI-style total (reasoning counted outside the output)."""
+
+
+@pytest.mark.parametrize("target", ["chat", "responses", "messages"])
+def test_blocks_and_carry_come_back_in_place(target: str) -> None:
+    writer = _WRITERS[target]()
+    out = [event for step in _FOREIGN_STEPS for event in writer.write(step)]
+    sse = b"".join(convert.to_sse(out, target))
+    reader = _READERS[target](limits=None, choice=None)
+    steps = [s for item in _items(sse) for s in reader.read(item)] + reader.close()
+    closes = [s for s in steps if isinstance(s, Close)]
+    assert [c.final.raw["type"] if c.final.kind == "other" else c.final.kind
+            for c in closes] == ["text", "server_tool_use", "tool", "text", "compaction"]
+    assert closes[1].final.carry == {"format": "messages"}  # a Messages target: its own block
+    # Messages holds a block's own fields once, in its start: there the open's carry wins.
+    assert closes[2].final.carry["caller"] == ("a" if target == "messages" else "b")
+    opens = [s for s in steps if isinstance(s, Open) and s.kind == "tool"]
+    assert opens[0].carry["caller"] == "a"
+    (finish,) = [s for s in steps if isinstance(s, Finish)]
+    assert finish.stop_sequence == "END"
+    assert finish.usage is not None and finish.usage.total_tokens == 300
+    for event in out:  # never inside an item or a block a client sends back
+        for key in ("item", "content_block", "part"):
+            assert EXTENSION not in (event.get(key) or {})
+
+
+def test_the_chat_extension_stays_apart_when_the_chat_fold_merges_it() -> None:
+    """The chat fold merges an unknown object field by field: each block's entry is keyed
+    by its number, so the folded ``deltafold`` field holds each one whole."""
+    writer = _WRITERS["chat"]()
+    out = [event for step in _FOREIGN_STEPS for event in writer.write(step)]
+    folded = deltafold.assemble(out).extra[EXTENSION]
+    assert folded["open"]["2"] == {"format": "messages", "caller": "a"}
+    assert folded["close"]["2"] == {"format": "messages", "caller": "b"}
+    assert [entry["raw"]["type"] for entry in folded["other"].values()] == [
+        "server_tool_use", "compaction"]
+
+
+def test_a_failure_keeps_its_usage_through_messages() -> None:
+    """Anthropic's error event holds no usage: a failure's travels in its extension."""
+    writer = _WRITERS["messages"]()
+    out = [e for step in (Begin("x", "m"), Fail("boom", "overloaded_error",
+                                                Usage(40, 3, 43, cache_read=8)))
+           for e in writer.write(step)]
+    assert out[-1]["error"] == {"type": "overloaded_error", "message": "boom"}
+    reader = _READERS["messages"](limits=None, choice=None)
+    (fail,) = [s for e in out for s in reader.read(e) if isinstance(s, Fail)]
+    assert fail.usage is not None
+    assert (fail.usage.input_tokens, fail.usage.output_tokens, fail.usage.total_tokens,
+            fail.usage.cache_read) == (40, 3, 43, 8)

@@ -110,6 +110,17 @@ def _with_carry(usage: Usage, carry: dict[str, Any]) -> Usage:
     )
 
 
+def _entry(value: Any) -> Any:
+    """The one value of an extension field keyed by block number (the chunk's block)."""
+    if value.__class__ is dict and len(value) == 1:
+        return next(iter(value.values()))
+    return None
+
+
+def _number(key: str) -> int:
+    return int(key) if key.isdigit() else -1
+
+
 def _counts(value: Any) -> dict[str, Any]:
     return dict(value) if value.__class__ is dict else {}
 
@@ -134,7 +145,7 @@ class _Current:
         self.details: list[int] = []  # the fold's reasoning_details positions in this block
         self.field = False  # reasoning text came as ``reasoning`` (the details repeat it)
         self.bare = False  # some of it came without a detail beside it
-        self.sealed = False  # it got its token, or its details after its text: it is whole
+        self.sealed = False  # its details came after its text, or it is encrypted: whole
         self.annotations: list[dict[str, Any]] = []
         self.carry = carry
         self.tool_type = "function"
@@ -179,19 +190,26 @@ class ChatReader:
                     return self._end(True)
                 return []
         extension = item.get(EXTENSION)
-        if extension is not None:
-            self._extension(extension)
+        others = None if extension is None else self._extension(extension)
         events: list[Event] = []
         try:
             fold.add(item, events)
         except StreamError as exc:
             steps: list[Step] = []
+            self._give_back(others, steps)
             self._steps(events, steps)
             if not self._begun:
                 steps.insert(0, self._begin())
             return self._fail(exc, steps)
         if self._choice is None and len(fold._choices) > 1:
             raise self._several()
+        if others:
+            steps = []
+            self._give_back(others, steps)
+            self._steps(events, steps)
+            if not self._begun:
+                steps.insert(0, self._begin())
+            return steps
         if not events:
             if not self._begun and ("id" in fold._top or "model" in fold._top):
                 return [self._begin()]
@@ -234,28 +252,47 @@ class ChatReader:
             return []
         return self._end()
 
-    def _extension(self, value: Any) -> None:
-        """A chunk's ``deltafold`` field (written by ``ChatWriter`` for another format)."""
+    def _extension(self, value: Any) -> list[Any] | None:
+        """A chunk's ``deltafold`` field (written by ``ChatWriter`` for another format); the
+        blocks chat cannot hold that it gives back here, if any."""
         if value.__class__ is not dict:
-            return
+            return None
         for key in ("begin", "finish", "usage", "fail", "stop_sequence"):
             found = value.get(key)
             if found.__class__ is dict or found.__class__ is str:
                 self._carry[key] = found
-        others = value.get("other")
-        if others.__class__ is list:
-            self._carry["other"] = others
-        opened = value.get("open")
+        opened = _entry(value.get("open"))
         if opened.__class__ is dict:  # a block of its own opens in this chunk
             self._open_carry = opened
             if self._current is not None:
                 self._current.fast = None
-        tool_type = value.get("tool_type")
+        tool_type = _entry(value.get("tool_type"))
         if tool_type.__class__ is str:
             self._tool_type = tool_type
-        closed = value.get("close")
+        closed = _entry(value.get("close"))
         if closed.__class__ is dict and self._current is not None:
             self._current.carry = closed
+        others = value.get("other")
+        if others.__class__ is not dict or not others:
+            return None
+        return [others[key] for key in sorted(others, key=_number)]
+
+    def _give_back(self, others: list[Any] | None, steps: list[Step]) -> None:
+        """Blocks chat cannot hold, given back where they were (as ``{"raw", "carry"}``)."""
+        if not others:
+            return
+        if not self._begun:
+            steps.append(self._begin())
+        self._close(steps)
+        for entry in others:
+            raw = entry.get("raw") if entry.__class__ is dict else None
+            if raw.__class__ is dict:
+                carry = entry.get("carry")
+                carry = carry if carry.__class__ is dict else {}
+                number = self._count
+                self._count = number + 1
+                steps.append(Open(number, "other", carry=carry))
+                steps.append(Close(number, Block("other", raw=raw, carry=carry)))
 
     def _begin(self) -> Begin:
         """The answer's ``Begin``: once the fold has its id or model, or before its first
@@ -388,8 +425,8 @@ class ChatReader:
         if position not in current.details:
             current.details.append(position)
         detail = event.detail
-        if current.bare or detail.get("signature") or detail.get("data"):
-            current.sealed = True
+        if current.bare or detail.get("data"):  # a signature closes nothing: the fold merges
+            current.sealed = True  # a detail's fragments by (type, index), whatever they hold
             current.fast = None
         if with_text or current.field or self._field_seen:
             return  # the text streams as ``reasoning``: the details repeat it
@@ -511,10 +548,6 @@ class ChatReader:
             fold.result(strict=True)  # raises: no chunk, no choice, or no finish_reason
         assert state is not None
         self._close(steps)
-        for raw in self._carry.get("other", ()):  # blocks chat could not hold, given back
-            if raw.__class__ is dict:
-                self._open("other", steps)
-                self._close(steps, Block("other", raw=raw))
         raw = state.finish_reason
         reason = finish_reason_of(raw)
         carry = self._carry.get("finish")

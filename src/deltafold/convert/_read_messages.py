@@ -14,7 +14,9 @@ message's own fields (its usage at ``message_start``, the raw stop reason, ``con
 details. A stream the Messages writer made from another format holds that format's carry
 in the extension field ``deltafold`` (of ``message_start.message``, of
 ``content_block_start`` / ``content_block_stop`` events, of ``message_delta``): it is
-handed on as it is, so converting back gives the source again.
+handed on as it is, so converting back gives the source again; the blocks Messages has
+no block for come back in their place (``before`` of the next ``content_block_start``, of
+``message_delta`` or of the ``error`` event).
 """
 
 from __future__ import annotations
@@ -180,7 +182,7 @@ class MessagesReader:
         try:
             events = fold.feed(event)
         except StreamError as exc:
-            return self._fail(exc)
+            return self._fail(exc, _ext(event.get(EXTENSION)))
         if kind not in _MESSAGE_EVENTS or self._ended:
             return []  # ping, an event the fold kept as unknown, or one after the end
         steps: list[Step] = []
@@ -211,6 +213,7 @@ class MessagesReader:
 
     def _open_block(self, index: int, block: dict[str, Any], ext: dict[str, Any]) -> list[Step]:
         """Open the block ``block`` (its start as the fold took it) at ``index``."""
+        before = self._others(ext.get("before")) if ext else []
         kind = _KINDS.get(block["type"], "other")
         if kind == "text" and ext.get("kind") == "refusal":
             kind = "refusal"
@@ -228,7 +231,8 @@ class MessagesReader:
         else:
             mapped = _MAPPED[block["type"]]
             state.carry = _carry({k: v for k, v in block.items() if k not in mapped})
-        steps: list[Step] = [Open(state.number, kind, ident, name, state.tool_type, state.carry)]
+        steps = before
+        steps.append(Open(state.number, kind, ident, name, state.tool_type, state.carry))
         text = block.get("thinking" if kind == "reasoning" else "text") if kind != "tool" else None
         if text.__class__ is str and text:
             steps.append(Delta(state.number, text))
@@ -324,39 +328,70 @@ class MessagesReader:
         head = self._fold.head()
         ext = self._end_ext
         if ext:  # made by the Messages writer from another format
-            carry = {k: v for k, v in ext.items() if k not in ("blocks", "usage")}
-            carry = carry if "format" in ext else {}
-            for other in ext.get("blocks") or ():
-                steps += self._other(_ext(other))
+            carry = _foreign_carry(ext)
+            steps += self._others(ext.get("before"))
         else:
             wire = head.to_dict()
             carry = _carry({k: v for k, v in wire.items() if k not in _FINISH_MAPPED})
         raw = head.stop_reason
         reason = _REASONS.get(raw) if raw is not None else None
-        usage = neutral_usage(head.usage)
-        if usage is not None and "usage" in ext:  # another format's usage details
-            usage = evolve(usage, carry=_ext(ext["usage"]))
+        usage = _usage_back(neutral_usage(head.usage), ext)
         steps.append(Finish(reason, head.stop_sequence, usage, carry))
         return steps
 
-    def _other(self, other: dict[str, Any]) -> list[Step]:
-        """A block of another format the Messages writer could not hold, as it was."""
-        number = self._next
-        self._next += 1
-        raw = other.get("raw")
-        final = Block("other", raw=raw if raw.__class__ is dict else None,
-                      carry=_ext(other.get("carry")))
-        return [Open(number, "other"), Close(number, final)]
+    def _others(self, entries: Any) -> list[Step]:
+        """Blocks of another format the Messages writer could not hold, as they were."""
+        steps: list[Step] = []
+        for other in entries if entries.__class__ is list else ():
+            raw = other.get("raw") if other.__class__ is dict else None
+            if raw.__class__ is dict:
+                number = self._next
+                self._next += 1
+                carry = _ext(other.get("carry"))
+                steps.append(Open(number, "other", carry=carry))
+                steps.append(Close(number, Block("other", raw=raw, carry=carry)))
+        return steps
 
-    def _fail(self, exc: StreamError) -> list[Step]:
+    def _fail(self, exc: StreamError, ext: dict[str, Any]) -> list[Step]:
         self._ended = True
         steps = self._close_open()
         partial = exc.partial
-        usage = neutral_usage(partial.usage) if isinstance(partial, Message) else None
+        counts = ext.get("counts") if ext else None
+        if counts.__class__ is dict:  # a failure's usage the Messages writer kept
+            usage = _usage_back(neutral_usage(MessagesUsage.from_dict(counts)), ext)
+        else:
+            usage = neutral_usage(partial.usage) if isinstance(partial, Message) else None
         code = None if exc.code is None else str(exc.code)
         error = exc.error if exc.error.__class__ is dict else {"message": exc.message}
-        steps.append(Fail(exc.message, code, usage, {"format": FORMAT, "error": error}))
+        carry = _foreign_carry(ext) if ext else {}
+        steps += self._others(ext.get("before")) if ext else []
+        steps.append(Fail(exc.message, code, usage, carry or {"format": FORMAT, "error": error}))
         return steps
+
+
+_NOT_CARRY = frozenset({"before", "usage", "total_tokens", "counts"})
+"""The keys of an extension that are not the source's carry (see ``_write_messages``)."""
+
+
+def _foreign_carry(ext: dict[str, Any]) -> dict[str, Any]:
+    """Another format's carry, from an extension field the Messages writer wrote."""
+    if "format" not in ext:
+        return {}
+    return {k: v for k, v in ext.items() if k not in _NOT_CARRY}
+
+
+def _usage_back(usage: Usage | None, ext: dict[str, Any]) -> Usage | None:
+    """The usage with what the extension kept: another format's usage carry and a total
+    that is not input + output."""
+    if usage is None or not ext:
+        return usage
+    total = ext.get("total_tokens")
+    carry = ext.get("usage")
+    if total.__class__ is int:
+        usage = evolve(usage, total_tokens=total)
+    if carry.__class__ is dict:
+        usage = evolve(usage, carry=carry)
+    return usage
 
 
 def _content(event: dict[str, Any]) -> list[Any]:

@@ -11,6 +11,11 @@ terminal event, for an item that never got its ``output_item.done``), with the f
 final form. The terminal event is the ``Finish``; ``response.failed`` and ``error``
 events are a ``Fail``.
 
+A stream the Responses writer made from another format holds that format's carry in
+extension fields ``deltafold`` (see ``_write_responses``): a block's in the events that
+open and close its item or part, the blocks Responses has no item for in the event they
+came before (``before``); they are handed on as they are, in their place.
+
 A reasoning item is one block: its reasoning text parts, or else its summary parts,
 joined by a blank line (the one place that join is made); a block of summary parts
 keeps their lengths in its carry, so a Responses writer gives the parts back.
@@ -20,6 +25,8 @@ from __future__ import annotations
 
 import contextlib
 from typing import Any
+
+from attrs import evolve
 
 from .._choice import as_index
 from .._decode import decode_chunk
@@ -37,7 +44,7 @@ from ..responses._fold import Accumulator
 from ..responses._state import ItemState
 from ._ops import EXTENSION, Begin, Block, Close, Delta, Fail, Finish, Open, Step, Usage
 
-__all__ = ["BREAK", "ResponsesReader", "finish_reason", "neutral_usage"]
+__all__ = ["BREAK", "ResponsesReader", "finish_reason", "neutral_usage", "split_summary"]
 
 FORMAT = "responses"
 BREAK = "\n\n"
@@ -58,6 +65,23 @@ _ITEM_OWN = frozenset({
     "name",
 })
 """Item fields a block holds itself; the item's other fields (status, role...) are carried."""
+
+
+def split_summary(text: str, lengths: Any) -> list[str]:
+    """A reasoning block's summary parts again (the inverse of the join rule): by the part
+    lengths a Responses source's carry kept, else the text as one part."""
+    if lengths.__class__ is not list or not text:
+        return [text] if text else []
+    parts: list[str] = []
+    at = 0
+    for length in lengths:
+        if length.__class__ is not int or length < 0:
+            return [text]
+        if length and at and text.startswith(BREAK, at):
+            at += len(BREAK)
+        parts.append(text[at:at + length])
+        at += length
+    return parts if at == len(text) else [text]
 
 
 def finish_reason(status: Any, reason: Any, tool_called: bool) -> Any:
@@ -104,7 +128,7 @@ def _int(value: Any) -> int | None:
 class _Item:
     """What the reader knows of one output item: its kind and its blocks."""
 
-    __slots__ = ("block", "closed", "kind", "parts", "summary_at")
+    __slots__ = ("block", "closed", "kind", "opened", "parts", "summary_at")
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
@@ -116,6 +140,14 @@ class _Item:
         self.summary_at: tuple[str, int] | None = None
         """A reasoning item's part that took the latest text (kind of delta, index)."""
         self.closed = False
+        self.opened: dict[str, Any] | None = None
+        """Another format's carry for the item's block (its ``output_item.added``'s)."""
+
+
+def _ext(event: dict[str, Any]) -> dict[str, Any]:
+    """An event's extension field (a stream the Responses writer made from another format)."""
+    ext = event.get(EXTENSION)
+    return ext if ext.__class__ is dict else {}
 
 
 class ResponsesReader:
@@ -170,7 +202,7 @@ class ResponsesReader:
         try:
             events = fold.feed(event)
         except StreamError as exc:
-            return steps + self._fail(exc)
+            return steps + self._fail(exc, event)
         for typed in events:
             if isinstance(typed, ContentDelta):
                 self._part_delta(event, typed.text, False, steps)
@@ -182,18 +214,18 @@ class ResponsesReader:
             elif isinstance(typed, RefusalDelta):
                 self._part_delta(event, typed.text, True, steps)
             elif isinstance(typed, OutputItemAdded):
-                self._opened(typed.output_index, steps, early=True)
+                self._added(typed.output_index, event, steps)
             elif isinstance(typed, ToolCallStarted):
                 self._opened(typed.tool_index, steps, early=True)
             elif isinstance(typed, OutputItemDone):
-                self._close(typed.output_index, steps)
+                self._close(typed.output_index, steps, _ext(event))
         if kind in _HOT and steps and steps[-1].__class__ is Delta:
             self._remember(kind, event, steps[-1])
         elif kind == "response.content_part.added":
             self._part_added(event, steps)
         if fold.terminal is not None:
             self._ended = True
-            self._finish(steps)
+            self._finish(steps, event)
         return steps
 
     def _item_event(self, kind: str, index: int, event: dict[str, Any]) -> list[Step]:
@@ -206,10 +238,37 @@ class ResponsesReader:
         if fold.replayed != replayed:
             return steps  # a replay the fold dropped
         if kind == "response.output_item.added":
-            self._opened(index, steps, early=True)
+            self._added(index, event, steps)
         else:
-            self._close(index, steps)
+            self._close(index, steps, _ext(event))
         return steps
+
+    def _added(self, index: int, event: dict[str, Any], steps: list[Step]) -> None:
+        """Item ``index`` was added: the blocks the extension says came before it, then its
+        own (opened now unless it is a message or a reasoning item)."""
+        ext = _ext(event) if EXTENSION in event else None
+        if ext:
+            self._others(ext.get("before"), steps)
+            if index not in self._items:
+                record = self._items[index] = _Item(self._record_kind(index))
+                opened = ext.get("open")
+                record.opened = opened if opened.__class__ is dict else None
+        self._opened(index, steps, early=True)
+
+    def _others(self, entries: Any, steps: list[Step]) -> None:
+        """Blocks of another format that Responses has no item for, given back in place."""
+        if entries.__class__ is not list:
+            return
+        for entry in entries:
+            raw = entry.get("raw") if entry.__class__ is dict else None
+            if raw.__class__ is not dict:
+                continue
+            carry = entry.get("carry")
+            carry = carry if carry.__class__ is dict else {}
+            block = self._blocks
+            self._blocks = block + 1
+            steps.append(Open(block, "other", carry=carry))
+            steps.append(Close(block, Block("other", raw=raw, carry=carry)))
 
     def _remember(self, kind: str, event: dict[str, Any], step: Delta) -> None:
         """The part a delta went to, so the next deltas of that part take the fast path."""
@@ -248,14 +307,16 @@ class ResponsesReader:
         text says whether it is a summary, unless ``early`` is False)."""
         record = self._items.get(index)
         if record is None:
-            kind = self._state(index).kind
-            name = "message" if kind == "message" else "reasoning" if kind == "reasoning" else (
-                "tool" if kind in _TOOLS else "other")
-            record = self._items[index] = _Item(name)
+            record = self._items[index] = _Item(self._record_kind(index))
         kind = record.kind
         if record.block is None and kind != "message" and not (early and kind == "reasoning"):
             self._open_item(index, record, steps)
         return record
+
+    def _record_kind(self, index: int) -> str:
+        kind = self._state(index).kind
+        return "message" if kind == "message" else "reasoning" if kind == "reasoning" else (
+            "tool" if kind in _TOOLS else "other")
 
     def _tool_delta(self, index: int, text: str, steps: list[Step]) -> None:
         record = self._opened(index, steps)
@@ -270,20 +331,25 @@ class ResponsesReader:
         item_id = base.get("id")
         if item_id.__class__ is str:
             carry["item_id"] = item_id
+        if record.opened is not None:
+            carry = record.opened
         kind = record.kind
         if kind == "tool":
             self._tool_called = True
             steps.append(Open(block, "tool", _str_or_none(base.get("call_id")),
                               _str_or_none(base.get("name")), _TOOLS[base["type"]], carry))
         elif kind == "reasoning":
-            if record.summary_at is not None:
+            if record.summary_at is not None and record.opened is None:
                 carry["summary"] = record.summary_at[0] == _SUMMARY_DELTA
             steps.append(Open(block, "reasoning", _str_or_none(item_id), carry=carry))
         else:
             carry["item"] = self._state(index).build()  # the item as announced
             steps.append(Open(block, "other", carry=carry))
 
-    def _part_block(self, index: int, content: int, refusal: bool, steps: list[Step]) -> int:
+    def _part_block(
+        self, index: int, content: int, refusal: bool, steps: list[Step],
+        opened: Any = None,
+    ) -> int:
         record = self._opened(index, steps)
         block = record.parts.get(content)
         if block is None:
@@ -293,6 +359,8 @@ class ResponsesReader:
             item_id = self._state(index).base.get("id")
             if item_id.__class__ is str:
                 carry["item_id"] = item_id
+            if opened.__class__ is dict:
+                carry = opened
             steps.append(Open(block, "refusal" if refusal else "text", carry=carry))
         return block
 
@@ -310,7 +378,8 @@ class ResponsesReader:
         if kind in ("output_text", "refusal", None):
             index, content = self._where(event, "content_index")
             if self._state(index).kind == "message":
-                self._part_block(index, content, kind == "refusal", steps)
+                opened = _ext(event).get("open") if EXTENSION in event else None
+                self._part_block(index, content, kind == "refusal", steps, opened)
 
     def _part_delta(
         self, event: dict[str, Any], text: str, refusal: bool, steps: list[Step]
@@ -338,7 +407,7 @@ class ResponsesReader:
         assert record.block is not None
         steps.append(Delta(record.block, text))
 
-    def _close(self, index: int, steps: list[Step]) -> None:
+    def _close(self, index: int, steps: list[Step], ext: dict[str, Any] | None = None) -> None:
         record = self._opened(index, steps)
         if record.closed:
             return
@@ -347,17 +416,21 @@ class ResponsesReader:
             self._hot = {k: v for k, v in self._hot.items() if k[1] != index}
         state = self._state(index)
         built = state.build()
+        parts = ext.get("parts") if ext else None
         if record.kind == "message":
             for content in sorted(state.parts):
                 part = state.parts[content]
                 refusal = part.key == "refusal"
                 block = self._part_block(index, content, refusal, steps)
-                steps.append(Close(block, _final_part(part.build(), refusal, built)))
+                final = _final_part(part.build(), refusal, built)
+                entry = parts.get(str(content)) if parts.__class__ is dict else None
+                steps.append(Close(block, _foreign(final, entry) if entry else final))
             return
         if record.block is None:
             self._open_item(index, record, steps)
         assert record.block is not None
-        steps.append(Close(record.block, _item_block(record.kind, built)))
+        final = _item_block(record.kind, built)
+        steps.append(Close(record.block, _foreign(final, ext) if ext else final))
 
     def _close_all(self, steps: list[Step]) -> None:
         for index in sorted(self._fold.items):
@@ -365,32 +438,38 @@ class ResponsesReader:
 
     # --- the end --------------------------------------------------------------------------
 
-    def _finish(self, steps: list[Step]) -> None:
+    def _finish(self, steps: list[Step], event: dict[str, Any]) -> None:
         self._close_all(steps)
+        if EXTENSION in event:
+            self._others(_ext(event).get("before"), steps)
         response = self._fold.fields
         details = response.get("incomplete_details")
         reason = details.get("reason") if details.__class__ is dict else None
-        carry = self._end_carry(response)
+        given = _ext(response)
+        stop = given.get("stop_sequence")
         steps.append(Finish(
             finish_reason(response.get("status"), reason, self._tool_called),
-            usage=neutral_usage(response.get("usage")),
-            carry=carry,
+            stop if stop.__class__ is str else None,
+            usage=_usage(response.get("usage"), given),
+            carry=self._end_carry(response),
         ))
 
     def _end_carry(self, response: dict[str, Any]) -> dict[str, Any]:
         """The terminal response's fields that differ from what the Begin step carried."""
         given = response.get(EXTENSION)
         if given.__class__ is dict and given.get("format") not in (None, FORMAT):
-            return {k: v for k, v in given.items() if k not in ("blocks", "usage")}
+            return {k: v for k, v in given.items() if k not in ("usage", "stop_sequence")}
         begin = self._begin
         carry = {k: v for k, v in response.items()
-                 if k not in ("output", "usage") and (k not in begin or begin[k] != v)}
+                 if k not in ("output", "usage", EXTENSION) and (k not in begin or begin[k] != v)}
         return {"format": FORMAT, **carry} if carry else {}
 
-    def _fail(self, exc: StreamError) -> list[Step]:
+    def _fail(self, exc: StreamError, event: dict[str, Any]) -> list[Step]:
         self._ended = True
         steps: list[Step] = []
         self._close_all(steps)
+        if EXTENSION in event:
+            self._others(_ext(event).get("before"), steps)
         response = self._fold.snapshot().to_dict()
         carry: dict[str, Any] = {"format": FORMAT}
         if exc.error is not None:
@@ -400,7 +479,7 @@ class ResponsesReader:
         steps.append(Fail(
             message if isinstance(message, str) else str(exc),
             code=None if code is None else str(code),
-            usage=neutral_usage(response.get("usage")),
+            usage=_usage(response.get("usage"), _ext(response)),
             carry=carry,
         ))
         return steps
@@ -410,6 +489,29 @@ class ResponsesReader:
         if not self._ended:
             self._fold.result(strict=True)
         return []
+
+
+def _usage(usage: Any, given: dict[str, Any]) -> Usage | None:
+    """The terminal usage; with another format's usage carry when the extension has one."""
+    found = neutral_usage(usage)
+    extra = given.get("usage") if given else None
+    carry = extra.get("carry") if extra.__class__ is dict else None
+    if found is not None and carry.__class__ is dict:
+        return evolve(found, carry=carry)
+    return found
+
+
+def _foreign(final: Block, ext: dict[str, Any]) -> Block:
+    """A block's final form with what the extension of its closing event gives back:
+    another format's carry, citations, the redacted flag."""
+    carry = ext.get("close")
+    notes = ext.get("annotations")
+    return evolve(
+        final,
+        carry=carry if carry.__class__ is dict else final.carry,
+        annotations=final.annotations + notes if notes.__class__ is list else final.annotations,
+        redacted=final.redacted or ext.get("redacted") is True,
+    )
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -8,9 +8,11 @@ when the block closes); tool calls with ``index``, ``id``, ``type`` and ``functi
 chunk with the finish reason; the usage on a last chunk with ``choices: []``; an error
 as OpenRouter's mid-stream error chunk. What chat has no field for (another format's
 carry, blocks chat cannot hold) goes in the top-level extension field ``deltafold`` of
-the chunk where it happened, under the step's name (``begin``, ``open``, ``close``,
-``finish``, ``usage``, ``fail``, ``other``), so that the chat fold, which merges an
-unknown object field by field, keeps each apart and ``ChatReader`` gives them back.
+the chunk where it happened, under the step's name: ``begin``, ``finish``, ``usage``,
+``fail``, ``stop_sequence`` (once each), and ``open``, ``close``, ``tool_type`` and
+``other`` (a block chat cannot hold, ``{"raw", "carry"}``, on a chunk of its own where
+the block was) keyed by block number, so that the chat fold, which merges an unknown
+object field by field, keeps each apart, and ``ChatReader`` gives them back in place.
 """
 
 from __future__ import annotations
@@ -108,7 +110,8 @@ class ChatWriter:
         self._tools = 0
         self._details = 0
         self._ext: dict[str, Any] | None = None
-        self._others: list[dict[str, Any]] = []
+        self._previous_text: str | None = None
+        """The kind of the block opened last, when it was text or a refusal."""
 
     def write(self, step: Step) -> list[dict[str, Any]]:
         """The chunks for one step."""
@@ -166,12 +169,16 @@ class ChatWriter:
         block = self._blocks[step.block] = _Written(step)
         carry = step.carry
         own = carry.get("format") == FORMAT
-        if carry and not own and step.kind != "other":  # an "other" block keeps its raw whole
-            self._carry("open", carry)
-        if step.kind != "tool":
+        kind = step.kind
+        if carry and not own and kind != "other":  # an "other" block keeps its raw whole
+            self._carry("open", {str(step.block): carry})
+        elif kind == self._previous_text and not own:  # chat would join it to the one before
+            self._carry("open", {str(step.block): {}})
+        self._previous_text = kind if kind == "text" or kind == "refusal" else None
+        if kind != "tool":
             return []
         if step.tool_type != "function":  # chat calls are functions: the kind rides along
-            self._carry("tool_type", step.tool_type)
+            self._carry("tool_type", {str(step.block): step.tool_type})
         if own and carry.get("legacy"):
             block.legacy = True
             return [self._chunk({"function_call": {"name": step.name or "", "arguments": ""}})]
@@ -214,7 +221,7 @@ class ChatWriter:
         kind = block.kind
         carry = final.carry
         if carry and carry != block.carry and carry.get("format") != FORMAT and kind != "other":
-            self._carry("close", carry)
+            self._carry("close", {str(step.block): carry})
         if kind == "tool" and not block.legacy and (
             (final.id and not block.id) or (final.name and not block.name)
         ):
@@ -234,12 +241,12 @@ class ChatWriter:
         elif kind == "text" and final.annotations:
             out.append(self._chunk({"annotations": final.annotations}))
         elif kind == "other":
-            self._other(final, out)
+            self._other(step.block, final, out)
         if self._ext is not None:  # a carry with nothing left to ride on
             out.append(self._chunk({}))
         return out
 
-    def _other(self, final: Block, out: list[dict[str, Any]]) -> None:
+    def _other(self, number: int, final: Block, out: list[dict[str, Any]]) -> None:
         raw = final.raw
         if raw is None:
             return
@@ -247,7 +254,10 @@ class ChatWriter:
         if field == "images":
             out.append(self._chunk({"images": [raw]}))
         else:
-            self._others.append(raw)  # chat holds no such block: see the module docstring
+            entry: dict[str, Any] = {"raw": raw}  # chat holds no such block: see the docstring
+            if final.carry:
+                entry["carry"] = final.carry
+            self._carry("other", {str(number): entry})
 
     def _reasoning_details(self, final: Block) -> list[dict[str, Any]]:
         """OpenRouter's ``reasoning_details`` of a reasoning block (the source's own when it
@@ -294,8 +304,6 @@ class ChatWriter:
             choice["finish_reason"] = _FINISH[step.reason]
         if step.stop_sequence is not None:
             self._carry("stop_sequence", step.stop_sequence)
-        if self._others:
-            self._carry("other", self._others)
         usage = step.usage
         fields: dict[str, Any] | None = None
         if usage is not None:
@@ -334,8 +342,6 @@ class ChatWriter:
             chunk["usage"] = fields
             if foreign is not None:
                 self._carry("usage", foreign)
-        if self._others:
-            self._carry("other", self._others)
         if self._ext is not None:
             chunk[EXTENSION] = self._ext
             self._ext = None

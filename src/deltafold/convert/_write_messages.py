@@ -15,9 +15,14 @@ stop reason, the stop sequence and the usage) and ``message_stop``; an error is 
   a free-text (custom) tool input is wrapped as ``{"input": text}``, as ``input`` must be
   an object;
 - a block of kind ``"other"`` that is Anthropic's (its carry says so) is written whole in
-  its ``content_block_start``; another format's is carried in ``message_delta``'s extension;
+  its ``content_block_start``; another format's is carried (``{"raw", "carry"}``, in the
+  list ``before``) in the extension of the next ``content_block_start``, or of
+  ``message_delta`` (or the ``error`` event) at the end, so it comes back in its place;
 - usage goes back out of the OpenAI convention (``messages._usage.anthropic_input``): the
-  cache reads and writes are taken out of ``input_tokens``, so the totals stay the same.
+  cache reads and writes are taken out of ``input_tokens``, so the totals stay the same; a
+  total that is not input + output (xAI counts reasoning outside the output) is carried
+  as ``total_tokens``; an error event has no usage, so a failure's is carried there
+  (``counts``, Anthropic's usage object).
 
 Carry: a Messages source's own fields go back where they came from. Another format's go,
 as they are, in the extension field ``deltafold`` of an event (never of a content block,
@@ -88,7 +93,8 @@ class MessagesWriter:
         self._answer = ""
         self._blocks: dict[int, _Out] = {}
         self._next = 0
-        self._others: list[dict[str, Any]] = []
+        self._before: list[dict[str, Any]] = []
+        """Another format's blocks of kind "other", for the next event's extension."""
 
     def write(self, step: Step) -> list[dict[str, Any]]:
         """The Messages events for one step."""
@@ -121,7 +127,7 @@ class MessagesWriter:
         self._answer = step.id or ""
         carry = step.carry
         message: dict[str, Any] = {
-            "id": step.id or "msg_deltafold", "type": "message", "role": "assistant",
+            "id": step.id or _minted(step), "type": "message", "role": "assistant",
             "model": step.model or "", "content": [], "stop_reason": None, "stop_sequence": None,
         }
         if carry.get("format") == FORMAT:
@@ -140,7 +146,8 @@ class MessagesWriter:
         carry = step.carry
         own = carry.get("format") == FORMAT
         if step.reason == "error" and not own:
-            return [*events, self._error(Fail("the answer ended with finish reason 'error'"))]
+            ended = Fail("the answer ended with finish reason 'error'", usage=step.usage)
+            return [*events, self._error(ended)]
         if own and "stop_reason" in carry:
             reason = carry["stop_reason"]
         elif step.reason == "stop" and step.stop_sequence is not None:
@@ -158,13 +165,11 @@ class MessagesWriter:
                     event[key] = value
         else:
             ext.update(carry)
-        usage, usage_ext = _usage(step.usage, own)
+        usage = _usage(step.usage, own, ext)
         if usage is not None:
             event["usage"] = usage
-        if usage_ext:
-            ext["usage"] = usage_ext
-        if self._others:
-            ext["blocks"] = self._others
+        if self._before:
+            ext["before"] = self._before
         if ext:
             event[EXTENSION] = ext
         return [*events, event, {"type": "message_stop"}]
@@ -175,8 +180,14 @@ class MessagesWriter:
         if error.__class__ is not dict:
             error = {"type": step.code or "api_error", "message": step.message}
         event: dict[str, Any] = {"type": "error", "error": error}
-        if carry and carry.get("format") != FORMAT:
-            event[EXTENSION] = dict(carry)
+        own = carry.get("format") == FORMAT  # its usage is in its message_start already
+        ext = dict(carry) if carry and not own else {}
+        if step.usage is not None and not own:  # an error event holds no usage: kept here
+            ext["counts"] = _usage(step.usage, False, ext)
+        if self._before:
+            ext["before"] = self._before
+        if ext:
+            event[EXTENSION] = ext
         return event
 
     def _stop_open(self) -> list[dict[str, Any]]:
@@ -224,6 +235,9 @@ class MessagesWriter:
         out.wire = self._next
         self._next += 1
         event = {"type": "content_block_start", "index": out.wire, "content_block": block}
+        if self._before:  # another format's blocks that came before this one
+            out.ext["before"] = self._before
+            self._before = []
         if out.ext:
             event[EXTENSION] = out.ext
             out.ext = {}
@@ -294,22 +308,36 @@ class MessagesWriter:
         raw = final.raw
         if raw is None:
             return []
-        anthropic = out.own or final.carry.get("format") == FORMAT or raw.get("type") in BLOCK_TYPES
-        if not anthropic:  # another format's: kept in message_delta's extension
+        source = final.carry.get("format")
+        anthropic = out.own or source == FORMAT or (
+            source is None and raw.get("type") in BLOCK_TYPES)
+        if not anthropic:  # another format's: kept in the next event's extension
             other: dict[str, Any] = {"raw": raw}
             if final.carry:
                 other["carry"] = final.carry
-            self._others.append(other)
+            self._before.append(other)
             return []
         out.ext = {}
         start = self._start(out, raw)
         return [start, {"type": "content_block_stop", "index": out.wire}]
 
 
-def _usage(usage: Usage | None, own: bool) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """``message_delta``'s usage, and another format's usage carry (for the extension)."""
+def _minted(step: Begin) -> str:
+    """A message id for an answer that had none, the same for the same answer."""
+    if step.created is None:
+        return "msg_deltafold"
+    return f"msg_deltafold_{_NOT_ID.sub('_', step.model or '')}_{step.created}"
+
+
+def _usage(usage: Usage | None, own: bool, ext: dict[str, Any]) -> dict[str, Any] | None:
+    """``message_delta``'s usage; another format's usage carry, and a total that is not
+    input + output, go in ``ext`` (the event's extension)."""
     if usage is None:
-        return (None if own else {"output_tokens": 0}), {}
+        return None if own else {"output_tokens": 0}
+    total = usage.total_tokens
+    if total is not None and (usage.input_tokens is None or usage.output_tokens is None or
+                              total != usage.input_tokens + usage.output_tokens):
+        ext["total_tokens"] = total
     wire: dict[str, Any] = {}
     fresh = anthropic_input(usage.input_tokens, usage.cache_read, usage.cache_write)
     if fresh is not None:
@@ -322,7 +350,9 @@ def _usage(usage: Usage | None, own: bool) -> tuple[dict[str, Any] | None, dict[
     carry = usage.carry
     if carry.get("format") == FORMAT:
         wire.update((k, v) for k, v in carry.items() if k != "format")
-        return wire, {}
+        return wire
     if usage.reasoning_tokens is not None:
         wire["output_tokens_details"] = {"thinking_tokens": usage.reasoning_tokens}
-    return wire, carry
+    if carry:
+        ext["usage"] = carry
+    return wire

@@ -12,9 +12,15 @@ message starts after any other item, or when the source's item id changes); a re
 block is a ``reasoning`` item (a summary when the source said so, else reasoning text;
 the signature is its ``encrypted_content``); a tool block a ``function_call`` or
 ``custom_tool_call``; an ``"other"`` block from a Responses source is its item again.
-What the format has no field for goes in the extension field ``deltafold`` of the
-terminal response: blocks of kind ``"other"`` from another format, citations of another
-format, a redacted flag, cache writes, and the source's carry.
+What the format has no field for goes in an extension field ``deltafold``, never inside
+an item (clients send items back to the API): the source's answer carry in the one of the
+``response`` of ``response.created`` and of the terminal event (with the stop sequence and
+the usage's carry); a block's carry in the one of the event that opens its item or part
+(``output_item.added`` / ``content_part.added``: ``open``) and of its ``output_item.done``
+(``close``, ``redacted``; a message's parts under ``parts`` by content index, with the
+citations of another format); another format's blocks of kind ``"other"`` in the one of
+the next ``output_item.added`` event, or of the terminal event (``before``: a list of
+``{"raw", "carry"}``), so they come back where they were.
 """
 
 from __future__ import annotations
@@ -24,11 +30,11 @@ import uuid
 from typing import Any
 
 from ._ops import EXTENSION, Begin, Block, Close, Delta, Fail, Finish, Open, Step, Usage
+from ._read_responses import split_summary
 
 __all__ = ["ResponsesWriter"]
 
 FORMAT = "responses"
-_BREAK = "\n\n"
 _ANNOTATIONS = frozenset({"url_citation", "file_citation", "container_file_citation", "file_path"})
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter",
                "refusal": "content_filter"}
@@ -39,7 +45,7 @@ _TERMINAL = {"completed": "response.completed", "incomplete": "response.incomple
 class _Out:
     """One output item being written: its index, id, dict and the blocks in it."""
 
-    __slots__ = ("done", "index", "item", "open_parts", "parts", "sealed")
+    __slots__ = ("done", "ext", "index", "item", "open_parts", "parts", "sealed")
 
     def __init__(self, index: int, item: dict[str, Any]) -> None:
         self.index = index
@@ -50,6 +56,13 @@ class _Out:
         self.sealed = False
         """No more parts join this item."""
         self.done = False
+        self.ext: dict[str, Any] = {}
+        """The extension field of its ``output_item.done`` (another format's block carry)."""
+
+    def part_ext(self, content: int) -> dict[str, Any]:
+        parts: dict[str, Any] = self.ext.setdefault("parts", {})
+        entry: dict[str, Any] = parts.setdefault(str(content), {})
+        return entry
 
 
 class _Block:
@@ -87,7 +100,8 @@ class ResponsesWriter:
         self._outs: list[_Out] = []
         self._message: _Out | None = None
         self._message_source: Any = None
-        self._extra_blocks: dict[str, Any] = {}
+        self._before: list[dict[str, Any]] = []
+        """Another format's blocks of kind "other" waiting for the next item (or the end)."""
         self._extra_usage: dict[str, Any] = {}
 
     def _event(self, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -151,14 +165,27 @@ class ResponsesWriter:
 
     # --- items ----------------------------------------------------------------------------
 
-    def _new_item(self, item: dict[str, Any], out: list[dict[str, Any]]) -> _Out:
+    def _new_item(
+        self, item: dict[str, Any], out: list[dict[str, Any]], opened: dict[str, Any] | None = None
+    ) -> _Out:
         self._seal(out)
         made = _Out(len(self._outs), item)
         self._outs.append(made)
-        added = dict(item)
-        out.append(self._event("response.output_item.added",
-                               {"output_index": made.index, "item": added}))
+        event = {"output_index": made.index, "item": dict(item)}
+        ext = self._pending_ext()
+        if opened:
+            ext["open"] = opened
+        if ext:
+            event[EXTENSION] = ext
+        out.append(self._event("response.output_item.added", event))
         return made
+
+    def _pending_ext(self) -> dict[str, Any]:
+        """The extension of an event after which the blocks waiting in ``_before`` come."""
+        if not self._before:
+            return {}
+        before, self._before = self._before, []
+        return {"before": before}
 
     def _seal(self, out: list[dict[str, Any]]) -> None:
         """The current message takes no more parts (its done follows its last part's)."""
@@ -177,16 +204,19 @@ class ResponsesWriter:
             item["content"] = made.parts
             if item.get("status") == "in_progress":
                 item["status"] = "completed"
-        out.append(self._event("response.output_item.done",
-                               {"output_index": made.index, "item": item}))
+        event = {"output_index": made.index, "item": item}
+        if made.ext:
+            event[EXTENSION] = made.ext
+        out.append(self._event("response.output_item.done", event))
 
     def _open(self, step: Open) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         self._ensure_begun(out)
         carry = step.carry if step.carry.get("format") == FORMAT else {}
+        foreign = step.carry if step.carry and not carry else None
         kind = step.kind
         if kind == "text" or kind == "refusal":
-            block = self._open_part(step, carry, out)
+            block = self._open_part(step, carry, foreign, out)
         elif kind == "tool":
             custom = step.tool_type == "custom"
             item: dict[str, Any] = {
@@ -195,14 +225,14 @@ class ResponsesWriter:
                 "status": "in_progress", ("input" if custom else "arguments"): "",
                 "call_id": step.id or self._id("call", step.block), "name": step.name or "",
             }
-            made = self._new_item(item, out)
+            made = self._new_item(item, out, foreign)
             block = _Block(kind, made, None)
             block.event = ("response.custom_tool_call_input" if custom
                            else "response.function_call_arguments")
         elif kind == "reasoning":
             item = {"id": step.id or carry.get("item_id") or self._id("rs", step.block),
                     "type": "reasoning", "summary": []}
-            block = _Block(kind, self._new_item(item, out), None)
+            block = _Block(kind, self._new_item(item, out, foreign), None)
             summary = carry.get("summary")
             block.summary = summary if summary.__class__ is bool else None
         else:
@@ -213,7 +243,10 @@ class ResponsesWriter:
         self._blocks[step.block] = block
         return out
 
-    def _open_part(self, step: Open, carry: dict[str, Any], out: list[dict[str, Any]]) -> _Block:
+    def _open_part(
+        self, step: Open, carry: dict[str, Any], foreign: dict[str, Any] | None,
+        out: list[dict[str, Any]],
+    ) -> _Block:
         message = self._message
         item_id = carry.get("item_id")
         source = carry.get("output_index")  # a Responses source's message: its parts join
@@ -232,10 +265,11 @@ class ResponsesWriter:
         message.open_parts += 1
         block = _Block(step.kind, message, content)
         block.event = "response.refusal" if refusal else "response.output_text"
-        out.append(self._event("response.content_part.added", {
-            "item_id": message.item["id"], "output_index": message.index,
-            "content_index": content, "part": dict(part),
-        }))
+        added = {"item_id": message.item["id"], "output_index": message.index,
+                 "content_index": content, "part": dict(part)}
+        if foreign:
+            added[EXTENSION] = {"open": foreign}
+        out.append(self._event("response.content_part.added", added))
         return block
 
     def _open_other(self, step: Open, carry: dict[str, Any], out: list[dict[str, Any]]) -> _Block:
@@ -319,7 +353,7 @@ class ResponsesWriter:
         elif kind == "reasoning":
             self._close_reasoning(block, final, out)
         else:
-            self._close_other(block, final, step.block, out)
+            self._close_other(block, final, out)
         return out
 
     def _close_part(self, block: _Block, final: Block, out: list[dict[str, Any]]) -> None:
@@ -331,7 +365,7 @@ class ResponsesWriter:
             part["refusal"] = text
             out.append(self._event("response.refusal.done", {**where, "refusal": text}))
         else:
-            annotations = self._annotations(final, where, out)
+            annotations = self._annotations(final, made, where, out)
             out.append(self._event("response.output_text.done",
                                    {**where, "text": text, "logprobs": []}))
             part["text"] = text
@@ -339,13 +373,14 @@ class ResponsesWriter:
             empty = final.carry.get("part_empty") if final.carry.get("format") == FORMAT else None
             if empty.__class__ is dict:
                 part.update(empty)
-        _restore(made.item, final)
+        if not _restore(made.item, final):
+            made.part_ext(block.content or 0)["close"] = final.carry
         out.append(self._event("response.content_part.done", {**where, "part": part}))
         made.open_parts -= 1
         self._item_done(made, out)
 
     def _annotations(
-        self, final: Block, where: dict[str, Any], out: list[dict[str, Any]]
+        self, final: Block, made: _Out, where: dict[str, Any], out: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
         """The citations Responses holds (chat's nested url_citation flattened); others go to
         the extension field."""
@@ -356,19 +391,13 @@ class ResponsesWriter:
             if nested.__class__ is dict:  # chat: {"type": "url_citation", "url_citation": {...}}
                 annotation = {"type": kind, **nested}
             if kind not in _ANNOTATIONS:
-                self._extension_block(where, "annotations", annotation)
+                entry = made.part_ext(where["content_index"])
+                entry.setdefault("annotations", []).append(annotation)
                 continue
             out.append(self._event("response.output_text.annotation.added", {
                 **where, "annotation_index": len(kept), "annotation": annotation}))
             kept.append(annotation)
         return kept
-
-    def _extension_block(self, where: dict[str, Any], key: str, value: Any) -> None:
-        entry = self._extra_blocks.setdefault(str(where.get("output_index")), {})
-        if key == "annotations":
-            entry.setdefault(key, []).append(value)
-        else:
-            entry[key] = value
 
     def _close_tool(self, block: _Block, final: Block, out: list[dict[str, Any]]) -> None:
         text = self._final_text(block, final, out)
@@ -384,7 +413,8 @@ class ResponsesWriter:
             done["name"] = item["name"]
         out.append(self._event(block.event + ".done", done))
         item["status"] = "completed"
-        _restore(item, final)
+        if not _restore(item, final):
+            block.out.ext["close"] = final.carry
         block.out.sealed = True
         self._item_done(block.out, out)
 
@@ -393,7 +423,8 @@ class ResponsesWriter:
         item = block.out.item
         if block.summary is None:
             block.summary = final.summary
-        parts = _split_parts(text, final) if block.summary else [text] if text else []
+        lengths = final.carry.get("parts") if final.carry.get("format") == FORMAT else None
+        parts = split_summary(text, lengths) if block.summary else [text] if text else []
         kind = "summary_text" if block.summary else "reasoning_text"
         finals = [{"type": kind, "text": part} for part in parts]
         for index, part in enumerate(finals):
@@ -418,19 +449,24 @@ class ResponsesWriter:
             item["content"] = finals
         if final.signature is not None:
             item["encrypted_content"] = final.signature
-        _restore(item, final)
+        if not _restore(item, final):
+            block.out.ext["close"] = final.carry
         if final.redacted:
-            self._extension_block({"output_index": block.out.index}, "redacted", True)
+            block.out.ext["redacted"] = True
         block.out.sealed = True
         self._item_done(block.out, out)
 
-    def _close_other(
-        self, block: _Block, final: Block, number: int, out: list[dict[str, Any]]
-    ) -> None:
+    def _close_other(self, block: _Block, final: Block, out: list[dict[str, Any]]) -> None:
         made = block.out
         raw = final.raw if final.raw is not None else {}
-        if made.index < 0:  # another format's block: kept in the extension field
-            self._extra_blocks[f"block {number}"] = {"raw": raw}
+        if made.index < 0 and final.carry.get("format") == FORMAT and raw:
+            made = self._new_item(raw, out)  # a Responses item that came back: itself again
+        elif made.index < 0:  # another format's block: in the next event's extension field
+            self._seal(out)
+            entry: dict[str, Any] = {"raw": raw}
+            if final.carry:
+                entry["carry"] = final.carry
+            self._before.append(entry)
             return
         made.item = dict(raw) if raw else made.item
         made.sealed = True
@@ -465,9 +501,18 @@ class ResponsesWriter:
             response.update({k: v for k, v in carry.items() if k != "format"})
         else:
             self._extension(response, carry)
+        if step.stop_sequence is not None:
+            response.setdefault(EXTENSION, {})["stop_sequence"] = step.stop_sequence
         kind = _TERMINAL.get(str(response.get("status")), "response.completed")
-        out.append(self._event(kind, {"response": response}))
+        out.append(self._terminal(kind, response))
         return out
+
+    def _terminal(self, kind: str, response: dict[str, Any]) -> dict[str, Any]:
+        event = {"response": response}
+        ext = self._pending_ext()
+        if ext:
+            event[EXTENSION] = ext
+        return self._event(kind, event)
 
     def _fail(self, step: Fail) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -484,7 +529,7 @@ class ResponsesWriter:
             response["usage"] = self._usage(step.usage)
         if carry.get("format") != FORMAT:
             self._extension(response, carry)
-        out.append(self._event("response.failed", {"response": response}))
+        out.append(self._terminal("response.failed", response))
         return out
 
     def _usage(self, usage: Usage) -> dict[str, Any]:
@@ -517,11 +562,9 @@ class ResponsesWriter:
         return wire
 
     def _extension(self, response: dict[str, Any], carry: dict[str, Any]) -> None:
-        """Another format's carry, the blocks Responses cannot hold and the usage it has no
-        field for, in the terminal response's extension field."""
+        """Another format's carry and the usage's carry, in the terminal response's extension
+        field."""
         extension = {**self._foreign, **carry}
-        if self._extra_blocks:
-            extension["blocks"] = self._extra_blocks
         if self._extra_usage:
             extension["usage"] = self._extra_usage
         if extension:
@@ -535,11 +578,12 @@ def _put(details: dict[str, Any], key: str, value: int | None, fill: int | None)
         details[key] = fill
 
 
-def _restore(item: dict[str, Any], final: Block) -> None:
-    """A Responses source's item id and other item fields (status...), put back."""
+def _restore(item: dict[str, Any], final: Block) -> bool:
+    """A Responses source's item id and other item fields (status...), put back; False
+    when the block's carry is another format's (for the extension field)."""
     carry = final.carry
     if carry.get("format") != FORMAT:
-        return
+        return not carry
     item_id = carry.get("item_id")
     if item_id.__class__ is str:
         item["id"] = item_id
@@ -550,20 +594,5 @@ def _restore(item: dict[str, Any], final: Block) -> None:
     if empty.__class__ is dict:
         for key, value in empty.items():
             item.setdefault(key, value)
+    return True
 
-
-def _split_parts(text: str, final: Block) -> list[str]:
-    """A summary's parts: by the lengths a Responses source carried, else one part."""
-    lengths = final.carry.get("parts") if final.carry.get("format") == FORMAT else None
-    if lengths.__class__ is not list or not text:
-        return [text] if text else []
-    parts: list[str] = []
-    at = 0
-    for length in lengths:
-        if length.__class__ is not int or length < 0:
-            return [text]
-        if length and at and text.startswith(_BREAK, at):
-            at += len(_BREAK)
-        parts.append(text[at:at + length])
-        at += length
-    return parts if at == len(text) else [text]
