@@ -20,7 +20,7 @@ from .._exceptions import EmptyStreamError, StreamError
 from .._format import FORMAT_NAMES, format_of
 from .._limits import Limits
 from .._sse import encode_event
-from ._ops import Fail, Finish, Reader, Step, Writer
+from ._ops import Delta, Fail, Finish, Reader, Step, Writer
 from ._source import abatches_of, batches_of, split_result
 
 __all__ = ["Converter", "astream", "ato_sse", "result", "stream", "to_sse"]
@@ -171,15 +171,15 @@ class Converter:
             return out
         self._count += count - start
         read, write = reader.read, writer.write
-        for at in range(start, count):
-            for step in read(items[at]):
+        for at, item in enumerate(items[start:] if start else items, start):
+            for step in read(item):
                 out += write(step)
                 cls = step.__class__
-                if cls is Finish or cls is Fail:
+                if cls is not Delta and (cls is Finish or cls is Fail):
                     self.finished = True
                     self._failed = cls is Fail
-                    for item in items[at + 1:]:  # read (a broken stream still fails), not written
-                        read(item)
+                    for later in items[at + 1:]:  # read (a broken stream still fails), not written
+                        read(later)
                     return out
         return out
 
