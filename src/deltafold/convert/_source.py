@@ -34,7 +34,7 @@ _WINDOW = 16 * 1024
 """A recorded body is framed this many bytes at a time (``assemble_sse`` takes 256 KiB): a
 window's events and the target's events they become are held together until the window is
 converted, and a batch this small is freed before the garbage collector moves it to an
-older generation (which costs a fifth of a conversion at 256 KiB)."""
+older generation (at 256 KiB that costs a conversion 10-15% more time)."""
 
 
 class SSEItems:
