@@ -233,7 +233,8 @@ IO_LIBRARIES = ("httpx", "anyio", "starlette", "uvicorn", "socket", "threading",
 """What only the network shell, the replay server and the CLI may import."""
 SANS_IO = (
     "_accumulator", "_choice", "_result", "_merge", "_convert", "_models", "_jsonvalue",
-    "_jsontext", "_decode", "_sse", "_sse_chunks", "_rawcut", "_body", "_core", "_iterfold", "_assemble",
+    "_jsontext", "_decode", "_sse", "_sse_chunks", "_rawcut", "_body", "_core", "_iterfold",
+    "_assemble",
     "_split", "_events", "_limits", "_exceptions", "_sentinel", "_redact", "_partial_json",
     "_timing",
     "_json_events", "_json_scalars", "_json_fold", "_typed", "_content_parts", "_bulkrow",
