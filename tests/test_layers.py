@@ -233,7 +233,8 @@ IO_LIBRARIES = ("httpx", "anyio", "starlette", "uvicorn", "socket", "threading",
 """What only the network shell, the replay server and the CLI may import."""
 SANS_IO = (
     "_accumulator", "_choice", "_result", "_merge", "_convert", "_models", "_jsonvalue",
-    "_jsontext", "_decode", "_sse", "_rawcut", "_body", "_core", "_iterfold", "_assemble",
+    "_jsontext", "_decode", "_sse", "_sse_chunks", "_rawcut", "_body", "_core", "_iterfold",
+    "_assemble",
     "_split", "_events", "_limits", "_exceptions", "_sentinel", "_redact", "_partial_json",
     "_timing",
     "_json_events", "_json_scalars", "_json_fold", "_typed", "_content_parts", "_bulkrow",
@@ -283,7 +284,10 @@ LAYERS = (
         "responses._parts", "responses._items", "responses._models", "responses._events",
         "responses._state", "convert._ops",
     ),
-    ("_sse", "_rawcut", "_decode", "_json_scalars", "_partial_json", "responses._empty"),
+    (
+        "_sse", "_rawcut", "_decode", "_sse_chunks", "_json_scalars", "_partial_json",
+        "responses._empty",
+    ),
     (
         "_fast_structure", "_convert", "_lenient", "_strict", "_typed", "responses._convert",
         "messages._blocks", "messages._models", "messages._events", "messages._convert",

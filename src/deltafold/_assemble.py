@@ -6,18 +6,14 @@ import io
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-import orjson
-
 from ._body import JSON_ARRAY, SSE, Body, Text
 from ._chat_format import CHAT
 from ._decode import (
     ARRAY,
     BODY,
-    DONE,
     ITEMS,
     InputSeen,
     argument_error,
-    event_to_chunk,
     is_done,
     is_one_item,
     type_name,
@@ -25,10 +21,10 @@ from ._decode import (
 from ._exceptions import DeltafoldError
 from ._format import FoldMachine, ResultT, WireFormat, module_of
 from ._json_fold import ParseJSON
-from ._jsontext import RunWatch, rounds_ints
 from ._limits import Limits
 from ._models import ChatCompletion
-from ._sse import DataDecoder, ServerSentEvent, iter_windows
+from ._sse import iter_windows
+from ._sse_chunks import SSEChunks
 
 __all__ = [
     "assemble", "assemble_sse", "feed_whole", "fold_body", "fold_sse", "fold_whole",
@@ -168,93 +164,43 @@ def fold_sse(
     """Frame ``body`` and hand each chunk up to ``[DONE]`` to ``consume``.
 
     The one SSE loop behind ``assemble_sse``, ``assemble`` of an SSE body and the
-    CLI; it runs once per event, so it is written inline: a plain message (its data
-    bytes) is decoded right here, and kept when it is a JSON object in which orjson
-    rounded no integer (``rounds_ints``, asked only of the events of a piece that
-    ``RunWatch`` suspects); anything else (an error event, ``[DONE]``, bad JSON,
-    NaN, another value) goes through ``event_to_chunk``, which names the event and
-    reads what orjson cannot as ``json.loads`` does. A whole body is framed a window
-    at a time; the byte caps are the framer's, and an error it defers behind the events
-    of a piece is raised once they are folded. An error raised while framing carries
-    ``accumulator``'s partial, and ``accumulator`` keeps what was seen for the error
-    if no chunk comes of it.
+    CLI; each piece is framed and its events read by ``SSEChunks`` (the one decode
+    loop). A whole body is framed a window at a time; the byte caps are the framer's,
+    and an error it defers behind the events of a piece is raised once they are folded.
+    An error raised while framing carries ``accumulator``'s partial, and
+    ``accumulator`` keeps what was seen for the error if no chunk comes of it.
     """
-    decoder = DataDecoder(
-        max_event_bytes=limits.max_event_bytes, max_total_bytes=limits.max_total_bytes
-    )
-    loads = orjson.loads
-    watch = RunWatch()
-    position = 0
+    chunks = SSEChunks(limits)
     seen = None
     if accumulator is not None and accumulator._input is None:
         accumulator._input = seen = InputSeen(BODY)
     sampling = seen is not None
+    feed = chunks.feed
     try:
         for piece in _pieces(body, module):
             if piece.__class__ is not bytes and piece.__class__ is not str:
                 _check_piece(piece, module)
             if sampling and seen is not None:
                 sampling = seen.take(piece)
-            check = watch.feed(piece)
-            events = decoder.feed_data(piece)
-            if not events:
-                continue
-            for data in events:
-                try:
-                    chunk = loads(data)  # type: ignore[arg-type]  # an event object: orjson raises
-                except (orjson.JSONDecodeError, TypeError):
-                    chunk = None
-                if chunk.__class__ is not dict or (check and rounds_ints(data)):  # type: ignore[arg-type]
-                    # Not a plain message holding a JSON object orjson read exactly:
-                    # ``[DONE]``, an empty or other event, bad JSON, NaN, a big integer.
-                    # Read again out here, so an error names the event and does not keep
-                    # orjson's as its context.
-                    chunk = _event_chunk(data, position)
-                    if chunk is None:
-                        continue
-                    if chunk is DONE:
-                        _saw_done(seen)
-                        return
-                position += 1
-                consume(chunk)
-            if decoder.error is not None:
-                # A byte cap crossed after these events (never without events: then
-                # the framer raises at once, so pieces that framed nothing skip this).
-                raise decoder.error
-        for data in decoder.close_data():
-            chunk = _event_chunk(data, position)
-            if chunk is None:
-                continue
-            if chunk is DONE:
-                _saw_done(seen)
-                return
-            position += 1
-            consume(chunk)
+            if feed(piece, consume):
+                break
+        else:
+            chunks.close(consume)
+        if chunks.done and seen is not None:
+            seen.done = True
     except DeltafoldError as exc:
         if exc.partial is None and accumulator is not None and accumulator.chunks_folded:
             exc.partial = accumulator.snapshot()
         raise
     finally:
         if seen is not None:
-            seen.size = decoder.bytes_seen
+            seen.size = chunks.decoder.bytes_seen
 
 
 def _check_piece(piece: object, module: str) -> None:
     if not isinstance(piece, _TEXT):
         what = f"one of its pieces is {type_name(piece)}"
         raise argument_error("assemble_sse", piece, _SSE_TAKES, what=what, module=module)
-
-
-def _saw_done(seen: InputSeen | None) -> None:
-    if seen is not None:
-        seen.done = True
-
-
-def _event_chunk(event: bytes | ServerSentEvent, position: int) -> Any:
-    if isinstance(event, bytes):
-        # Read as text the way the framer reads any event's data (bad UTF-8 replaced).
-        return event_to_chunk("message", event.decode("utf-8", "replace"), position)
-    return event_to_chunk(event.event, event.data, position)
 
 
 def _pieces(body: bytes | str | Iterable[bytes | str], module: str) -> Iterable[Any]:

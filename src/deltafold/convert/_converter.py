@@ -20,8 +20,8 @@ from .._exceptions import EmptyStreamError, StreamError
 from .._format import FORMAT_NAMES, format_of
 from .._limits import Limits
 from .._sse import encode_event
-from ._ops import Fail, Finish, Reader, Step, Writer
-from ._source import aitems_of, items_of, split_result
+from ._ops import Delta, Fail, Finish, Reader, Step, Writer
+from ._source import abatches_of, batches_of, split_result
 
 __all__ = ["Converter", "astream", "ato_sse", "result", "stream", "to_sse"]
 
@@ -116,32 +116,30 @@ class Converter:
             self._reader = _reader(name, self._limits, self._choice)
             self._writer = _writer(self.to)
 
-    def _write(self, steps: list[Step]) -> list[dict[str, Any]]:
+    def _write(self, steps: list[Step], out: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``out`` with the target's events for ``steps`` (none once the answer ended)."""
         writer = self._writer
-        out: list[dict[str, Any]] = []
-        if writer is None:
+        if writer is None or self.finished:
             return out
+        write = writer.write
         for step in steps:
-            if self.finished:
-                break
-            out += writer.write(step)
-            if step.__class__ is Finish or step.__class__ is Fail:
+            out += write(step)
+            cls = step.__class__
+            if cls is Finish or cls is Fail:
                 self.finished = True
-                self._failed = step.__class__ is Fail
+                self._failed = cls is Fail
+                break
         return out
 
-    def _one(self, item: Any, position: int) -> list[dict[str, Any]]:
-        reader = self._reader
-        assert reader is not None
-        if reader.__class__ is _Same:  # the same format: the event passes as it is, folded
-            if self.finished:
-                return []
-            failed = reader.read(item)
-            event = _as_dict(item, position)
-            if failed:
-                self.finished = self._failed = True
-            return [] if event is None else [event]
-        return self._write(reader.read(item))
+    def _same(self, item: Any, position: int) -> list[dict[str, Any]]:
+        """A conversion to the same format: the event passes as it is, folded."""
+        if self.finished:
+            return []
+        failed = self._reader.read(item)  # type: ignore[union-attr]
+        event = _as_dict(item, position)
+        if failed:
+            self.finished = self._failed = True
+        return [] if event is None else [event]
 
     def feed(self, item: Any) -> list[dict[str, Any]]:
         """The target's events for one source event."""
@@ -149,21 +147,59 @@ class Converter:
             raise ValueError("this Converter was closed: make a new one for another stream")
         position = self._count
         self._count = position + 1
-        if self._reader is None:
-            event = _as_dict(item, position)
-            found = None if event is None else format_of(event)
-            self._waiting.append(item)
-            if found is None:
-                if len(self._waiting) > _MAX_UNNAMED:
-                    raise self._unknown()
-                return []
-            self._start(found)
-            waiting, self._waiting = self._waiting, []
-            out: list[dict[str, Any]] = []
-            for at, earlier in enumerate(waiting, position + 1 - len(waiting)):
-                out += self._one(earlier, at)
+        reader = self._reader
+        if reader is None:
+            return self._detect(item, position)
+        if self._writer is None:
+            return self._same(item, position)
+        return self._write(reader.read(item), [])
+
+    def _feed_batch(self, items: list[Any]) -> list[dict[str, Any]]:
+        """``feed`` of each of ``items`` (events that arrived together), in one loop."""
+        if self.closed:
+            raise ValueError("this Converter was closed: make a new one for another stream")
+        out: list[dict[str, Any]] = []
+        start = 0
+        count = len(items)
+        while self._reader is None and start < count:
+            out += self.feed(items[start])
+            start += 1
+        reader, writer = self._reader, self._writer
+        if reader is None or writer is None or self.finished:
+            for at in range(start, count):
+                out += self.feed(items[at])
             return out
-        return self._one(item, position)
+        self._count += count - start
+        read, write = reader.read, writer.write
+        for at, item in enumerate(items[start:] if start else items, start):
+            for step in read(item):
+                out += write(step)
+                cls = step.__class__
+                if cls is not Delta and (cls is Finish or cls is Fail):
+                    self.finished = True
+                    self._failed = cls is Fail
+                    for later in items[at + 1:]:  # read (a broken stream still fails), not written
+                        read(later)
+                    return out
+        return out
+
+    def _detect(self, item: Any, position: int) -> list[dict[str, Any]]:
+        """An event before the source's format is known: the first that names it starts the
+        conversion, with the events before it."""
+        event = _as_dict(item, position)
+        found = None if event is None else format_of(event)
+        self._waiting.append(item)
+        if found is None:
+            if len(self._waiting) > _MAX_UNNAMED:
+                raise self._unknown()
+            return []
+        self._start(found)
+        waiting, self._waiting = self._waiting, []
+        out: list[dict[str, Any]] = []
+        for at, earlier in enumerate(waiting, position + 1 - len(waiting)):
+            out += self._same(earlier, at) if self._writer is None else self._write(
+                self._reader.read(earlier), [])  # type: ignore[union-attr]
+        return out
 
     def close(self) -> list[dict[str, Any]]:
         """The target's last events: the source ended."""
@@ -175,9 +211,7 @@ class Converter:
         if self._failed:  # the source's error event ended the answer: nothing is missing
             return []
         steps = self._reader.close()
-        if self._writer is None:
-            return []
-        return self._write(steps)
+        return self._write(steps, [])
 
     def _unknown(self) -> EmptyStreamError:
         seen = len(self._waiting)
@@ -228,8 +262,9 @@ def stream(
     of SSE pieces, one event) or a finished result. See :class:`Converter` for the rest.
     """
     converter = Converter(source_format, to, choice=choice, limits=limits)
-    for item in items_of(source, limits or Limits()):
-        yield from converter.feed(item)
+    feed = converter._feed_batch
+    for batch in batches_of(source, limits or Limits()):
+        yield from feed(batch)
     yield from converter.close()
 
 
@@ -243,8 +278,9 @@ async def astream(
 ) -> AsyncIterator[dict[str, Any]]:
     """:func:`stream` for an async iterable (of events, or of SSE pieces off a socket)."""
     converter = Converter(source_format, to, choice=choice, limits=limits)
-    async for item in aitems_of(source, limits or Limits()):
-        for event in converter.feed(item):
+    feed = converter._feed_batch
+    async for batch in abatches_of(source, limits or Limits()):
+        for event in feed(batch):
             yield event
     for event in converter.close():
         yield event

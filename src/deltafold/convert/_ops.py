@@ -17,13 +17,17 @@ mapping table (``docs/convert.md``).
 extension field ``deltafold`` of its top-level object; the writer of the carry's own
 format puts the fields back where they came from, so a round trip gives the source
 back.
+
+The steps are plain slotted classes (``attrs.define``): one is built per source event, so
+they cost what a plain class costs to build (a frozen class costs twice as much). Treat
+them as values: no reader or writer changes a step once built.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal, Protocol, TypeAlias
 
-from attrs import field, frozen
+from attrs import define, field
 
 __all__ = [
     "EXTENSION", "Begin", "Block", "BlockKind", "Close", "Delta", "Fail", "Finish",
@@ -43,7 +47,7 @@ FinishReason: TypeAlias = Literal[
 """Why the answer ended, in neutral words (chat's where chat has one)."""
 
 
-@frozen
+@define
 class Begin:
     """The answer began: its id, model and creation time (Unix seconds), as far as known."""
 
@@ -53,7 +57,7 @@ class Begin:
     carry: dict[str, Any] = field(factory=dict)
 
 
-@frozen
+@define
 class Open:
     """Block ``block`` opened.
 
@@ -71,7 +75,7 @@ class Open:
     carry: dict[str, Any] = field(factory=dict)
 
 
-@frozen
+@define
 class Delta:
     """Text appended to block ``block``: answer text, refusal, reasoning text or arguments."""
 
@@ -79,7 +83,7 @@ class Delta:
     text: str
 
 
-@frozen
+@define
 class Block:
     """A block's final form: authoritative where it differs from the deltas' join.
 
@@ -106,7 +110,7 @@ class Block:
     carry: dict[str, Any] = field(factory=dict)
 
 
-@frozen
+@define
 class Close:
     """Block ``block`` is complete; ``final`` is its final form."""
 
@@ -114,7 +118,7 @@ class Close:
     final: Block
 
 
-@frozen
+@define
 class Usage:
     """Token counts in the OpenAI convention: ``input_tokens`` includes cached input.
 
@@ -132,7 +136,7 @@ class Usage:
     carry: dict[str, Any] = field(factory=dict)
 
 
-@frozen
+@define
 class Finish:
     """The answer ended: why (``reason``; ``None`` when the source never said), the stop
     sequence that ended it, and the usage (``None`` when the source sent none)."""
@@ -143,7 +147,7 @@ class Finish:
     carry: dict[str, Any] = field(factory=dict)
 
 
-@frozen
+@define
 class Fail:
     """The source failed mid-stream: the error as the target should say it.
 
