@@ -31,7 +31,7 @@ from attrs import define, field
 
 __all__ = [
     "EXTENSION", "Begin", "Block", "BlockKind", "Close", "Delta", "Fail", "Finish",
-    "FinishReason", "Open", "Reader", "Step", "Usage", "Writer",
+    "FinishReason", "Open", "Reader", "Step", "StepMethods", "Usage", "Writer",
 ]
 
 EXTENSION = "deltafold"
@@ -179,6 +179,28 @@ class Reader(Protocol):
     def close(self) -> list[Step]:
         """Steps at the end of the source; raises when it ended before its answer did."""
         ...
+
+
+_METHODS = {
+    Delta: "_delta", Open: "_open", Close: "_close", Begin: "_begin", Finish: "_finish",
+    Fail: "_fail",
+}
+
+
+class StepMethods:
+    """A writer's dispatch, written once: each step goes to the writer's method for its
+    class (``_delta``, ``_open``, ``_close``, ``_begin``, ``_finish``, ``_fail``). A writer
+    answers its hot ``Delta`` inline before it calls :meth:`_step`."""
+
+    def _step(self, step: Step) -> list[dict[str, Any]]:
+        name = _METHODS.get(step.__class__)
+        if name is None:
+            raise TypeError(
+                f"{type(self).__name__}.write takes a neutral step, not {type(step).__name__}"
+            )
+        method: Any = getattr(self, name)
+        events: list[dict[str, Any]] = method(step)
+        return events
 
 
 class Writer(Protocol):

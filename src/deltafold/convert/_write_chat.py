@@ -29,6 +29,7 @@ from ._ops import (
     Finish,
     Open,
     Step,
+    StepMethods,
     Usage,
 )
 
@@ -99,7 +100,7 @@ class _Written:
         self.parts: list[str] = []  # a tool call's arguments (see _pieces)
 
 
-class ChatWriter:
+class ChatWriter(StepMethods):
     """Neutral steps in, ``chat.completion.chunk`` dicts (in stream order) out."""
 
     def __init__(self) -> None:
@@ -126,17 +127,7 @@ class ChatWriter:
                 chunk["choices"] = [{"index": 0, "delta": {field: text}, "finish_reason": None}]
                 return [chunk]
             return self._delta(step)  # type: ignore[arg-type]
-        if cls is Open:
-            return self._open(step)  # type: ignore[arg-type]
-        if cls is Close:
-            return self._close(step)  # type: ignore[arg-type]
-        if cls is Begin:
-            return self._begin(step)  # type: ignore[arg-type]
-        if cls is Finish:
-            return self._finish(step)  # type: ignore[arg-type]
-        if cls is Fail:
-            return self._fail(step)  # type: ignore[arg-type]
-        raise TypeError(f"ChatWriter.write takes a neutral step, not {type(step).__name__}")
+        return self._step(step)
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         chunk = self._head.copy()

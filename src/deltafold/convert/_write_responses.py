@@ -29,7 +29,19 @@ import time
 import uuid
 from typing import Any
 
-from ._ops import EXTENSION, Begin, Block, Close, Delta, Fail, Finish, Open, Step, Usage
+from ._ops import (
+    EXTENSION,
+    Begin,
+    Block,
+    Close,
+    Delta,
+    Fail,
+    Finish,
+    Open,
+    Step,
+    StepMethods,
+    Usage,
+)
 from ._read_responses import split_summary
 
 __all__ = ["ResponsesWriter"]
@@ -86,7 +98,7 @@ class _Block:
         """The type and place of its delta events, once the first was written."""
 
 
-class ResponsesWriter:
+class ResponsesWriter(StepMethods):
     """Neutral steps in, Responses events out (see the module docstring)."""
 
     def __init__(self) -> None:
@@ -112,20 +124,9 @@ class ResponsesWriter:
 
     def write(self, step: Step) -> list[dict[str, Any]]:
         """The events for one step."""
-        cls = step.__class__
-        if cls is Delta:
-            return self._delta(step)  # type: ignore[arg-type]
-        if cls is Open:
-            return self._open(step)  # type: ignore[arg-type]
-        if cls is Close:
-            return self._close(step)  # type: ignore[arg-type]
-        if cls is Begin:
-            return self._begin(step)  # type: ignore[arg-type]
-        if cls is Finish:
-            return self._finish(step)  # type: ignore[arg-type]
-        if cls is Fail:
-            return self._fail(step)  # type: ignore[arg-type]
-        raise TypeError(f"not a neutral step: {type(step).__name__}")
+        if step.__class__ is Delta:
+            return self._delta(step)
+        return self._step(step)
 
     # --- the response ---------------------------------------------------------------------
 
