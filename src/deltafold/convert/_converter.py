@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from functools import partial
+from itertools import chain
 from typing import Any
 
 from .._decode import decode_chunk
@@ -20,7 +22,7 @@ from .._exceptions import EmptyStreamError, StreamError
 from .._format import FORMAT_NAMES, format_of
 from .._limits import Limits
 from .._sse import encode_event
-from ._ops import Delta, Fail, Finish, Reader, Step, Writer
+from ._ops import Delta, DeltaSink, Fail, Finish, Reader, Step, Writer
 from ._source import abatches_of, batches_of, split_result
 
 __all__ = ["Converter", "astream", "ato_sse", "result", "stream", "to_sse"]
@@ -113,8 +115,9 @@ class Converter:
             self._reader = _Same(name, self._limits)
             self._writer = None
         else:
-            self._reader = _reader(name, self._limits, self._choice)
-            self._writer = _writer(self.to)
+            reader = self._reader = _reader(name, self._limits, self._choice)
+            writer = self._writer = _writer(self.to)
+            reader.emit = writer.delta  # the hot path, reader to writer (see _ops.Reader)
 
     def _write(self, steps: list[Step], out: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """``out`` with the target's events for ``steps`` (none once the answer ended)."""
@@ -126,10 +129,15 @@ class Converter:
             out += write(step)
             cls = step.__class__
             if cls is Finish or cls is Fail:
-                self.finished = True
-                self._failed = cls is Fail
+                self._end(cls is Fail)
                 break
         return out
+
+    def _end(self, failed: bool) -> None:
+        """The answer ended: nothing more is written (the reader's pieces included)."""
+        self.finished = True
+        self._failed = failed
+        self._reader.emit = None  # type: ignore[union-attr]
 
     def _same(self, item: Any, position: int) -> list[dict[str, Any]]:
         """A conversion to the same format: the event passes as it is, folded."""
@@ -152,7 +160,9 @@ class Converter:
             return self._detect(item, position)
         if self._writer is None:
             return self._same(item, position)
-        return self._write(reader.read(item), [])
+        out: list[dict[str, Any]] = []
+        reader.out = out
+        return self._write(reader.read(item), out)
 
     def _feed_batch(self, items: list[Any]) -> list[dict[str, Any]]:
         """``feed`` of each of ``items`` (events that arrived together), in one loop."""
@@ -171,13 +181,13 @@ class Converter:
             return out
         self._count += count - start
         read, write = reader.read, writer.write
+        reader.out = out
         for at, item in enumerate(items[start:] if start else items, start):
             for step in read(item):
                 out += write(step)
                 cls = step.__class__
                 if cls is not Delta and (cls is Finish or cls is Fail):
-                    self.finished = True
-                    self._failed = cls is Fail
+                    self._end(cls is Fail)
                     for later in items[at + 1:]:  # read (a broken stream still fails), not written
                         read(later)
                     return out
@@ -196,9 +206,13 @@ class Converter:
         self._start(found)
         waiting, self._waiting = self._waiting, []
         out: list[dict[str, Any]] = []
+        reader = self._reader
         for at, earlier in enumerate(waiting, position + 1 - len(waiting)):
-            out += self._same(earlier, at) if self._writer is None else self._write(
-                self._reader.read(earlier), [])  # type: ignore[union-attr]
+            if self._writer is None:
+                out += self._same(earlier, at)
+            else:
+                reader.out = out  # type: ignore[union-attr]
+                self._write(reader.read(earlier), out)  # type: ignore[union-attr]
         return out
 
     def close(self) -> list[dict[str, Any]]:
@@ -235,6 +249,8 @@ class _Same:
 
         self._fold = FORMATS[name].new_fold(limits, False)
         self._strict = strict_default(name)
+        self.emit: DeltaSink | None = None  # never bound: nothing is written
+        self.out: list[dict[str, Any]] = []
 
     def read(self, item: Any) -> list[Step]:
         try:
@@ -261,11 +277,19 @@ def stream(
     ``source`` is anything ``assemble`` takes (a recorded body, an iterable of events or
     of SSE pieces, one event) or a finished result. See :class:`Converter` for the rest.
     """
+    return chain.from_iterable(_converted(source, to, source_format, choice, limits))
+
+
+def _converted(
+    source: Any, to: str, source_format: str | None, choice: int | None, limits: Limits | None
+) -> Iterator[list[dict[str, Any]]]:
+    """The target's events for ``source``, in the batches they came in: ``stream`` chains
+    them, so taking one event costs no resumption of this generator."""
     converter = Converter(source_format, to, choice=choice, limits=limits)
     feed = converter._feed_batch
     for batch in batches_of(source, limits or Limits()):
-        yield from feed(batch)
-    yield from converter.close()
+        yield feed(batch)
+    yield converter.close()
 
 
 async def astream(
@@ -296,10 +320,8 @@ def to_sse(events: Iterable[dict[str, Any]], format: str) -> Iterator[bytes]:
     send them); a chat stream ends with ``data: [DONE]``.
     """
     named = _format_name(format, "format") != "chat"
-    for event in events:
-        yield encode_event(event, named=named)
-    if not named:
-        yield _DONE
+    pieces = map(partial(encode_event, named=named), events)
+    return pieces if named else chain(pieces, (_DONE,))
 
 
 async def ato_sse(events: AsyncIterable[dict[str, Any]], format: str) -> AsyncIterator[bytes]:

@@ -25,12 +25,13 @@ them as values: no reader or writer changes a step once built.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal, Protocol, TypeAlias
 
 from attrs import define, field
 
 __all__ = [
-    "EXTENSION", "Begin", "Block", "BlockKind", "Close", "Delta", "Fail", "Finish",
+    "EXTENSION", "Begin", "Block", "BlockKind", "Close", "Delta", "DeltaSink", "Fail", "Finish",
     "FinishReason", "Open", "Reader", "Step", "StepMethods", "Usage", "Writer",
 ]
 
@@ -166,11 +167,26 @@ Step: TypeAlias = Begin | Open | Delta | Close | Finish | Fail
 """One neutral step."""
 
 
+DeltaSink: TypeAlias = Callable[[int, str, list[dict[str, Any]]], None]
+"""A writer's :meth:`Writer.delta`: the events of ``Delta(block, text)`` appended to a list."""
+
+
 class Reader(Protocol):
     """A format's events in, neutral steps out. Built by a format's reader factory with
     keyword arguments ``limits`` and ``choice`` (chat's choice to read; other formats
     ignore it). It folds each event with the format's own fold, whose errors it raises
-    (an ``error`` event of the stream becomes a :class:`Fail` step instead)."""
+    (an ``error`` event of the stream becomes a :class:`Fail` step instead).
+
+    The hot path: most source events only add text to an open block. While ``emit`` is
+    set (the converter sets it to its writer's :meth:`Writer.delta`), a reader hands such
+    a piece straight to it, appending the target's events to ``out``, and returns no step:
+    the ``Delta`` is never built, and the piece costs one call. An event either goes that
+    way or returns its steps, never both, so the order holds. Unbound (``emit`` None, as
+    built), every piece is a ``Delta`` step.
+    """
+
+    emit: DeltaSink | None
+    out: list[dict[str, Any]]
 
     def read(self, item: Any) -> list[Step]:
         """Steps for one source event (a decoded dict, JSON text or bytes, a typed event)."""
@@ -182,15 +198,15 @@ class Reader(Protocol):
 
 
 _METHODS = {
-    Delta: "_delta", Open: "_open", Close: "_close", Begin: "_begin", Finish: "_finish",
+    Open: "_open", Close: "_close", Begin: "_begin", Finish: "_finish",
     Fail: "_fail",
 }
 
 
 class StepMethods:
     """A writer's dispatch, written once: each step goes to the writer's method for its
-    class (``_delta``, ``_open``, ``_close``, ``_begin``, ``_finish``, ``_fail``). A writer
-    answers its hot ``Delta`` inline before it calls :meth:`_step`."""
+    class (``_open``, ``_close``, ``_begin``, ``_finish``, ``_fail``). A ``Delta`` is not
+    dispatched: a writer answers it with its own :meth:`Writer.delta` first."""
 
     def _step(self, step: Step) -> list[dict[str, Any]]:
         name = _METHODS.get(step.__class__)
@@ -208,4 +224,9 @@ class Writer(Protocol):
 
     def write(self, step: Step) -> list[dict[str, Any]]:
         """The events for one step."""
+        ...
+
+    def delta(self, block: int, text: str, out: list[dict[str, Any]]) -> None:
+        """The events of ``Delta(block, text)`` appended to ``out``, the step unbuilt (a
+        reader's hot path; ``write`` of a ``Delta`` comes here too)."""
         ...

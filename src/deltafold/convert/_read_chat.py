@@ -35,6 +35,7 @@ from .._events import (
 from .._exceptions import ConversionError, DeltafoldError, StreamError
 from .._limits import Limits
 from .._result import _carried_usage
+from ._chat_usage import neutral_usage
 from ._ops import (
     EXTENSION,
     Begin,
@@ -42,6 +43,7 @@ from ._ops import (
     BlockKind,
     Close,
     Delta,
+    DeltaSink,
     Fail,
     Finish,
     FinishReason,
@@ -50,7 +52,7 @@ from ._ops import (
     Usage,
 )
 
-__all__ = ["ChatReader", "chat_usage_steps", "finish_reason_of"]
+__all__ = ["ChatReader", "finish_reason_of"]
 
 FORMAT = "chat"
 _TOP_CARRIED = ("system_fingerprint", "service_tier", "provider")
@@ -74,42 +76,6 @@ def finish_reason_of(raw: str | None) -> FinishReason | None:
     return _FINISH.get(raw) or _FINISH.get(raw.lower(), "stop")
 
 
-def chat_usage_steps(fields: dict[str, Any] | None, carried: Any = None) -> Usage | None:
-    """Chat's usage object as the neutral ``Usage``; what it has no field for in ``carry``."""
-    if fields is None:
-        return None
-    rest = dict(fields)
-    prompt = _counts(rest.pop("prompt_tokens_details", None))
-    completion = _counts(rest.pop("completion_tokens_details", None))
-    cache_read = prompt.pop("cached_tokens", None)
-    cache_write = prompt.pop("cache_write_tokens", None)
-    reasoning = completion.pop("reasoning_tokens", None)
-    usage = Usage(
-        input_tokens=_int(rest.pop("prompt_tokens", None)),
-        output_tokens=_int(rest.pop("completion_tokens", None)),
-        total_tokens=_int(rest.pop("total_tokens", None)),
-        cache_read=_int(cache_read), cache_write=_int(cache_write),
-        reasoning_tokens=_int(reasoning),
-        carry={},
-    )
-    if prompt:
-        rest["prompt_tokens_details"] = prompt
-    if completion:
-        rest["completion_tokens_details"] = completion
-    if carried.__class__ is dict and carried:
-        return _with_carry(usage, carried)
-    if rest:
-        return _with_carry(usage, {"format": FORMAT, **rest})
-    return usage
-
-
-def _with_carry(usage: Usage, carry: dict[str, Any]) -> Usage:
-    return Usage(
-        usage.input_tokens, usage.output_tokens, usage.total_tokens, usage.cache_read,
-        usage.cache_write, usage.reasoning_tokens, carry,
-    )
-
-
 def _entry(value: Any) -> Any:
     """The one value of an extension field keyed by block number (the chunk's block)."""
     if value.__class__ is dict and len(value) == 1:
@@ -119,14 +85,6 @@ def _entry(value: Any) -> Any:
 
 def _number(key: str) -> int:
     return int(key) if key.isdigit() else -1
-
-
-def _counts(value: Any) -> dict[str, Any]:
-    return dict(value) if value.__class__ is dict else {}
-
-
-def _int(value: Any) -> int | None:
-    return value if value.__class__ is int else None
 
 
 class _Current:
@@ -161,6 +119,8 @@ class ChatReader:
     """
 
     def __init__(self, *, limits: Limits | None = None, choice: int | None = None) -> None:
+        self.emit: DeltaSink | None = None
+        self.out: list[dict[str, Any]] = []
         self._fold = Accumulator(limits=limits)
         self._choice = choice
         self._index = choice
@@ -217,18 +177,46 @@ class ChatReader:
         if len(events) == 1:  # the common chunk: one more piece of the current block
             event = events[0]
             current = self._current
-            if (
-                current is not None and event.__class__ is current.fast
-                and event.index == self._index and event.text  # type: ignore[union-attr]
-            ):
-                text = event.text  # type: ignore[union-attr]
-                current.parts.append(text)
-                return [Delta(current.number, text)]
+            cls = event.__class__
+            if current is not None and (cls is current.fast or (
+                cls is ToolCallArgumentsDelta and event.tool_index == current.call  # type: ignore[union-attr]
+                and not event.replaced  # type: ignore[union-attr]
+            )) and event.index == self._index and event.text:  # type: ignore[union-attr]
+                return self._piece(current, event.text)  # type: ignore[union-attr]
+        elif len(events) == 2:  # OpenRouter's reasoning chunk: its text as a field and a detail
+            first, second = events
+            if first.__class__ is ReasoningDelta and second.__class__ is ReasoningDetailDelta:
+                current = self._current
+                if current is not None and self._adds_reasoning(current, first, second):
+                    return self._piece(current, first.text)
         steps = []
         self._steps(events, steps)
         if not self._begun:
             steps.insert(0, self._begin())
         return steps
+
+    def _piece(self, current: _Current, text: str) -> list[Step]:
+        """More text for the current block: straight to the writer when one is bound."""
+        current.parts.append(text)
+        emit = self.emit
+        if emit is not None:  # see _ops.Reader
+            emit(current.number, text, self.out)
+            return []
+        return [Delta(current.number, text)]
+
+    def _adds_reasoning(
+        self, current: _Current, first: ReasoningDelta, second: ReasoningDetailDelta
+    ) -> bool:
+        """Whether a chunk of reasoning text and its detail only adds to the current block's
+        text and to a detail it holds (no token): what ``_steps`` would do, in short."""
+        if (
+            current.fast is not ReasoningDelta or current.bare or not first.text
+            or first.index != self._index or second.index != self._index
+            or second.position not in current.details
+        ):
+            return False
+        detail = second.detail
+        return not (detail.get("signature") or detail.get("data"))
 
     def _decoded(self, item: Any) -> dict[str, Any] | None:
         """A chunk given as text, bytes or an object, as its dict; None for an event without
@@ -576,7 +564,7 @@ class ChatReader:
     def _usage(self) -> Usage | None:
         fold = self._fold
         fields = fold._usage if fold._usage is not None else _carried_usage(fold._extra)
-        return chat_usage_steps(fields, self._carry.get("usage"))
+        return neutral_usage(fields, self._carry.get("usage"))
 
     def _fail(self, exc: StreamError, steps: list[Step]) -> list[Step]:
         self._ended = True

@@ -43,6 +43,7 @@ from ._ops import (
     BlockKind,
     Close,
     Delta,
+    DeltaSink,
     Fail,
     Finish,
     FinishReason,
@@ -85,7 +86,7 @@ _STREAMED = {"text": "text", "refusal": "text", "reasoning": "thinking", "tool":
 class _Open:
     """A content block between its start and its stop."""
 
-    __slots__ = ("carry", "ext", "key", "kind", "number", "tool_type")
+    __slots__ = ("carry", "delta_type", "ext", "key", "kind", "number", "tool_type")
 
     def __init__(self, number: int, kind: BlockKind, ext: dict[str, Any]) -> None:
         self.number = number
@@ -96,6 +97,7 @@ class _Open:
         self.carry: dict[str, Any] = {}
         self.key = _STREAMED.get(kind) if self.tool_type == "function" else None
         """The delta field streamed as ``Delta`` steps (None: nothing is, until the close)."""
+        self.delta_type = None if self.key is None else _DELTA_TYPES[self.key]
 
 
 def _ext(value: Any) -> dict[str, Any]:
@@ -148,6 +150,8 @@ class MessagesReader:
 
     def __init__(self, *, limits: Limits | None = None, choice: int | None = None) -> None:
         del choice
+        self.emit: DeltaSink | None = None
+        self.out: list[dict[str, Any]] = []
         self._fold = Accumulator(limits=limits)
         self._open: dict[int, _Open] = {}
         """The open blocks by their index in the message."""
@@ -171,8 +175,13 @@ class MessagesReader:
             key = None if state is None else state.key
             if key is not None:
                 delta = event["delta"]
-                if delta.get("type") == _DELTA_TYPES[key] and delta[key]:
-                    return [Delta(state.number, delta[key])]  # type: ignore[union-attr]
+                text = delta[key] if delta.get("type") == state.delta_type else None  # type: ignore[union-attr]
+                if text:
+                    emit = self.emit
+                    if emit is not None:  # straight to the writer (see _ops.Reader)
+                        emit(state.number, text, self.out)  # type: ignore[union-attr]
+                        return []
+                    return [Delta(state.number, text)]  # type: ignore[union-attr]
             return []
         if kind == "content_block_start" and self._begun and not self._ended:
             fold.add(event)  # checked by the fold; the start is read as it took it

@@ -42,9 +42,22 @@ from .._limits import Limits
 from ..responses._events import OutputItemAdded, OutputItemDone
 from ..responses._fold import Accumulator
 from ..responses._state import ItemState
-from ._ops import EXTENSION, Begin, Block, Close, Delta, Fail, Finish, Open, Step, Usage
+from ._ops import (
+    EXTENSION,
+    Begin,
+    Block,
+    Close,
+    Delta,
+    DeltaSink,
+    Fail,
+    Finish,
+    Open,
+    Step,
+    Usage,
+)
+from ._responses_usage import neutral_usage
 
-__all__ = ["BREAK", "ResponsesReader", "finish_reason", "neutral_usage", "split_summary"]
+__all__ = ["BREAK", "ResponsesReader", "finish_reason", "split_summary"]
 
 FORMAT = "responses"
 BREAK = "\n\n"
@@ -93,38 +106,6 @@ def finish_reason(status: Any, reason: Any, tool_called: bool) -> Any:
     return None
 
 
-def neutral_usage(usage: Any) -> Usage | None:
-    """A Responses usage dict as neutral usage (the same convention: input includes cache)."""
-    if usage.__class__ is not dict:
-        return None
-    known = ("input_tokens", "output_tokens", "total_tokens", "input_tokens_details",
-             "output_tokens_details")
-    into = usage.get("input_tokens_details")
-    out = usage.get("output_tokens_details")
-    into = into if into.__class__ is dict else {}
-    out = out if out.__class__ is dict else {}
-    carry: dict[str, Any] = {k: v for k, v in usage.items() if k not in known}
-    more_in = {k: v for k, v in into.items() if k not in ("cached_tokens", "cache_write_tokens")}
-    more_out = {k: v for k, v in out.items() if k != "reasoning_tokens"}
-    if more_in:
-        carry["input_tokens_details"] = more_in
-    if more_out:
-        carry["output_tokens_details"] = more_out
-    return Usage(
-        input_tokens=_int(usage.get("input_tokens")),
-        output_tokens=_int(usage.get("output_tokens")),
-        total_tokens=_int(usage.get("total_tokens")),
-        cache_read=_int(into.get("cached_tokens")),
-        cache_write=_int(into.get("cache_write_tokens")),
-        reasoning_tokens=_int(out.get("reasoning_tokens")),
-        carry={"format": FORMAT, **carry},
-    )
-
-
-def _int(value: Any) -> int | None:
-    return value if value.__class__ is int else None
-
-
 class _Item:
     """What the reader knows of one output item: its kind and its blocks."""
 
@@ -154,6 +135,8 @@ class ResponsesReader:
     """Responses events in, neutral steps out (see the module docstring)."""
 
     def __init__(self, *, limits: Limits | None = None, choice: int | None = None) -> None:
+        self.emit: DeltaSink | None = None
+        self.out: list[dict[str, Any]] = []
         self._fold = Accumulator(limits=limits)
         self._items: dict[int, _Item] = {}
         self._blocks = 0
@@ -186,6 +169,10 @@ class ResponsesReader:
                 fold.add(event)
                 if fold.replayed != replayed or not delta:
                     return []  # a replay the fold dropped
+                emit = self.emit
+                if emit is not None:  # straight to the writer (see _ops.Reader)
+                    emit(block, delta, self.out)
+                    return []
                 return [Delta(block, delta)]
         elif kind in _ITEM_EVENTS and self._begun and not self._ended:
             index = event.get("output_index")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._chat_usage import chat_usage
 from ._ops import (
     EXTENSION,
     Begin,
@@ -30,10 +31,9 @@ from ._ops import (
     Open,
     Step,
     StepMethods,
-    Usage,
 )
 
-__all__ = ["ChatWriter", "chat_usage"]
+__all__ = ["ChatWriter"]
 
 FORMAT = "chat"
 _TOP_CARRIED = ("system_fingerprint", "service_tier", "provider")
@@ -44,43 +44,6 @@ _FINISH = {
 }
 _FIELD = {"text": "content", "refusal": "refusal", "reasoning": "reasoning"}
 _ENCRYPTED = "reasoning.encrypted"
-
-
-def chat_usage(usage: Usage) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The neutral usage as chat's usage object, and the carry chat cannot hold (if any)."""
-    out: dict[str, Any] = {}
-    carry = usage.carry
-    own = carry.get("format") == FORMAT
-    if usage.input_tokens is not None:
-        out["prompt_tokens"] = usage.input_tokens
-    if usage.output_tokens is not None:
-        out["completion_tokens"] = usage.output_tokens
-    total = usage.total_tokens
-    if total is None and usage.input_tokens is not None and usage.output_tokens is not None:
-        total = usage.input_tokens + usage.output_tokens
-    if total is not None:
-        out["total_tokens"] = total
-    prompt: dict[str, Any] = {}
-    if usage.cache_read is not None:
-        prompt["cached_tokens"] = usage.cache_read
-    if usage.cache_write is not None:
-        prompt["cache_write_tokens"] = usage.cache_write
-    completion: dict[str, Any] = {}
-    if usage.reasoning_tokens is not None:
-        completion["reasoning_tokens"] = usage.reasoning_tokens
-    if own:
-        for key, value in carry.items():
-            if key == "prompt_tokens_details" and value.__class__ is dict:
-                prompt = {**value, **prompt}
-            elif key == "completion_tokens_details" and value.__class__ is dict:
-                completion = {**value, **completion}
-            elif key != "format":
-                out[key] = value
-    if prompt:
-        out["prompt_tokens_details"] = prompt
-    if completion:
-        out["completion_tokens_details"] = completion
-    return out, (carry if carry and not own else None)
 
 
 class _Written:
@@ -116,18 +79,33 @@ class ChatWriter(StepMethods):
 
     def write(self, step: Step) -> list[dict[str, Any]]:
         """The chunks for one step."""
-        cls = step.__class__
-        if cls is Delta:
-            block = self._blocks[step.block]  # type: ignore[union-attr]
-            field = block.field
-            text = step.text  # type: ignore[union-attr]
-            if field is not None and text and self._ext is None:  # the common step, inline
-                block.length += len(text)
-                chunk = self._head.copy()
-                chunk["choices"] = [{"index": 0, "delta": {field: text}, "finish_reason": None}]
-                return [chunk]
-            return self._delta(step)  # type: ignore[arg-type]
+        if step.__class__ is Delta:
+            out: list[dict[str, Any]] = []
+            self.delta(step.block, step.text, out)
+            return out
         return self._step(step)
+
+    def delta(self, number: int, text: str, out: list[dict[str, Any]]) -> None:
+        """The chunks of ``Delta(number, text)`` appended to ``out``: a piece of text, of
+        reasoning or of a call's arguments (see ``_pieces``) is one chunk, built inline."""
+        block = self._blocks[number]
+        if text and self._ext is None:
+            field = block.field
+            length = block.length
+            if field is not None:
+                piece: dict[str, Any] = {field: text}
+            elif block.kind == "tool" and not block.legacy and (not length or len(text) < length):
+                block.parts.append(text)
+                piece = {"tool_calls": [{"index": block.tool, "function": {"arguments": text}}]}
+            else:
+                out += self._delta(Delta(number, text))
+                return
+            block.length = length + len(text)
+            chunk = self._head.copy()
+            chunk["choices"] = [{"index": 0, "delta": piece, "finish_reason": None}]
+            out.append(chunk)
+            return
+        out += self._delta(Delta(number, text))
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         chunk = self._head.copy()

@@ -99,14 +99,10 @@ class MessagesWriter:
     def write(self, step: Step) -> list[dict[str, Any]]:
         """The Messages events for one step."""
         cls = step.__class__
-        if cls is Delta:  # the hot path: a block that started, text to append
-            out = self._blocks.get(step.block)  # type: ignore[union-attr]
-            text = step.text  # type: ignore[union-attr]
-            if out is not None and out.wire is not None and text and not out.custom:
-                out.length += len(text)
-                return [{"type": "content_block_delta", "index": out.wire,
-                         "delta": {"type": out.delta, out.key: text}}]
-            return self._delta(step)  # type: ignore[arg-type]
+        if cls is Delta:
+            out: list[dict[str, Any]] = []
+            self.delta(step.block, step.text, out)  # type: ignore[union-attr]
+            return out
         if cls is Begin:
             return self._begin(step)  # type: ignore[arg-type]
         if cls is Fail:
@@ -119,6 +115,17 @@ class MessagesWriter:
         elif cls is Finish:
             events += self._finish(step)  # type: ignore[arg-type]
         return events
+
+    def delta(self, number: int, text: str, out: list[dict[str, Any]]) -> None:
+        """The events of ``Delta(number, text)`` appended to ``out``; the usual one, text for
+        a block that started, inline."""
+        block = self._blocks.get(number)
+        if block is not None and block.wire is not None and text and not block.custom:
+            block.length += len(text)
+            out.append({"type": "content_block_delta", "index": block.wire,
+                        "delta": {"type": block.delta, block.key: text}})
+            return
+        out += self._delta(Delta(number, text))
 
     # --- the message -----------------------------------------------------------------------
 

@@ -43,6 +43,7 @@ from ._ops import (
     Usage,
 )
 from ._read_responses import split_summary
+from ._responses_usage import responses_usage
 
 __all__ = ["ResponsesWriter"]
 
@@ -125,8 +126,26 @@ class ResponsesWriter(StepMethods):
     def write(self, step: Step) -> list[dict[str, Any]]:
         """The events for one step."""
         if step.__class__ is Delta:
-            return self._delta(step)
+            out: list[dict[str, Any]] = []
+            self.delta(step.block, step.text, out)
+            return out
         return self._step(step)
+
+    def delta(self, number: int, text: str, out: list[dict[str, Any]]) -> None:
+        """The events of ``Delta(number, text)`` appended to ``out``; the usual one, a piece
+        of a part already streaming, inline: one dict."""
+        block = self._blocks[number]
+        head = block.head
+        if head is not None and text:
+            block.pieces.append(text)
+            seq = self._seq
+            self._seq = seq + 1
+            if block.kind == "text":
+                out.append({**head, "delta": text, "logprobs": [], "sequence_number": seq})
+            else:
+                out.append({**head, "delta": text, "sequence_number": seq})
+            return
+        out += self._opening_delta(block, text)
 
     # --- the response ---------------------------------------------------------------------
 
@@ -284,17 +303,8 @@ class ResponsesWriter(StepMethods):
 
     # --- text -----------------------------------------------------------------------------
 
-    def _delta(self, step: Delta) -> list[dict[str, Any]]:
-        block = self._blocks[step.block]
-        text = step.text
-        head = block.head
-        if head is not None and text:  # the usual case, inline: one dict per delta
-            block.pieces.append(text)
-            seq = self._seq
-            self._seq = seq + 1
-            if block.kind == "text":
-                return [{**head, "delta": text, "logprobs": [], "sequence_number": seq}]
-            return [{**head, "delta": text, "sequence_number": seq}]
+    def _opening_delta(self, block: _Block, text: str) -> list[dict[str, Any]]:
+        """A piece that starts a part's deltas (or an empty one)."""
         if not text:
             return []
         out: list[dict[str, Any]] = []
@@ -534,32 +544,9 @@ class ResponsesWriter(StepMethods):
         return out
 
     def _usage(self, usage: Usage) -> dict[str, Any]:
-        """The usage object: a Responses source's details as they came; else every detail
-        the SDK requires (0 where the source had no count)."""
-        into, output = usage.input_tokens, usage.output_tokens
-        total = usage.total_tokens
-        if total is None and into is not None and output is not None:
-            total = into + output
-        carry = usage.carry
-        own = carry.get("format") == FORMAT
-        if usage.carry and not own:
-            self._extra_usage["carry"] = usage.carry
-        fill = None if own else 0
-        wire: dict[str, Any] = {"input_tokens": into or 0}
-        details = dict(carry.get("input_tokens_details") or {}) if own else {}
-        _put(details, "cached_tokens", usage.cache_read, fill)
-        _put(details, "cache_write_tokens", usage.cache_write, fill)
-        if details or not own:
-            wire["input_tokens_details"] = details
-        wire["output_tokens"] = output or 0
-        details = dict(carry.get("output_tokens_details") or {}) if own else {}
-        _put(details, "reasoning_tokens", usage.reasoning_tokens, fill)
-        if details or not own:
-            wire["output_tokens_details"] = details
-        wire["total_tokens"] = total or 0
-        if own:
-            wire.update({k: v for k, v in carry.items()
-                         if k not in ("format", "input_tokens_details", "output_tokens_details")})
+        wire, foreign = responses_usage(usage)
+        if foreign is not None:
+            self._extra_usage["carry"] = foreign
         return wire
 
     def _extension(self, response: dict[str, Any], carry: dict[str, Any]) -> None:
@@ -570,13 +557,6 @@ class ResponsesWriter(StepMethods):
             extension["usage"] = self._extra_usage
         if extension:
             response[EXTENSION] = extension
-
-
-def _put(details: dict[str, Any], key: str, value: int | None, fill: int | None) -> None:
-    if value is not None:
-        details[key] = value
-    elif fill is not None:
-        details[key] = fill
 
 
 def _restore(item: dict[str, Any], final: Block) -> bool:
