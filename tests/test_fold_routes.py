@@ -68,8 +68,33 @@ def test_the_short_route_is_taken() -> None:
         acc.feed({"choices": [{"index": 0, "delta": {"content": "Hi"}, "logprobs": logprobs}]})
         acc.feed({"choices": [{"delta": {"tool_calls": [{"index": 0, "function": {}}]}}]})
         acc.add({"choices": [{"delta": {"content": "", "reasoning": "R"}}]})
+        detail = {"type": "reasoning.text", "text": "S", "index": 0}
+        delta = {"reasoning": "S", "reasoning_details": [detail]}
+        events = acc.feed({"choices": [{"delta": delta}]})
     message = acc.result().choices[0].message
-    assert (message.content, message.reasoning) == ("Hi", "R")
+    assert (message.content, message.reasoning) == ("Hi", "RS")
+    assert [type(event).__name__ for event in events] == ["ReasoningDelta", "ReasoningDetailDelta"]
+
+
+_DETAIL = {"type": "reasoning.text", "text": "d", "index": 0}
+
+
+@pytest.mark.parametrize(
+    "delta",
+    [
+        {"reasoning_details": [_DETAIL], "reasoning": "r"},
+        {"reasoning": "r", "reasoning_details": [_DETAIL], "content": ""},
+        {"reasoning_details": [_DETAIL], "reasoning": "r", "content": None},
+        {"content": "", "reasoning_details": [_DETAIL], "reasoning": "", "role": "assistant"},
+        {"reasoning": "r", "reasoning_details": [_DETAIL]},
+    ],
+    ids=repr,
+)
+def test_a_reasoning_chunk_gives_its_events_in_its_keys_order(delta: dict[str, Any]) -> None:
+    """With events the short route gives the text's event, then the details', only when the
+    delta holds them in that order; any other order takes the general route."""
+    chunk = {"choices": [{"index": 0, "delta": delta}]}
+    assert_same([_start(0), chunk, chunk])
 
 
 @pytest.mark.parametrize("entry", recording_params())

@@ -85,6 +85,18 @@ _CHOICE_SKIP = _CHOICE_KNOWN | PADDING_FIELDS
 """A choice's keys that are not unknown fields to keep."""
 
 
+def _text_first(delta: dict[str, Any]) -> bool:
+    """Whether a delta's ``reasoning`` comes before its ``reasoning_details``: the general
+    route gives their events in the delta's order, and the short route gives the text's
+    first."""
+    for key in delta:
+        if key == "reasoning":
+            return True
+        if key == "reasoning_details":
+            return False
+    return True
+
+
 class Accumulator:
     """Folds chunks one at a time; ``snapshot()`` at any point, ``result()`` at the end.
 
@@ -368,10 +380,10 @@ class Accumulator:
                     ):
                         state.fold_tool_calls(delta["tool_calls"], 0, sink)
                     elif (
-                        reasoning.__class__ is str and sink is None
-                        and state.reasoning is not None
+                        reasoning.__class__ is str and state.reasoning is not None
                         and (content is None or (content == "" and rope is not None))
                         and _REASONING_DELTA.issuperset(delta)
+                        and (sink is None or _text_first(delta))
                     ):
                         rope = state.reasoning
                         length = rope.length + len(reasoning)
@@ -380,9 +392,11 @@ class Accumulator:
                         elif reasoning:
                             rope.parts.append(reasoning)
                             rope.length = length
+                        if sink is not None and reasoning:
+                            sink.append(ReasoningDelta(index, reasoning))
                         details = delta.get("reasoning_details")
                         if details is not None:
-                            state.fold_details(details, 0, None)
+                            state.fold_details(details, 0, sink)
                     else:
                         self._fold_choice(choice, 0, events)
                         return
