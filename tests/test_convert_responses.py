@@ -558,3 +558,57 @@ def test_a_stream_cut_anywhere_before_its_end_raises_at_close(
     with pytest.raises(IncompleteStreamError) as caught:
         reader.close()
     assert isinstance(caught.value.partial, r.Response)
+
+
+def test_a_reasoning_item_with_only_its_id_survives_chat_and_messages() -> None:
+    """OpenAI's reasoning item without a summary or encrypted content (``store`` keeps it,
+    and the next turn names it by id) comes back whole from either other format; in chat
+    it is an empty ``reasoning_details`` entry that holds the id, as OpenRouter writes it."""
+    from deltafold import assemble, convert
+
+    item = {"type": "reasoning", "id": "rs_1", "summary": []}
+    message = {**MESSAGE, "status": "completed",
+               "content": [{"type": "output_text", "text": "Hi", "annotations": []}]}
+    events = [created(), added(0, item), done(0, item), added(1, MESSAGE), text_delta("Hi", 1),
+              done(1, message), terminal(output=[item, message])]
+    source = r.assemble(events)
+    chat = list(convert.stream(events, to="chat"))
+    details = assemble(chat).choices[0].message.reasoning_details or []
+    assert [(detail.id, detail.text) for detail in details] == [("rs_1", "")]
+    for target in ("chat", "messages"):
+        there = list(convert.stream(events, to=target))
+        back = r.assemble(list(convert.stream(there, to="responses")))
+        assert [i.to_dict() for i in back.output] == [i.to_dict() for i in source.output], target
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_a_reasoning_item_that_ends_after_the_message_comes_back_once(signed: bool) -> None:
+    """OpenRouter's Responses stream ends the reasoning item after the message. Through chat
+    its details arrive after the answer's text: they repeat what the reasoning streamed and
+    open no third item, and the message keeps its own id; a token they hold (the
+    encrypted content) is kept, in a reasoning item of its own after the message."""
+    from deltafold import convert
+
+    reasoning = {"type": "reasoning", "id": "rs_1", "summary": [], "content": []}
+    final = {**reasoning, "content": [{"type": "reasoning_text", "text": "Think."}]}
+    if signed:
+        final["encrypted_content"] = "gAAA-token"
+    message = {**MESSAGE, "status": "completed",
+               "content": [{"type": "output_text", "text": "Hi", "annotations": []}]}
+    events = [
+        created(), added(0, reasoning),
+        {"type": "response.reasoning_text.delta", "output_index": 0, "content_index": 0,
+         "item_id": "rs_1", "delta": "Think."},
+        added(1, MESSAGE), text_delta("Hi", 1), done(1, message), done(0, final),
+        terminal(output=[final, message]),
+    ]
+    chat = list(convert.stream(events, to="chat"))
+    back = r.assemble(list(convert.stream(chat, to="responses")))
+    kinds = [(item.type, item.id) for item in back.output]
+    if not signed:
+        assert kinds == [("reasoning", "rs_1"), ("message", "msg_1")]
+        assert back.output[0].to_dict() == final
+    else:
+        assert kinds == [("reasoning", "rs_1"), ("message", "msg_1"), ("reasoning", "rs_1")]
+        assert back.output[2].to_dict().get("encrypted_content") == "gAAA-token"
+    assert back.output[1].to_dict() == message

@@ -182,13 +182,14 @@ class Converter:
         self._count += count - start
         read, write = reader.read, writer.write
         reader.out = out
-        for at, item in enumerate(items[start:] if start else items, start):
+        rest = iter(items[start:] if start else items)
+        for item in rest:
             for step in read(item):
                 out += write(step)
                 cls = step.__class__
                 if cls is not Delta and (cls is Finish or cls is Fail):
                     self._end(cls is Fail)
-                    for later in items[at + 1:]:  # read (a broken stream still fails), not written
+                    for later in rest:  # read (a broken stream still fails), not written
                         read(later)
                     return out
         return out

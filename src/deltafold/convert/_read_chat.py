@@ -130,6 +130,8 @@ class ChatReader:
         self._count = 0
         self._closed_calls: set[int] = set()
         self._late: list[dict[str, Any]] = []  # annotations after their text block closed
+        self._late_close: dict[str, Any] | None = None
+        """The carry of an earlier block closing in this chunk: its details are that block's."""
         self._carry: dict[str, Any] = {}  # the extension's carries: begin, finish, usage, fail
         self._open_carry: dict[str, Any] | None = None
         self._tool_type: str | None = None  # the next call's, from the extension (not JSON)
@@ -150,6 +152,7 @@ class ChatReader:
                     return self._end(True)
                 return []
         extension = item.get(EXTENSION)
+        self._late_close = None
         others = None if extension is None else self._extension(extension)
         events: list[Event] = []
         try:
@@ -257,9 +260,14 @@ class ChatReader:
         tool_type = _entry(value.get("tool_type"))
         if tool_type.__class__ is str:
             self._tool_type = tool_type
-        closed = _entry(value.get("close"))
-        if closed.__class__ is dict and self._current is not None:
-            self._current.carry = closed
+        closed = value.get("close")
+        if closed.__class__ is dict and len(closed) == 1 and self._current is not None:
+            key, carry = next(iter(closed.items()))
+            if carry.__class__ is dict:
+                if _number(str(key)) not in range(self._current.number):
+                    self._current.carry = carry
+                else:  # an earlier block closes late (its item ended after the next began)
+                    self._late_close = carry
         others = value.get("other")
         if others.__class__ is not dict or not others:
             return None
@@ -401,7 +409,14 @@ class ChatReader:
 
     def _detail(self, event: ReasoningDetailDelta, steps: list[Step], with_text: bool) -> None:
         """A ``reasoning_details`` fragment: a new detail opens a block unless it is the
-        encrypted form of the current block's own reasoning (same id, no token yet)."""
+        encrypted form of the current block's own reasoning (same id, no token yet). The
+        details of an earlier block closing late repeat what it streamed: only a token
+        (which that block's close could not hold) opens a block, with its carry."""
+        late = self._late_close
+        if late is not None:
+            if not (event.detail.get("signature") or event.detail.get("data")):
+                return
+            self._open_carry = late
         current = self._current
         position = event.position
         if current is None or current.kind != "reasoning" or (

@@ -79,6 +79,7 @@ _DELTA_TYPES = {"text": "text_delta", "thinking": "thinking_delta",
                 "partial_json": "input_json_delta"}
 """The field holding a block's new text, and the delta that brings it (what the fold's
 ContentDelta, ReasoningDelta and, for a ``tool_use`` block, ToolCallArgumentsDelta say)."""
+_NEVER = object()
 _STREAMED = {"text": "text", "refusal": "text", "reasoning": "thinking", "tool": "partial_json"}
 """The field whose deltas a block of each kind streams as ``Delta`` steps."""
 
@@ -97,7 +98,8 @@ class _Open:
         self.carry: dict[str, Any] = {}
         self.key = _STREAMED.get(kind) if self.tool_type == "function" else None
         """The delta field streamed as ``Delta`` steps (None: nothing is, until the close)."""
-        self.delta_type = None if self.key is None else _DELTA_TYPES[self.key]
+        self.delta_type: object = _NEVER if self.key is None else _DELTA_TYPES[self.key]
+        """The delta type that brings the streamed field (one no delta has, when none is)."""
 
 
 def _ext(value: Any) -> dict[str, Any]:
@@ -172,16 +174,16 @@ class MessagesReader:
         if kind == "content_block_delta":  # the hot path: one text, thinking or input delta
             fold.add(event)  # checked and appended by the fold (which raises when it is wrong)
             state = self._open.get(event["index"])  # None: after a failure, nothing is said
-            key = None if state is None else state.key
-            if key is not None:
+            if state is not None:
                 delta = event["delta"]
-                text = delta[key] if delta.get("type") == state.delta_type else None  # type: ignore[union-attr]
-                if text:
-                    emit = self.emit
-                    if emit is not None:  # straight to the writer (see _ops.Reader)
-                        emit(state.number, text, self.out)  # type: ignore[union-attr]
-                        return []
-                    return [Delta(state.number, text)]  # type: ignore[union-attr]
+                if delta.get("type") == state.delta_type:  # never for a block not streamed
+                    text = delta[state.key]
+                    if text:
+                        emit = self.emit
+                        if emit is not None:  # straight to the writer (see _ops.Reader)
+                            emit(state.number, text, self.out)
+                            return []
+                        return [Delta(state.number, text)]
             return []
         if kind == "content_block_start" and self._begun and not self._ended:
             fold.add(event)  # checked by the fold; the start is read as it took it

@@ -237,8 +237,8 @@ class ChatWriter(StepMethods):
             if kept.__class__ is list:
                 sealed = any(detail.get("type") == _ENCRYPTED for detail in kept)
                 return [_restored(detail, final, sealed) for detail in kept]
-        if not final.text and final.signature is None:
-            return []
+        if not final.text and final.signature is None and not final.id:
+            return []  # an item with an id stays, empty (a Responses item the next turn names)
         details: list[dict[str, Any]] = []
         if not final.redacted and (final.text or final.signature is None or not final.summary):
             key = "summary" if final.summary else "text"
