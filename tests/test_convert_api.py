@@ -275,6 +275,8 @@ def test_a_wrong_source_format_names_the_right_one(fmt: str, given: str) -> None
             list(convert.stream(sample(fmt), to=target, source_format=given))
         assert info.value.found == fmt
         assert f"{fmt} stream" in str(info.value)
+        assert f"pass source_format={fmt!r}" in str(info.value)  # a conversion's advice
+        assert "assemble" not in str(info.value)
 
 
 @pytest.mark.parametrize(

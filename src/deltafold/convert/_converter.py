@@ -18,7 +18,7 @@ from itertools import chain
 from typing import Any
 
 from .._decode import decode_chunk
-from .._exceptions import EmptyStreamError, StreamError
+from .._exceptions import EmptyStreamError, StreamError, WrongFormatError
 from .._format import FORMAT_NAMES, format_of
 from .._limits import Limits
 from .._sse import encode_event
@@ -106,6 +106,7 @@ class Converter:
         """The answer ended (finished or failed): later events are read, nothing is written."""
         self.closed: bool = False
         self._failed = False
+        self._given = source_format is not None
         if self.source_format is not None:
             self._start(self.source_format)
 
@@ -159,10 +160,16 @@ class Converter:
         if reader is None:
             return self._detect(item, position)
         if self._writer is None:
-            return self._same(item, position)
+            try:
+                return self._same(item, position)
+            except WrongFormatError as exc:
+                raise self._wrong(exc) from None
         out: list[dict[str, Any]] = []
         reader.out = out
-        return self._write(reader.read(item), out)
+        try:
+            return self._write(reader.read(item), out)
+        except WrongFormatError as exc:
+            raise self._wrong(exc) from None
 
     def _feed_batch(self, items: list[Any]) -> list[dict[str, Any]]:
         """``feed`` of each of ``items`` (events that arrived together), in one loop."""
@@ -183,16 +190,31 @@ class Converter:
         read, write = reader.read, writer.write
         reader.out = out
         rest = iter(items[start:] if start else items)
-        for item in rest:
-            for step in read(item):
-                out += write(step)
-                cls = step.__class__
-                if cls is not Delta and (cls is Finish or cls is Fail):
-                    self._end(cls is Fail)
-                    for later in rest:  # read (a broken stream still fails), not written
-                        read(later)
-                    return out
+        try:
+            for item in rest:
+                for step in read(item):
+                    out += write(step)
+                    cls = step.__class__
+                    if cls is not Delta and (cls is Finish or cls is Fail):
+                        self._end(cls is Fail)
+                        for later in rest:  # read (a broken stream still fails), not written
+                            read(later)
+                        return out
+        except WrongFormatError as exc:
+            raise self._wrong(exc) from None
         return out
+
+    def _wrong(self, exc: WrongFormatError) -> WrongFormatError:
+        """The fold's error for an event of another format, in a conversion's words."""
+        given = "was given" if self._given else "the first events told"
+        what = str(exc).partition(", not one of")[0]  # "event N is a <found> stream event (...)"
+        error = WrongFormatError(
+            f"cannot convert: {what}, not a {exc.expected} one, the source_format that "
+            f"{given}: pass source_format={exc.found!r}, or None to tell it from the events",
+            found=exc.found, expected=exc.expected, use="deltafold.convert.stream",
+            partial=exc.partial,
+        )
+        return error
 
     def _detect(self, item: Any, position: int) -> list[dict[str, Any]]:
         """An event before the source's format is known: the first that names it starts the
