@@ -286,7 +286,7 @@ LAYERS = (
     ),
     (
         "_sse", "_rawcut", "_decode", "_sse_chunks", "_json_scalars", "_partial_json",
-        "responses._empty", "convert._chat_usage", "convert._responses_usage",
+        "responses._empty", "convert._chat_finish", "convert._responses_usage",
     ),
     (
         "_fast_structure", "_convert", "_lenient", "_strict", "_typed", "responses._convert",

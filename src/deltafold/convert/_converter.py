@@ -22,7 +22,7 @@ from .._exceptions import EmptyStreamError, StreamError, WrongFormatError
 from .._format import FORMAT_NAMES, format_of
 from .._limits import Limits
 from .._sse import encode_event
-from ._ops import Delta, DeltaSink, Fail, Finish, Reader, Step, Writer
+from ._ops import DeltaSink, Fail, Finish, Reader, Step, StepSink, Writer, drop
 from ._source import abatches_of, batches_of, split_result
 
 __all__ = ["Converter", "astream", "ato_sse", "result", "stream", "to_sse"]
@@ -101,6 +101,8 @@ class Converter:
         self._reader: Reader | None = None
         self._writer: Writer | None = None
         self._waiting: list[Any] = []
+        self._emit: DeltaSink = drop
+        """Where the reader's pieces go: the writer's ``delta``, until the answer ends."""
         self._count = 0
         self.finished: bool = False
         """The answer ended (finished or failed): later events are read, nothing is written."""
@@ -116,29 +118,38 @@ class Converter:
             self._reader = _Same(name, self._limits)
             self._writer = None
         else:
-            reader = self._reader = _reader(name, self._limits, self._choice)
+            self._reader = _reader(name, self._limits, self._choice)
             writer = self._writer = _writer(self.to)
-            reader.emit = writer.delta  # the hot path, reader to writer (see _ops.Reader)
+            self._emit = writer.delta  # the hot path, reader to writer (see _ops.Reader)
 
-    def _write(self, steps: list[Step], out: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """``out`` with the target's events for ``steps`` (none once the answer ended)."""
+    def _read(self, items: Iterable[Any], out: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``out`` with the target's events for ``items``, read by the reader in one call."""
+        try:
+            self._reader.read_batch(items, out, self._write, self._emit)  # type: ignore[union-attr]
+        except WrongFormatError as exc:
+            raise self._wrong(exc) from None
+        return out
+
+    def _write(self, steps: list[Step], out: list[Any]) -> bool:
+        """The target's events for ``steps`` into ``out``; False once the answer ended (then
+        nothing more is written)."""
         writer = self._writer
         if writer is None or self.finished:
-            return out
+            return False
         write = writer.write
         for step in steps:
             out += write(step)
             cls = step.__class__
             if cls is Finish or cls is Fail:
                 self._end(cls is Fail)
-                break
-        return out
+                return False
+        return True
 
     def _end(self, failed: bool) -> None:
         """The answer ended: nothing more is written (the reader's pieces included)."""
         self.finished = True
         self._failed = failed
-        self._reader.emit = None  # type: ignore[union-attr]
+        self._emit = drop
 
     def _same(self, item: Any, position: int) -> list[dict[str, Any]]:
         """A conversion to the same format: the event passes as it is, folded."""
@@ -164,12 +175,7 @@ class Converter:
                 return self._same(item, position)
             except WrongFormatError as exc:
                 raise self._wrong(exc) from None
-        out: list[dict[str, Any]] = []
-        reader.out = out
-        try:
-            return self._write(reader.read(item), out)
-        except WrongFormatError as exc:
-            raise self._wrong(exc) from None
+        return self._read((item,), [])
 
     def _feed_batch(self, items: list[Any]) -> list[dict[str, Any]]:
         """``feed`` of each of ``items`` (events that arrived together), in one loop."""
@@ -181,28 +187,12 @@ class Converter:
         while self._reader is None and start < count:
             out += self.feed(items[start])
             start += 1
-        reader, writer = self._reader, self._writer
-        if reader is None or writer is None or self.finished:
+        if self._reader is None or self._writer is None:
             for at in range(start, count):
                 out += self.feed(items[at])
             return out
         self._count += count - start
-        read, write = reader.read, writer.write
-        reader.out = out
-        rest = iter(items[start:] if start else items)
-        try:
-            for item in rest:
-                for step in read(item):
-                    out += write(step)
-                    cls = step.__class__
-                    if cls is not Delta and (cls is Finish or cls is Fail):
-                        self._end(cls is Fail)
-                        for later in rest:  # read (a broken stream still fails), not written
-                            read(later)
-                        return out
-        except WrongFormatError as exc:
-            raise self._wrong(exc) from None
-        return out
+        return self._read(items[start:] if start else items, out)
 
     def _wrong(self, exc: WrongFormatError) -> WrongFormatError:
         """The fold's error for an event of another format, in a conversion's words."""
@@ -229,13 +219,10 @@ class Converter:
         self._start(found)
         waiting, self._waiting = self._waiting, []
         out: list[dict[str, Any]] = []
-        reader = self._reader
+        if self._writer is not None:
+            return self._read(waiting, out)
         for at, earlier in enumerate(waiting, position + 1 - len(waiting)):
-            if self._writer is None:
-                out += self._same(earlier, at)
-            else:
-                reader.out = out  # type: ignore[union-attr]
-                self._write(reader.read(earlier), out)  # type: ignore[union-attr]
+            out += self._same(earlier, at)
         return out
 
     def close(self) -> list[dict[str, Any]]:
@@ -247,8 +234,9 @@ class Converter:
             raise self._unknown()
         if self._failed:  # the source's error event ended the answer: nothing is missing
             return []
-        steps = self._reader.close()
-        return self._write(steps, [])
+        out: list[dict[str, Any]] = []
+        self._write(self._reader.close(), out)
+        return out
 
     def _unknown(self) -> EmptyStreamError:
         seen = len(self._waiting)
@@ -272,8 +260,14 @@ class _Same:
 
         self._fold = FORMATS[name].new_fold(limits, False)
         self._strict = strict_default(name)
-        self.emit: DeltaSink | None = None  # never bound: nothing is written
-        self.out: list[dict[str, Any]] = []
+
+    def read_batch(
+        self, items: Iterable[Any], out: list[Any], write: StepSink, emit: DeltaSink
+    ) -> None:
+        for item in items:
+            steps = self.read(item)
+            if steps:
+                write(steps, out)
 
     def read(self, item: Any) -> list[Step]:
         try:

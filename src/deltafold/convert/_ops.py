@@ -25,14 +25,15 @@ them as values: no reader or writer changes a step once built.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal, Protocol, TypeAlias
 
 from attrs import define, field
 
 __all__ = [
     "EXTENSION", "Begin", "Block", "BlockKind", "Close", "Delta", "DeltaSink", "Fail", "Finish",
-    "FinishReason", "Open", "Reader", "Step", "StepMethods", "Usage", "Writer",
+    "FinishReason", "Open", "Reader", "Step", "StepMethods", "StepSink", "Usage", "Writer",
+    "as_delta", "drop", "extend",
 ]
 
 EXTENSION = "deltafold"
@@ -167,8 +168,27 @@ Step: TypeAlias = Begin | Open | Delta | Close | Finish | Fail
 """One neutral step."""
 
 
-DeltaSink: TypeAlias = Callable[[int, str, list[dict[str, Any]]], None]
-"""A writer's :meth:`Writer.delta`: the events of ``Delta(block, text)`` appended to a list."""
+DeltaSink: TypeAlias = Callable[[int, str, list[Any]], None]
+"""Where a piece of text goes: ``(block, text, out)``. A converter's is its writer's
+:meth:`Writer.delta` (the target's events appended to ``out``); ``as_delta`` appends the
+``Delta`` step itself; ``drop`` drops it (the answer ended)."""
+StepSink: TypeAlias = Callable[[list[Step], list[Any]], bool]
+"""Where the other steps go: ``(steps, out)``; False once nothing more is written."""
+
+
+def as_delta(block: int, text: str, out: list[Any]) -> None:
+    """A piece as the ``Delta`` step (a reader read alone, not by a converter)."""
+    out.append(Delta(block, text))
+
+
+def drop(block: int, text: str, out: list[Any]) -> None:
+    """A piece after the answer ended: read (the fold checks it), not written."""
+
+
+def extend(steps: list[Step], out: list[Any]) -> bool:
+    """The steps themselves, in ``out`` (a reader read alone)."""
+    out += steps
+    return True
 
 
 class Reader(Protocol):
@@ -177,19 +197,23 @@ class Reader(Protocol):
     ignore it). It folds each event with the format's own fold, whose errors it raises
     (an ``error`` event of the stream becomes a :class:`Fail` step instead).
 
-    The hot path: most source events only add text to an open block. While ``emit`` is
-    set (the converter sets it to its writer's :meth:`Writer.delta`), a reader hands such
-    a piece straight to it, appending the target's events to ``out``, and returns no step:
-    the ``Delta`` is never built, and the piece costs one call. An event either goes that
-    way or returns its steps, never both, so the order holds. Unbound (``emit`` None, as
-    built), every piece is a ``Delta`` step.
+    The hot path: most source events only add text to an open block, and a converter
+    reads the events that arrived together in one call, :meth:`read_batch`. Such a piece
+    goes straight to ``emit`` (the writer's :meth:`Writer.delta`): no ``Delta`` is built
+    and no call is made per event but that one. Every other step goes to ``write``, in
+    order with the pieces.
     """
 
-    emit: DeltaSink | None
-    out: list[dict[str, Any]]
+    def read_batch(
+        self, items: Iterable[Any], out: list[Any], write: StepSink, emit: DeltaSink
+    ) -> None:
+        """Read ``items`` in order: each piece to ``emit``, the other steps to ``write``
+        (both with ``out``); once ``write`` says the answer ended, pieces are dropped."""
+        ...
 
     def read(self, item: Any) -> list[Step]:
-        """Steps for one source event (a decoded dict, JSON text or bytes, a typed event)."""
+        """Steps for one source event (a decoded dict, JSON text or bytes, a typed event):
+        ``read_batch`` of it, with the pieces as ``Delta`` steps."""
         ...
 
     def close(self) -> list[Step]:

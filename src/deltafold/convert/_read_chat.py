@@ -7,13 +7,13 @@ reader only turns the fold's events into blocks. A new block opens whenever the 
 what streams changes (reasoning, text, refusal, tool call) and for every new tool call
 or reasoning detail, so parallel calls stay separate; the fold's state gives each
 block's final form (a call's complete arguments; a reasoning detail's signature or
-encrypted data). The answer finishes at ``[DONE]`` or at the end of the source, since
-usage comes after the finish reason. The extension field ``deltafold`` (what another
-format's writer could not say in chat, see ``_write_chat``) is read back into carries.
+encrypted data). The answer finishes at ``[DONE]`` or at the source's end (usage comes
+after the finish reason). The extension field ``deltafold`` is read back into carries.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from .._accumulator import Accumulator
@@ -35,7 +35,7 @@ from .._events import (
 from .._exceptions import ConversionError, DeltafoldError, StreamError
 from .._limits import Limits
 from .._result import _carried_usage
-from ._chat_usage import neutral_usage
+from ._chat_finish import finish_reason_of, neutral_usage
 from ._ops import (
     EXTENSION,
     Begin,
@@ -46,34 +46,23 @@ from ._ops import (
     DeltaSink,
     Fail,
     Finish,
-    FinishReason,
     Open,
     Step,
+    StepSink,
     Usage,
+    as_delta,
+    drop,
+    extend,
 )
 
-__all__ = ["ChatReader", "finish_reason_of"]
+__all__ = ["ChatReader"]
 
 FORMAT = "chat"
 _TOP_CARRIED = ("system_fingerprint", "service_tier", "provider")
-_FINISH: dict[str, FinishReason] = {
-    "stop": "stop", "length": "length", "tool_calls": "tool_calls",
-    "function_call": "tool_calls", "content_filter": "content_filter", "error": "error",
-    # Providers' own words that reach chat unmapped.
-    "end_turn": "stop", "stop_sequence": "stop", "eos": "stop", "max_tokens": "length",
-    "tool_use": "tool_calls", "refusal": "refusal",
-}
 _ENCRYPTED = "reasoning.encrypted"
 _SUMMARY = "reasoning.summary"
 _NOT_KEPT = frozenset({"text", "summary", "data", "signature"})
 """A detail's fields its block holds (text and token): the carry keeps the rest."""
-
-
-def finish_reason_of(raw: str | None) -> FinishReason | None:
-    """The neutral finish reason of chat's ``finish_reason`` (an unknown one: ``"stop"``)."""
-    if raw is None:
-        return None
-    return _FINISH.get(raw) or _FINISH.get(raw.lower(), "stop")
 
 
 def _entry(value: Any) -> Any:
@@ -119,8 +108,8 @@ class ChatReader:
     """
 
     def __init__(self, *, limits: Limits | None = None, choice: int | None = None) -> None:
-        self.emit: DeltaSink | None = None
-        self.out: list[dict[str, Any]] = []
+        self._emit: DeltaSink = as_delta  # where pieces go, and with what (see read_batch)
+        self._out: list[Any] = []
         self._fold = Accumulator(limits=limits)
         self._choice = choice
         self._index = choice
@@ -140,8 +129,27 @@ class ChatReader:
 
     # --- reading ------------------------------------------------------------------
 
+    def read_batch(
+        self, items: Iterable[Any], out: list[Any], write: StepSink, emit: DeltaSink
+    ) -> None:
+        """Read chunks in order (see ``_ops.Reader``); a chunk that only adds to the current
+        block is the hot path of ``_read_one``."""
+        self._emit = emit
+        self._out = out
+        read = self._read_one
+        for item in items:
+            steps = read(item)
+            if steps and not write(steps, out):
+                self._emit = drop
+
     def read(self, item: Any) -> list[Step]:
         """The steps of one chunk (a dict, JSON text or bytes, a typed or SDK chunk)."""
+        steps: list[Any] = []
+        self.read_batch((item,), steps, extend, as_delta)
+        return steps
+
+    def _read_one(self, item: Any) -> list[Step]:
+        """The steps of one chunk, but its pieces (given to the batch's ``emit``)."""
         if self._ended:
             return []
         fold = self._fold
@@ -199,13 +207,10 @@ class ChatReader:
         return steps
 
     def _piece(self, current: _Current, text: str) -> list[Step]:
-        """More text for the current block: straight to the writer when one is bound."""
+        """More text for the current block: to the batch's ``emit``."""
         current.parts.append(text)
-        emit = self.emit
-        if emit is not None:  # see _ops.Reader
-            emit(current.number, text, self.out)
-            return []
-        return [Delta(current.number, text)]
+        self._emit(current.number, text, self._out)
+        return []
 
     def _adds_reasoning(
         self, current: _Current, first: ReasoningDelta, second: ReasoningDetailDelta

@@ -21,6 +21,7 @@ no block for come back in their place (``before`` of the next ``content_block_st
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from attrs import evolve
@@ -49,7 +50,11 @@ from ._ops import (
     FinishReason,
     Open,
     Step,
+    StepSink,
     Usage,
+    as_delta,
+    drop,
+    extend,
 )
 
 __all__ = ["MessagesReader"]
@@ -152,8 +157,6 @@ class MessagesReader:
 
     def __init__(self, *, limits: Limits | None = None, choice: int | None = None) -> None:
         del choice
-        self.emit: DeltaSink | None = None
-        self.out: list[dict[str, Any]] = []
         self._fold = Accumulator(limits=limits)
         self._open: dict[int, _Open] = {}
         """The open blocks by their index in the message."""
@@ -164,27 +167,42 @@ class MessagesReader:
         self._ended = False
         self._end_ext: dict[str, Any] = {}
 
+    def read_batch(
+        self, items: Iterable[Any], out: list[Any], write: StepSink, emit: DeltaSink
+    ) -> None:
+        """Read Messages events in order (see ``_ops.Reader``); a delta of a block that
+        streams its text is the hot path, inline."""
+        fold = self._fold
+        add = fold.add
+        opened = self._open
+        for item in items:
+            event = item if item.__class__ is dict else decode_chunk(item, fold.chunks_folded)
+            if event is None:
+                continue
+            if event.get("type") == "content_block_delta":
+                add(event)  # checked and appended by the fold (which raises when it is wrong)
+                state = opened.get(event["index"])  # None: after a failure, nothing is said
+                if state is not None:
+                    delta = event["delta"]
+                    if delta.get("type") == state.delta_type:  # never for a block not streamed
+                        text = delta[state.key]
+                        if text:
+                            emit(state.number, text, out)
+                continue
+            steps = self._read_one(event)
+            if steps and not write(steps, out):
+                emit = drop
+
     def read(self, item: Any) -> list[Step]:
         """Steps for one Messages event."""
+        steps: list[Any] = []
+        self.read_batch((item,), steps, extend, as_delta)
+        return steps
+
+    def _read_one(self, event: dict[str, Any]) -> list[Step]:
+        """Steps for an event that is not a content block's delta."""
         fold = self._fold
-        event = item if item.__class__ is dict else decode_chunk(item, fold.chunks_folded)
-        if event is None:
-            return []
         kind = event.get("type")
-        if kind == "content_block_delta":  # the hot path: one text, thinking or input delta
-            fold.add(event)  # checked and appended by the fold (which raises when it is wrong)
-            state = self._open.get(event["index"])  # None: after a failure, nothing is said
-            if state is not None:
-                delta = event["delta"]
-                if delta.get("type") == state.delta_type:  # never for a block not streamed
-                    text = delta[state.key]
-                    if text:
-                        emit = self.emit
-                        if emit is not None:  # straight to the writer (see _ops.Reader)
-                            emit(state.number, text, self.out)
-                            return []
-                        return [Delta(state.number, text)]
-            return []
         if kind == "content_block_start" and self._begun and not self._ended:
             fold.add(event)  # checked by the fold; the start is read as it took it
             index = event["index"]

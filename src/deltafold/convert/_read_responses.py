@@ -24,6 +24,7 @@ keeps their lengths in its carry, so a Responses writer gives the parts back.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from typing import Any
 
 from attrs import evolve
@@ -53,7 +54,11 @@ from ._ops import (
     Finish,
     Open,
     Step,
+    StepSink,
     Usage,
+    as_delta,
+    drop,
+    extend,
 )
 from ._responses_usage import neutral_usage
 
@@ -135,8 +140,6 @@ class ResponsesReader:
     """Responses events in, neutral steps out (see the module docstring)."""
 
     def __init__(self, *, limits: Limits | None = None, choice: int | None = None) -> None:
-        self.emit: DeltaSink | None = None
-        self.out: list[dict[str, Any]] = []
         self._fold = Accumulator(limits=limits)
         self._items: dict[int, _Item] = {}
         self._blocks = 0
@@ -144,37 +147,47 @@ class ResponsesReader:
         self._begin: dict[str, Any] = {}
         self._tool_called = False
         self._ended = False
-        self._count = 0
         self._hot: dict[tuple[str, int, int], int] = {}
         """(delta type, output index, part index) of the parts streaming, to their block."""
 
     # --- reading one event ----------------------------------------------------------------
 
+    def read_batch(
+        self, items: Iterable[Any], out: list[Any], write: StepSink, emit: DeltaSink
+    ) -> None:
+        """Read Responses events in order (see ``_ops.Reader``); a delta of a part already
+        streaming is the hot path, inline."""
+        fold = self._fold
+        add = fold.add
+        hot = self._hot
+        for item in items:
+            event = item if item.__class__ is dict else decode_chunk(item, fold.chunks_folded)
+            if event is None:
+                continue
+            kind = event.get("type")
+            if kind in _HOT:  # a text delta of a part already streaming: the fold's fast path
+                block = hot.get((kind, event.get("output_index"), event.get(_HOT[kind], 0)))  # type: ignore[arg-type]
+                delta = event.get("delta")
+                if block is not None and delta.__class__ is str and not event.get("logprobs"):
+                    replayed = fold.replayed
+                    add(event)
+                    if fold.replayed == replayed and delta:  # else a replay the fold dropped
+                        emit(block, delta, out)
+                    continue
+            steps = self._read_one(kind, event)
+            if steps and not write(steps, out):
+                emit = drop
+
     def read(self, item: Any) -> list[Step]:
         """The steps one event causes (none once the answer ended)."""
-        position = self._count
-        self._count = position + 1
-        event = item if item.__class__ is dict else decode_chunk(item, position)
-        if event is None:
-            return []
+        steps: list[Any] = []
+        self.read_batch((item,), steps, extend, as_delta)
+        return steps
+
+    def _read_one(self, kind: Any, event: dict[str, Any]) -> list[Step]:
+        """The steps of an event off the hot path."""
         fold = self._fold
-        kind = event.get("type")
-        if kind in _HOT:  # a text delta of a part already streaming: the fold's fast path
-            block = self._hot.get(
-                (kind, event.get("output_index"), event.get(_HOT[kind], 0))  # type: ignore[arg-type]
-            )
-            delta = event.get("delta")
-            if block is not None and delta.__class__ is str and not event.get("logprobs"):
-                replayed = fold.replayed
-                fold.add(event)
-                if fold.replayed != replayed or not delta:
-                    return []  # a replay the fold dropped
-                emit = self.emit
-                if emit is not None:  # straight to the writer (see _ops.Reader)
-                    emit(block, delta, self.out)
-                    return []
-                return [Delta(block, delta)]
-        elif kind in _ITEM_EVENTS and self._begun and not self._ended:
+        if kind in _ITEM_EVENTS and self._begun and not self._ended:
             index = event.get("output_index")
             if index.__class__ is int:
                 return self._item_event(kind, index, event)

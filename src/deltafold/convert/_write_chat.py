@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._chat_usage import chat_usage
+from ._chat_finish import chat_finish_reason, chat_usage
 from ._ops import (
     EXTENSION,
     Begin,
@@ -37,11 +37,6 @@ __all__ = ["ChatWriter"]
 
 FORMAT = "chat"
 _TOP_CARRIED = ("system_fingerprint", "service_tier", "provider")
-_FINISH = {
-    "stop": "stop", "length": "length", "tool_calls": "tool_calls",
-    "content_filter": "content_filter", "refusal": "content_filter", "pause": "stop",
-    "error": "error",
-}
 _FIELD = {"text": "content", "refusal": "refusal", "reasoning": "reasoning"}
 _ENCRYPTED = "reasoning.encrypted"
 
@@ -270,7 +265,7 @@ class ChatWriter(StepMethods):
         elif carry:
             self._carry("finish", carry)
         if choice["finish_reason"] is None and step.reason is not None:
-            choice["finish_reason"] = _FINISH[step.reason]
+            choice["finish_reason"] = chat_finish_reason(step.reason)
         if step.stop_sequence is not None:
             self._carry("stop_sequence", step.stop_sequence)
         usage = step.usage

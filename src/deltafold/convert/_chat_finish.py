@@ -1,19 +1,47 @@
-"""Chat's usage object and the neutral ``Usage``, both ways: the one place a conversion
-maps chat's token counts (``prompt_tokens_details.cached_tokens`` is the cache read,
-``cache_write_tokens`` the cache write, ``completion_tokens_details.reasoning_tokens``
-the reasoning). What has no neutral field is carried as ``{"format": "chat", ...}`` and
-put back where it was when the usage returns to chat.
+"""How a chat answer ends, in neutral words and back: its ``finish_reason`` and its usage.
+
+The one place a conversion maps them. A finish reason chat does not know (a provider's
+own word) reads as the neutral one it means, or ``"stop"``. Of the token counts,
+``prompt_tokens_details.cached_tokens`` is the cache read, ``cache_write_tokens`` the
+cache write, ``completion_tokens_details.reasoning_tokens`` the reasoning; what has no
+neutral field is carried as ``{"format": "chat", ...}`` and put back where it was when
+the usage returns to chat.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ._ops import Usage
+from ._ops import FinishReason, Usage
 
-__all__ = ["chat_usage", "neutral_usage"]
+__all__ = ["chat_finish_reason", "chat_usage", "finish_reason_of", "neutral_usage"]
 
 FORMAT = "chat"
+_FINISH: dict[str, FinishReason] = {
+    "stop": "stop", "length": "length", "tool_calls": "tool_calls",
+    "function_call": "tool_calls", "content_filter": "content_filter", "error": "error",
+    # Providers' own words that reach chat unmapped.
+    "end_turn": "stop", "stop_sequence": "stop", "eos": "stop", "max_tokens": "length",
+    "tool_use": "tool_calls", "refusal": "refusal",
+}
+_CHAT_FINISH = {
+    "stop": "stop", "length": "length", "tool_calls": "tool_calls",
+    "content_filter": "content_filter", "refusal": "content_filter", "pause": "stop",
+    "error": "error",
+}
+"""The neutral reasons in chat's words."""
+
+
+def finish_reason_of(raw: str | None) -> FinishReason | None:
+    """The neutral finish reason of chat's ``finish_reason`` (an unknown one: ``"stop"``)."""
+    if raw is None:
+        return None
+    return _FINISH.get(raw) or _FINISH.get(raw.lower(), "stop")
+
+
+def chat_finish_reason(reason: FinishReason) -> str:
+    """Chat's ``finish_reason`` for a neutral one."""
+    return _CHAT_FINISH[reason]
 
 
 def neutral_usage(fields: dict[str, Any] | None, carried: Any = None) -> Usage | None:
