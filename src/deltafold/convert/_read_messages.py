@@ -175,10 +175,11 @@ class MessagesReader:
         fold = self._fold
         add = fold.add
         opened = self._open
-        for item in items:
-            event = item if item.__class__ is dict else decode_chunk(item, fold.chunks_folded)
-            if event is None:
-                continue
+        for event in items:
+            if event.__class__ is not dict:
+                event = decode_chunk(event, fold.chunks_folded)
+                if event is None:  # an SSE event without data
+                    continue
             if event.get("type") == "content_block_delta":
                 add(event)  # checked and appended by the fold (which raises when it is wrong)
                 state = opened.get(event["index"])  # None: after a failure, nothing is said

@@ -160,13 +160,14 @@ class ResponsesReader:
         fold = self._fold
         add = fold.add
         hot = self._hot
-        for item in items:
-            event = item if item.__class__ is dict else decode_chunk(item, fold.chunks_folded)
-            if event is None:
-                continue
+        for event in items:
+            if event.__class__ is not dict:
+                event = decode_chunk(event, fold.chunks_folded)
+                if event is None:  # an SSE event without data
+                    continue
             kind = event.get("type")
             if kind in _HOT:  # a text delta of a part already streaming: the fold's fast path
-                block = hot.get((kind, event.get("output_index"), event.get(_HOT[kind], 0)))  # type: ignore[arg-type]
+                block = hot.get((kind, event.get("output_index"), event.get(_HOT[kind], 0)))
                 delta = event.get("delta")
                 if block is not None and delta.__class__ is str and not event.get("logprobs"):
                     replayed = fold.replayed

@@ -86,20 +86,22 @@ class ChatWriter(StepMethods):
         block = self._blocks[number]
         if text and self._ext is None:
             field = block.field
-            length = block.length
-            if field is not None:
-                piece: dict[str, Any] = {field: text}
-            elif block.kind == "tool" and not block.legacy and (not length or len(text) < length):
-                block.parts.append(text)
-                piece = {"tool_calls": [{"index": block.tool, "function": {"arguments": text}}]}
-            else:
-                out += self._delta(Delta(number, text))
+            if field is not None:  # text, refusal or reasoning
+                block.length += len(text)
+                chunk = self._head.copy()
+                chunk["choices"] = [{"index": 0, "delta": {field: text}, "finish_reason": None}]
+                out.append(chunk)
                 return
-            block.length = length + len(text)
-            chunk = self._head.copy()
-            chunk["choices"] = [{"index": 0, "delta": piece, "finish_reason": None}]
-            out.append(chunk)
-            return
+            length = block.length
+            if block.tool >= 0 and (not length or len(text) < length):  # a call: see _pieces
+                block.parts.append(text)
+                block.length = length + len(text)
+                chunk = self._head.copy()
+                call = {"index": block.tool, "function": {"arguments": text}}
+                chunk["choices"] = [
+                    {"index": 0, "delta": {"tool_calls": [call]}, "finish_reason": None}]
+                out.append(chunk)
+                return
         out += self._delta(Delta(number, text))
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
