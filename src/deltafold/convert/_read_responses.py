@@ -168,11 +168,11 @@ class ResponsesReader:
             kind = event.get("type")
             if kind in _HOT:  # a text delta of a part already streaming: the fold's fast path
                 block = hot.get((kind, event.get("output_index"), event.get(_HOT[kind], 0)))
-                delta = event.get("delta")
-                if block is not None and delta.__class__ is str and not event.get("logprobs"):
+                if block is not None:
                     replayed = fold.replayed
                     add(event)
-                    if fold.replayed == replayed and delta:  # else a replay the fold dropped
+                    delta = event.get("delta")  # a string or None: the fold took it
+                    if delta and fold.replayed == replayed:  # else a replay the fold dropped
                         emit(block, delta, out)
                     continue
             steps = self._read_one(kind, event)
