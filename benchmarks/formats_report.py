@@ -176,13 +176,19 @@ def _cost(value: float | None) -> str:
     return f"{value:.2f} {'yes' if value <= TARGET_CONVERT else '**no**'}"
 
 
+def _alternating(runs: dict[str, Any], target: str) -> float | None:
+    """The conversion's cost measured in turn with folding (``test_convert_bench.alternating``)."""
+    value = runs.get(f"to-{target}", {}).get("info", {}).get("alternating")
+    return value if isinstance(value, float) else None
+
+
 def _convert_rows(first: Groups, second: Groups | None, pairs: list[tuple[str, str]],
                   ) -> list[str]:
     lines = [
         "| source → target | shape | events | fold µs/event | convert µs/event | "
         f"convert / fold (<= {TARGET_CONVERT}) | with SSE framing / fold | second run | "
-        "difference |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "difference | in turn, least CPU | second run |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for source, target in pairs:
         for group, runs in first.items():
@@ -193,10 +199,12 @@ def _convert_rows(first: Groups, second: Groups | None, pairs: list[tuple[str, s
             cost = _ratio(runs, f"to-{target}", "fold")
             framed = _ratio(runs, f"to-{target}-sse", "fold")
             again = _ratio((second or {}).get(group, {}), f"to-{target}", "fold")
+            turn = _alternating(runs, target)
+            turn_again = _alternating((second or {}).get(group, {}), target)
             lines.append(
                 f"| {source} → {target} | {info['shape']} | {n:,} | {_us(runs, 'fold', n)} | "
                 f"{_us(runs, f'to-{target}', n)} | {_cost(cost)} | {_x(framed)} | "
-                f"{_x(again)} | {_diff(cost, again)} |")
+                f"{_x(again)} | {_diff(cost, again)} | {_cost(turn)} | {_x(turn_again)} |")
     return lines
 
 
