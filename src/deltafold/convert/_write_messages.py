@@ -65,7 +65,7 @@ _CUSTOM_HEAD = '{"input":"'
 class _Out:
     """A block being written: its index in the message (None until it starts) and progress."""
 
-    __slots__ = ("custom", "delta", "ext", "key", "kind", "length", "own", "wire")
+    __slots__ = ("custom", "delta", "ext", "key", "kind", "length", "own", "plain", "wire")
 
     def __init__(self, kind: str, own: bool) -> None:
         self.kind = kind
@@ -77,6 +77,8 @@ class _Out:
         self.length = 0
         """Characters streamed (the raw text of a wrapped custom input)."""
         self.custom = False
+        self.plain = False
+        """Started, and its deltas are its text as it is (not a wrapped custom input)."""
         self.ext: dict[str, Any] = {}
 
 
@@ -120,7 +122,7 @@ class MessagesWriter:
         """The events of ``Delta(number, text)`` appended to ``out``; the usual one, text for
         a block that started, inline."""
         block = self._blocks.get(number)
-        if block is not None and block.wire is not None and text and not block.custom:
+        if block is not None and block.plain and text:
             block.length += len(text)
             out.append({"type": "content_block_delta", "index": block.wire,
                         "delta": {"type": block.delta, block.key: text}})
@@ -240,6 +242,7 @@ class MessagesWriter:
 
     def _start(self, out: _Out, block: dict[str, Any]) -> dict[str, Any]:
         out.wire = self._next
+        out.plain = not out.custom
         self._next += 1
         event = {"type": "content_block_start", "index": out.wire, "content_block": block}
         if self._before:  # another format's blocks that came before this one
