@@ -11,9 +11,10 @@ to do. What a conversion keeps, field by field, is tests/test_convert_roundtrip.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -330,3 +331,22 @@ def test_several_choices_into_one_answer_is_a_conversion_error() -> None:
         picked = ASSEMBLE[target](convert.stream(chunks, to=target, choice=1))
         assert view(picked).text == "answer 1"
     assert len(deltafold.assemble(convert.stream(chunks, to="chat")).choices) == 2
+
+
+def test_closing_a_stream_closes_its_source() -> None:
+    """``convert.stream`` closes as a generator does: the source is closed with it (a
+    gateway whose client left), and nothing more is read."""
+    closed: list[bool] = []
+    lines = sample("messages").splitlines(keepends=True)
+
+    def source() -> Iterator[bytes]:
+        try:
+            yield from lines
+        finally:
+            closed.append(True)
+
+    with contextlib.closing(convert.stream(source(), to="chat")) as events:
+        assert next(events)["object"] == "chat.completion.chunk"
+        assert not closed
+    assert closed == [True]
+    assert list(events) == []

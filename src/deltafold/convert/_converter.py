@@ -12,10 +12,10 @@ events that name none (``ping``) wait for it.
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Generator, Iterable, Iterator
 from functools import partial
 from itertools import chain
-from typing import Any
+from typing import Any, cast
 
 from .._decode import decode_chunk
 from .._exceptions import EmptyStreamError, StreamError, WrongFormatError
@@ -294,12 +294,27 @@ def stream(
     ``source`` is anything ``assemble`` takes (a recorded body, an iterable of events or
     of SSE pieces, one event) or a finished result. See :class:`Converter` for the rest.
     """
-    return chain.from_iterable(_converted(source, to, source_format, choice, limits))
+    batches = _converted(source, to, source_format, choice, limits)
+    events = cast("_Events", _Events.from_iterable(batches))  # typeshed: a plain chain
+    events._batches = batches
+    return events
+
+
+class _Events(chain[dict[str, Any]]):
+    """``stream``'s events: ``chain``'s own iteration (taking an event calls no Python),
+    and ``close()`` as a generator has, which closes the source."""
+
+    __slots__ = ("_batches",)
+    _batches: Generator[list[dict[str, Any]], None, None]
+
+    def close(self) -> None:
+        """Stop: the source is closed (its ``close``, if it has one, is called)."""
+        self._batches.close()
 
 
 def _converted(
     source: Any, to: str, source_format: str | None, choice: int | None, limits: Limits | None
-) -> Iterator[list[dict[str, Any]]]:
+) -> Generator[list[dict[str, Any]], None, None]:
     """The target's events for ``source``, in the batches they came in: ``stream`` chains
     them, so taking one event costs no resumption of this generator."""
     converter = Converter(source_format, to, choice=choice, limits=limits)
