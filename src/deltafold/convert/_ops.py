@@ -229,8 +229,20 @@ _METHODS = {
 
 class StepMethods:
     """A writer's dispatch, written once: each step goes to the writer's method for its
-    class (``_open``, ``_close``, ``_begin``, ``_finish``, ``_fail``). A ``Delta`` is not
-    dispatched: a writer answers it with its own :meth:`Writer.delta` first."""
+    class (``_open``, ``_close``, ``_begin``, ``_finish``, ``_fail``); a ``Delta`` to its
+    :meth:`Writer.delta`, the hot path a reader calls directly."""
+
+    def delta(self, block: int, text: str, out: list[Any]) -> None:
+        """The writer's events for a piece of text (every writer has its own)."""
+        raise NotImplementedError(f"{type(self).__name__} writes no pieces of text")
+
+    def write(self, step: Step) -> list[dict[str, Any]]:
+        """The events for one step."""
+        if step.__class__ is Delta:
+            out: list[dict[str, Any]] = []
+            self.delta(step.block, step.text, out)
+            return out
+        return self._step(step)
 
     def _step(self, step: Step) -> list[dict[str, Any]]:
         name = _METHODS.get(step.__class__)

@@ -29,7 +29,6 @@ from ._ops import (
     Fail,
     Finish,
     Open,
-    Step,
     StepMethods,
 )
 
@@ -71,14 +70,6 @@ class ChatWriter(StepMethods):
         self._ext: dict[str, Any] | None = None
         self._previous_text: str | None = None
         """The kind of the block opened last, when it was text or a refusal."""
-
-    def write(self, step: Step) -> list[dict[str, Any]]:
-        """The chunks for one step."""
-        if step.__class__ is Delta:
-            out: list[dict[str, Any]] = []
-            self.delta(step.block, step.text, out)
-            return out
-        return self._step(step)
 
     def delta(self, number: int, text: str, out: list[dict[str, Any]]) -> None:
         """The chunks of ``Delta(number, text)`` appended to ``out``: a piece of text, of

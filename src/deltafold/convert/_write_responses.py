@@ -34,11 +34,9 @@ from ._ops import (
     Begin,
     Block,
     Close,
-    Delta,
     Fail,
     Finish,
     Open,
-    Step,
     StepMethods,
     Usage,
 )
@@ -122,14 +120,6 @@ class ResponsesWriter(StepMethods):
         fields["sequence_number"] = self._seq
         self._seq += 1
         return fields
-
-    def write(self, step: Step) -> list[dict[str, Any]]:
-        """The events for one step."""
-        if step.__class__ is Delta:
-            out: list[dict[str, Any]] = []
-            self.delta(step.block, step.text, out)
-            return out
-        return self._step(step)
 
     def delta(self, number: int, text: str, out: list[dict[str, Any]]) -> None:
         """The events of ``Delta(number, text)`` appended to ``out``; the usual one, a piece
