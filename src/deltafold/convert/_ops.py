@@ -33,7 +33,7 @@ from attrs import define, field
 __all__ = [
     "EXTENSION", "Begin", "Block", "BlockKind", "Close", "Delta", "DeltaSink", "Fail", "Finish",
     "FinishReason", "Open", "Reader", "Step", "StepMethods", "StepSink", "Usage", "Writer",
-    "as_delta", "drop", "extend",
+    "as_delta", "drop", "extend", "given_back",
 ]
 
 EXTENSION = "deltafold"
@@ -174,6 +174,23 @@ DeltaSink: TypeAlias = Callable[[int, str, list[Any]], None]
 ``Delta`` step itself; ``drop`` drops it (the answer ended)."""
 StepSink: TypeAlias = Callable[[list[Step], list[Any]], bool]
 """Where the other steps go: ``(steps, out)``; False once nothing more is written."""
+
+
+def given_back(entries: Any, number: int) -> list[Step]:
+    """The blocks of another format that a writer could not hold and kept in its extension
+    field (a list of ``{"raw": wire dict, "carry": ...}``), as they were: each an ``other``
+    block, opened and closed, numbered from ``number`` (the caller's next block number,
+    which it moves on by ``len(steps) // 2``)."""
+    steps: list[Step] = []
+    for entry in entries if entries.__class__ is list else ():
+        raw = entry.get("raw") if entry.__class__ is dict else None
+        if raw.__class__ is dict:
+            carry = entry.get("carry")
+            carry = carry if carry.__class__ is dict else {}
+            steps.append(Open(number, "other", carry=carry))
+            steps.append(Close(number, Block("other", raw=raw, carry=carry)))
+            number += 1
+    return steps
 
 
 def as_delta(block: int, text: str, out: list[Any]) -> None:

@@ -53,6 +53,7 @@ from ._ops import (
     as_delta,
     drop,
     extend,
+    given_back,
 )
 
 __all__ = ["ChatReader"]
@@ -285,15 +286,9 @@ class ChatReader:
         if not self._begun:
             steps.append(self._begin())
         self._close(steps)
-        for entry in others:
-            raw = entry.get("raw") if entry.__class__ is dict else None
-            if raw.__class__ is dict:
-                carry = entry.get("carry")
-                carry = carry if carry.__class__ is dict else {}
-                number = self._count
-                self._count = number + 1
-                steps.append(Open(number, "other", carry=carry))
-                steps.append(Close(number, Block("other", raw=raw, carry=carry)))
+        given = given_back(others, self._count)
+        self._count += len(given) // 2
+        steps += given
 
     def _begin(self) -> Begin:
         """The answer's ``Begin``: once the fold has its id or model, or before its first

@@ -55,6 +55,7 @@ from ._ops import (
     as_delta,
     drop,
     extend,
+    given_back,
 )
 
 __all__ = ["MessagesReader"]
@@ -371,16 +372,9 @@ class MessagesReader:
 
     def _others(self, entries: Any) -> list[Step]:
         """Blocks of another format the Messages writer could not hold, as they were."""
-        steps: list[Step] = []
-        for other in entries if entries.__class__ is list else ():
-            raw = other.get("raw") if other.__class__ is dict else None
-            if raw.__class__ is dict:
-                number = self._next
-                self._next += 1
-                carry = _ext(other.get("carry"))
-                steps.append(Open(number, "other", carry=carry))
-                steps.append(Close(number, Block("other", raw=raw, carry=carry)))
-        return steps
+        given = given_back(entries, self._next)
+        self._next += len(given) // 2
+        return given
 
     def _fail(self, exc: StreamError, ext: dict[str, Any]) -> list[Step]:
         self._ended = True

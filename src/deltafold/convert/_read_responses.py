@@ -59,6 +59,7 @@ from ._ops import (
     as_delta,
     drop,
     extend,
+    given_back,
 )
 from ._responses_usage import neutral_usage
 
@@ -258,18 +259,9 @@ class ResponsesReader:
 
     def _others(self, entries: Any, steps: list[Step]) -> None:
         """Blocks of another format that Responses has no item for, given back in place."""
-        if entries.__class__ is not list:
-            return
-        for entry in entries:
-            raw = entry.get("raw") if entry.__class__ is dict else None
-            if raw.__class__ is not dict:
-                continue
-            carry = entry.get("carry")
-            carry = carry if carry.__class__ is dict else {}
-            block = self._blocks
-            self._blocks = block + 1
-            steps.append(Open(block, "other", carry=carry))
-            steps.append(Close(block, Block("other", raw=raw, carry=carry)))
+        given = given_back(entries, self._blocks)
+        self._blocks += len(given) // 2
+        steps += given
 
     def _remember(self, kind: str, event: dict[str, Any], step: Delta) -> None:
         """The part a delta went to, so the next deltas of that part take the fast path."""
